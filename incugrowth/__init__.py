@@ -1,0 +1,54 @@
+"""incugrowth: IncuCyte live-cell imaging to counts, growth curves, statistics and a report.
+
+The pipeline, one module a stage::
+
+    import incugrowth as ig
+    counts = ig.exports.export_to_counts(ig.read_export("export_red_count.txt"))
+    plate = ig.read_plate_map("plate_map.csv")
+    growth = ig.kinetics.growth_table(counts, plate)
+    curves = ig.kinetics.condition_curves(growth)
+    dunnett = ig.stats.dunnett(ig.kinetics.endpoint(growth, 72), dv="pct_change",
+                               treatment="treatment", by="cell_line", control="untreated")
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
+
+__version__ = "0.1.0"
+
+# Public names resolved on first use, so `import incugrowth` stays fast and a notebook
+# that only reads exports never pays for scikit-image.
+_LAZY = {
+    "read_export": ("incugrowth.exports", "read_export"),
+    "read_plate_map": ("incugrowth.platemap", "read_plate_map"),
+    "find_frames": ("incugrowth.frames", "find_frames"),
+}
+_SUBMODULES = {
+    "exports", "platemap", "frames", "image", "kinetics", "stats", "simulate", "plots",
+    "report", "pipeline", "batch", "dose",
+}
+
+__all__ = [
+    "IncugrowthError",
+    "IncugrowthWarning",
+    "__version__",
+    "find_frames",
+    "read_export",
+    "read_plate_map",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"incugrowth.{name}")
+    raise AttributeError(f"module 'incugrowth' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

@@ -1,0 +1,5 @@
+import sys
+
+from incugrowth.cli import main
+
+sys.exit(main())

@@ -27,8 +27,18 @@ _LAZY = {
     "find_frames": ("incugrowth.frames", "find_frames"),
 }
 _SUBMODULES = {
-    "exports", "platemap", "frames", "image", "kinetics", "stats", "simulate", "plots",
-    "report", "pipeline", "batch", "dose",
+    "exports",
+    "platemap",
+    "frames",
+    "image",
+    "kinetics",
+    "stats",
+    "simulate",
+    "plots",
+    "report",
+    "pipeline",
+    "batch",
+    "dose",
 }
 
 __all__ = [

@@ -1,0 +1,235 @@
+"""Command line: `incugrowth run | count | simulate | report`.
+
+Flags map one to one onto the arguments of the library functions they call.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from incugrowth import __version__
+from incugrowth.errors import IncugrowthError
+
+__all__ = ["main", "cli"]
+
+_RUN_EPILOG = """\b
+Examples:
+  incugrowth run --export sample_data/export_red_count.txt \\
+                 --plate-map sample_data/plate_map.csv -o results
+  incugrowth run --frames sample_data/frames --plate-map sample_data/plate_map.csv -o results_frames
+  incugrowth run --export count.txt --export confluence.txt --plate-map plate.PlateMap \\
+                 -o out --endpoint 72 --control untreated
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="incugrowth")
+def cli():
+    """IncuCyte live-cell imaging to counts, growth curves, statistics and a report."""
+
+
+def _parse_controls(values) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(
+                f"expected TREATMENT=CONTROL (e.g. \"2'3'-cGAMP=Lipofectamine\"), got {v!r}",
+                param_hint="--treatment-control",
+            )
+        t, c = v.split("=", 1)
+        out[t.strip()] = c.strip()
+    return out
+
+
+@cli.command(epilog=_RUN_EPILOG)
+@click.option(
+    "--export",
+    "exports",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="IncuCyte metric export (.txt); repeat for several metrics of one plate.",
+)
+@click.option(
+    "--frames",
+    type=click.Path(path_type=Path),
+    help="IncuCyte image export folder to count instead of an export.",
+)
+@click.option(
+    "--plate-map",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Plate map: long CSV, grid CSV or IncuCyte .PlateMap.",
+)
+@click.option(
+    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+@click.option(
+    "--control",
+    default="untreated",
+    show_default=True,
+    help="Treatment that the others are compared with, within each cell line.",
+)
+@click.option(
+    "--treatment-control",
+    "treatment_controls",
+    multiple=True,
+    metavar="T=C",
+    help="Own control for one treatment, e.g. \"2'3'-cGAMP=Lipofectamine\".",
+)
+@click.option(
+    "--endpoint",
+    "endpoint_h",
+    type=float,
+    default=72.0,
+    show_default=True,
+    help="Endpoint (h): the nearest imaged time point is used.",
+)
+@click.option(
+    "--endpoint-tolerance",
+    "endpoint_tolerance_h",
+    type=float,
+    default=6.0,
+    show_default=True,
+    help="Largest allowed distance (h) to the endpoint.",
+)
+@click.option(
+    "--baseline",
+    "baseline_h",
+    type=float,
+    default=None,
+    help="Baseline time (h) for percent change [default: first time point].",
+)
+@click.option(
+    "--combine",
+    type=click.Choice(["mean", "sum"]),
+    default="mean",
+    show_default=True,
+    help="How fields (images) of a well are combined.",
+)
+@click.option("--metric", default=None, help="Count metric to use when an export has several.")
+@click.option("--channel", default=None, help="Frame channel to count [default: red].")
+@click.option(
+    "--diameter",
+    type=float,
+    default=None,
+    help="Nucleus diameter (px) [default: estimated per frame].",
+)
+@click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
+@click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
+@click.option("--no-figures", is_flag=True, help="Skip the figures.")
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+def run(
+    exports,
+    frames,
+    plate_map,
+    outdir,
+    control,
+    treatment_controls,
+    endpoint_h,
+    endpoint_tolerance_h,
+    baseline_h,
+    combine,
+    metric,
+    channel,
+    diameter,
+    jobs,
+    scheduler,
+    no_figures,
+    no_report,
+):
+    """Analyse one plate: counts, growth curves, endpoint statistics, figures, report."""
+    from incugrowth.pipeline import run as run_pipeline
+
+    if not exports and frames is None:
+        raise click.UsageError("give --export FILE (one or more) or --frames DIR")
+    if exports and frames is not None:
+        raise click.UsageError("give --export or --frames, not both")
+    result = run_pipeline(
+        exports=list(exports) or None,
+        frames=frames,
+        plate_map=plate_map,
+        outdir=outdir,
+        control=control,
+        controls=_parse_controls(treatment_controls),
+        endpoint_h=endpoint_h,
+        endpoint_tolerance_h=endpoint_tolerance_h,
+        baseline_h=baseline_h,
+        combine=combine,
+        metric=metric,
+        channel=channel,
+        diameter=diameter,
+        jobs=jobs,
+        scheduler=scheduler,
+        figures=not no_figures,
+        report=not no_report,
+        progress=sys.stderr.isatty(),
+    )
+    for text in result.warnings:
+        click.echo(f"warning: {text}", err=True)
+    for text in result.messages:
+        click.echo(f"note: {text}", err=True)
+    n_wells = result.tables["growth"]["well"].nunique()
+    endpoint_h_used = result.tables["endpoint"]["endpoint_h"].iloc[0]
+    click.echo(
+        f"{n_wells} wells, endpoint {endpoint_h_used:g} h; outputs in {result.outdir}"
+        + (
+            f" (report: {result.outdir / 'report.html'})"
+            if (result.outdir / "report.html").exists()
+            else ""
+        )
+        + f"; {len(result.warnings)} warning(s)"
+    )
+
+
+@cli.command(epilog="\b\nExample:\n  incugrowth simulate sim --design fig4 --seed 1")
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--design", default="fig4", show_default=True, help="Built-in design name.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--size",
+    "frame_size",
+    default="1408x1040",
+    show_default=True,
+    help="Frame size WIDTHxHEIGHT in pixels.",
+)
+@click.option("--no-frames", is_flag=True, help="Write truth, export and plate maps only.")
+def simulate(outdir, design, seed, frame_size, no_frames):
+    """Simulate an IncuCyte experiment with known truth (frames, export, plate maps)."""
+    from incugrowth.simulate import simulate_experiment
+
+    try:
+        w, h = (int(v) for v in frame_size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected WIDTHxHEIGHT, got {frame_size!r}", param_hint="--size"
+        ) from None
+    info = simulate_experiment(
+        outdir, design=design, seed=seed, frame_shape=(h, w), render_frames=not no_frames
+    )
+    click.echo(f"simulated design {design!r} (seed {seed}) into {outdir}")
+    return info
+
+
+def main(argv=None) -> int:
+    """Entry point: run the command line and return the exit status."""
+    try:
+        cli.main(args=argv, prog_name="incugrowth", standalone_mode=False)
+    except IncugrowthError as exc:
+        click.echo(f"incugrowth: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("incugrowth: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

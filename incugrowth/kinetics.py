@@ -1,0 +1,373 @@
+"""Growth kinetics: fields to wells, percent change, condition curves, endpoint, growth rates.
+
+Every function takes and returns the tidy tables of the design (``counts``, ``growth``,
+``curves``, ``endpoint``); nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
+
+__all__ = [
+    "CONDITION",
+    "combine_fields",
+    "condition_curves",
+    "endpoint",
+    "growth_rates",
+    "growth_table",
+    "normalize_to_control",
+    "percent_change",
+]
+
+#: Columns that identify a condition (one curve) in the growth and curves tables.
+CONDITION = ("cell_line", "treatment", "dose")
+
+# Scans of one plate share one elapsed time in IncuCyte exports, but frame file names are
+# written to the minute and a user may merge exports; times this close are one time point.
+_TIME_DECIMALS = 3
+
+
+def _join_flags(flags: pd.Series) -> str:
+    parts = sorted({f for v in flags.dropna() for f in str(v).split(";") if f})
+    return ";".join(parts)
+
+
+def combine_fields(counts: pd.DataFrame, *, how: str = "mean") -> pd.DataFrame:
+    """Combine the fields (images) of each well and time point into one value.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        The counts table: ``well``, ``field`` (NaN for well-level values), ``elapsed_h``,
+        ``count`` and optionally ``qc_flag`` and ``confluence``.
+    how : {"mean", "sum"}
+        ``"mean"`` gives the count per image (the IncuCyte default); ``"sum"`` the count per
+        well over all imaged fields, for a per-image metric when a per-well total is wanted.
+        Missing fields (NaN) are left out of either.
+
+    Returns
+    -------
+    DataFrame
+        One row per well and time: ``well``, ``elapsed_h``, ``count``, ``n_fields`` (fields
+        with a value), ``qc_flag`` (the flags of its fields joined by ``;``), and
+        ``confluence`` (mean) when present.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"well": ["B2", "B2", "B2", "B2"], "field": [1, 2, 1, 2],
+    ...                        "elapsed_h": [0.0, 0.0, 4.0, 4.0], "count": [10, 20, 30, np.nan]})
+    >>> combine_fields(counts)[["well", "elapsed_h", "count", "n_fields"]]
+      well  elapsed_h  count  n_fields
+    0   B2        0.0   15.0         2
+    1   B2        4.0   30.0         1
+    """
+    if how not in ("mean", "sum"):
+        raise ValueError(f"`how` must be 'mean' or 'sum', got {how!r}")
+    missing = {"well", "elapsed_h", "count"} - set(counts.columns)
+    if missing:
+        raise ValueError(f"`counts` lacks the column(s) {sorted(missing)}")
+    df = counts.copy()
+    df["elapsed_h"] = df["elapsed_h"].astype(float).round(_TIME_DECIMALS)
+    df["count"] = pd.to_numeric(df["count"], errors="coerce").astype(float)
+    grouped = df.groupby(["well", "elapsed_h"], sort=True)
+    out = grouped["count"].agg(["mean", "sum", "count"]).reset_index()
+    n_fields = out["count"].astype(int)
+    result = pd.DataFrame(
+        {
+            "well": out["well"],
+            "elapsed_h": out["elapsed_h"],
+            # A sum over zero fields is missing, not zero cells.
+            "count": out["mean"] if how == "mean" else out["sum"].where(n_fields > 0),
+            "n_fields": n_fields,
+        }
+    )
+    if "qc_flag" in df.columns:
+        flags = grouped["qc_flag"].agg(_join_flags).reset_index(drop=True)
+        result["qc_flag"] = flags.to_numpy()
+    else:
+        result["qc_flag"] = ""
+    if "confluence" in df.columns:
+        result["confluence"] = grouped["confluence"].mean().to_numpy()
+    return result
+
+
+def percent_change(
+    well_counts: pd.DataFrame, *, baseline_h: float | None = None, tolerance_h: float = 2.0
+) -> pd.DataFrame:
+    """Add ``baseline_h``, ``baseline_count`` and ``pct_change`` to a well x time table.
+
+    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is each
+    well's first time point with a count, or the time point nearest ``baseline_h`` (within
+    ``tolerance_h``). A well whose baseline count is missing or zero gets NaN with a warning.
+
+    Examples
+    --------
+    >>> wc = pd.DataFrame({"well": ["B2"] * 3, "elapsed_h": [0.0, 24.0, 48.0],
+    ...                    "count": [100.0, 150.0, 400.0]})
+    >>> percent_change(wc)["pct_change"].tolist()
+    [0.0, 50.0, 300.0]
+    """
+    df = well_counts.copy()
+    valid = df[df["count"].notna()]
+    if baseline_h is None:
+        base = valid.sort_values("elapsed_h").groupby("well", sort=False).head(1)
+    else:
+        dist = (valid["elapsed_h"] - float(baseline_h)).abs()
+        base = valid.assign(_d=dist).sort_values(["_d", "elapsed_h"]).groupby("well").head(1)
+        far = base[base["_d"] > tolerance_h]
+        if len(far):
+            raise IncugrowthError(
+                f"no time point within {tolerance_h} h of the baseline {baseline_h} h "
+                f"(nearest for well {far['well'].iloc[0]}: {far['elapsed_h'].iloc[0]} h); "
+                "choose a baseline that was imaged"
+            )
+    base = base.set_index("well")
+    df["baseline_h"] = df["well"].map(base["elapsed_h"]).astype(float)
+    df["baseline_count"] = df["well"].map(base["count"]).astype(float)
+    bad = sorted(df.loc[~(df["baseline_count"] > 0), "well"].unique())
+    if bad:
+        warnings.warn(
+            f"no usable baseline count (missing or zero) for well(s) {', '.join(bad)}: "
+            "their percent change is left empty",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    ratio = df["count"] / df["baseline_count"].where(df["baseline_count"] > 0)
+    df["pct_change"] = 100.0 * (ratio - 1.0)
+    return df
+
+
+def growth_table(
+    counts: pd.DataFrame,
+    plate_map: pd.DataFrame,
+    *,
+    how: str = "mean",
+    baseline_h: float | None = None,
+) -> pd.DataFrame:
+    """Counts and plate map to the growth table (well x time, with percent change).
+
+    Wells with data but not in the plate map are left out with a warning; wells in the plate
+    map without data are reported the same way.
+
+    Returns
+    -------
+    DataFrame
+        ``well``, ``elapsed_h``, ``count``, ``n_fields``, ``qc_flag``, ``baseline_h``,
+        ``baseline_count``, ``pct_change`` and the plate-map columns (``cell_line``,
+        ``treatment``, ``dose``, ``dose_unit``, ...).
+    """
+    wells = combine_fields(counts, how=how)
+    mapped = set(plate_map["well"])
+    seen = set(wells["well"])
+    unmapped = sorted(seen - mapped, key=_well_key)
+    if unmapped:
+        warnings.warn(
+            f"{len(unmapped)} well(s) with data are not in the plate map and are left out: "
+            f"{_short_list(unmapped)}",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    empty = sorted(mapped - seen, key=_well_key)
+    if empty:
+        warnings.warn(
+            f"{len(empty)} plate-map well(s) have no data: {_short_list(empty)}",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    wells = wells[wells["well"].isin(mapped)]
+    if wells.empty:
+        raise IncugrowthError(
+            "no well of the data is in the plate map: check that the plate map belongs to "
+            "this plate (wells in data: " + _short_list(sorted(seen, key=_well_key)) + ")"
+        )
+    grown = percent_change(wells, baseline_h=baseline_h)
+    annot = plate_map.drop(columns=[c for c in ("row", "col") if c in plate_map.columns])
+    out = grown.merge(annot, on="well", how="left", validate="many_to_one")
+    key = out["well"].map(_well_key)
+    out = out.assign(_k=key).sort_values(["_k", "elapsed_h"]).drop(columns="_k")
+    return out.reset_index(drop=True)
+
+
+def _condition_keys(df: pd.DataFrame) -> list[str]:
+    return [c for c in CONDITION if c in df.columns]
+
+
+def condition_curves(growth: pd.DataFrame, *, value: str = "pct_change") -> pd.DataFrame:
+    """Mean, SD, SEM and number of wells per condition and time point.
+
+    SD is the sample standard deviation (ddof=1) across replicate wells, as Prism reports;
+    with one well SD and SEM are NaN.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"cell_line": ["M407"] * 3, "treatment": ["untreated"] * 3,
+    ...                   "dose": [np.nan] * 3, "well": ["B2", "B3", "B4"],
+    ...                   "elapsed_h": [72.0] * 3, "pct_change": [300.0, 350.0, 400.0]})
+    >>> condition_curves(g)[["mean", "sd", "sem", "n_wells"]].round(3)
+        mean    sd     sem  n_wells
+    0  350.0  50.0  28.868        3
+    """
+    keys = _condition_keys(growth)
+    extra = [c for c in ("dose_unit",) if c in growth.columns]
+    grouped = growth.groupby([*keys, *extra, "elapsed_h"], dropna=False, sort=True)[value]
+    out = grouped.agg(mean="mean", sd="std", n_wells="count").reset_index()
+    out["sem"] = out["sd"] / np.sqrt(out["n_wells"])
+    out.loc[out["n_wells"] < 2, ["sd", "sem"]] = np.nan
+    cols = [*keys, *extra, "elapsed_h", "mean", "sd", "sem", "n_wells"]
+    return out[cols]
+
+
+def normalize_to_control(
+    growth: pd.DataFrame,
+    *,
+    control: str = "untreated",
+    value: str = "count",
+    by: str = "cell_line",
+) -> pd.DataFrame:
+    """Add ``pct_of_control``: each well's value as percent of its control's mean at that time.
+
+    The control is the ``control`` treatment of the same ``by`` level (cell line). Levels
+    without a control get NaN and a warning.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"cell_line": ["A"] * 3, "treatment": ["untreated", "untreated", "x"],
+    ...                   "elapsed_h": [72.0] * 3, "count": [200.0, 300.0, 125.0]})
+    >>> normalize_to_control(g)["pct_of_control"].tolist()
+    [80.0, 120.0, 50.0]
+    """
+    ctrl = growth[growth["treatment"] == control]
+    means = ctrl.groupby([by, "elapsed_h"])[value].mean().rename("_ctrl")
+    out = growth.join(means, on=[by, "elapsed_h"])
+    lacking = sorted(set(out.loc[out["_ctrl"].isna(), by].dropna()))
+    if lacking:
+        warnings.warn(
+            f"no '{control}' wells for {by} {', '.join(map(str, lacking))}: "
+            "percent of control left empty there",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    out["pct_of_control"] = 100.0 * out[value] / out["_ctrl"]
+    return out.drop(columns="_ctrl")
+
+
+def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6.0) -> pd.DataFrame:
+    """Rows of the growth table at the time point nearest ``at_h``.
+
+    The nearest imaged time point (of the whole plate, so all wells are compared at one time)
+    is used if it lies within ``tolerance_h``; the hour actually used is the ``endpoint_h``
+    column. Wells without a value there are reported with a warning.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"well": ["B2"] * 3, "elapsed_h": [0.0, 71.5, 96.0],
+    ...                   "pct_change": [0.0, 310.0, 450.0]})
+    >>> endpoint(g, 72)[["well", "endpoint_h", "pct_change"]]
+      well  endpoint_h  pct_change
+    0   B2        71.5       310.0
+    """
+    times = np.sort(growth["elapsed_h"].dropna().unique())
+    if times.size == 0:
+        raise IncugrowthError("the growth table has no time points")
+    nearest = float(times[np.argmin(np.abs(times - at_h))])
+    if abs(nearest - at_h) > tolerance_h:
+        raise IncugrowthError(
+            f"no time point within {tolerance_h} h of the endpoint {at_h} h "
+            f"(imaged from {times[0]:g} to {times[-1]:g} h); pass an endpoint that was imaged "
+            "or widen the tolerance"
+        )
+    out = growth[growth["elapsed_h"] == nearest].copy()
+    out.insert(out.columns.get_loc("elapsed_h") + 1, "endpoint_h", nearest)
+    value = "pct_change" if "pct_change" in out.columns else "count"
+    lost = sorted(out.loc[out[value].isna(), "well"], key=_well_key) if "well" in out else []
+    if lost:
+        warnings.warn(
+            f"no value at the endpoint ({nearest:g} h) for well(s) {_short_list(lost)}",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    return out.reset_index(drop=True)
+
+
+def growth_rates(
+    growth: pd.DataFrame,
+    *,
+    start_h: float | None = None,
+    end_h: float | None = None,
+    value: str = "count",
+) -> pd.DataFrame:
+    """Per-well exponential growth rate and doubling time from a log-linear fit.
+
+    Fits ``ln(count) = a + r * t`` by least squares over ``start_h <= t <= end_h`` (whole
+    course by default). Doubling time is ``ln 2 / r`` hours for ``r > 0`` and NaN otherwise.
+
+    Returns
+    -------
+    DataFrame
+        ``well``, ``rate_per_h``, ``rate_se``, ``doubling_time_h``, ``r_squared``,
+        ``n_points``, ``start_h``, ``end_h`` and the plate-map columns of the well.
+
+    Examples
+    --------
+    >>> t = np.arange(0.0, 50.0, 12.0)
+    >>> g = pd.DataFrame({"well": "B2", "elapsed_h": t, "count": 100 * 2 ** (t / 24)})
+    >>> growth_rates(g)[["doubling_time_h", "r_squared", "n_points"]].round(6)
+       doubling_time_h  r_squared  n_points
+    0             24.0        1.0         5
+    """
+    df = growth[growth[value] > 0].copy()
+    if start_h is not None:
+        df = df[df["elapsed_h"] >= start_h]
+    if end_h is not None:
+        df = df[df["elapsed_h"] <= end_h]
+    df["_y"] = np.log(df[value].astype(float))
+    df["_t"] = df["elapsed_h"].astype(float)
+    g = df.groupby("well", sort=False)
+    n = g["_t"].count()
+    tm, ym = g["_t"].mean(), g["_y"].mean()
+    dt = df["_t"] - df["well"].map(tm)
+    dy = df["_y"] - df["well"].map(ym)
+    sxx = (dt * dt).groupby(df["well"]).sum()
+    sxy = (dt * dy).groupby(df["well"]).sum()
+    syy = (dy * dy).groupby(df["well"]).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = (sxy / sxx).where(n >= 2)
+        # Residuals summed directly: syy - rate * sxy cancels badly for a near-perfect fit.
+        resid = dy - df["well"].map(rate) * dt
+        rss = (resid * resid).groupby(df["well"]).sum()
+        se = np.sqrt(rss / (n - 2) / sxx).where(n >= 3)
+        r2 = (1 - rss / syy).where(syy > 0)
+    out = pd.DataFrame(
+        {
+            "rate_per_h": rate,
+            "rate_se": se,
+            "doubling_time_h": (np.log(2) / rate).where(rate > 0),
+            "r_squared": r2,
+            "n_points": n.astype(int),
+            "start_h": g["_t"].min(),
+            "end_h": g["_t"].max(),
+        }
+    )
+    out.index.name = "well"
+    out = out.reset_index()
+    annot = [c for c in (*CONDITION, "dose_unit") if c in growth.columns]
+    if annot:
+        out = out.merge(growth[["well", *annot]].drop_duplicates("well"), on="well", how="left")
+    return out
+
+
+def _well_key(well: str) -> tuple[str, int]:
+    well = str(well)
+    digits = "".join(ch for ch in well if ch.isdigit())
+    return (well.rstrip("0123456789"), int(digits) if digits else 0)
+
+
+def _short_list(items, limit: int = 8) -> str:
+    items = list(items)
+    text = ", ".join(map(str, items[:limit]))
+    return text + (f", ... ({len(items)} in all)" if len(items) > limit else "")

@@ -1,0 +1,302 @@
+"""The analysis of one plate as `incugrowth run` does it: inputs to tables, figures, run.json.
+
+This module only composes the stage modules; each step is also callable on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+import warnings
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from incugrowth import __version__, kinetics
+from incugrowth._io import sha256, write_csv, write_json
+from incugrowth.errors import IncugrowthError
+
+__all__ = ["RunResult", "run", "TABLES"]
+
+#: Tables written by `run`, in order, with their file names.
+TABLES = (
+    "counts",
+    "growth",
+    "curves",
+    "endpoint",
+    "growth_rates",
+    "anova",
+    "dunnett",
+    "assumptions",
+)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """Everything one run produced: the tables, where they were written, and what happened."""
+
+    outdir: Path
+    tables: dict[str, pd.DataFrame]
+    figures: list[Path]
+    warnings: list[str]
+    messages: list[str]
+    parameters: dict
+    timings: dict[str, float]
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+class _Timer:
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - t0, 3)
+
+
+def _check_inputs(paths, what: str) -> list[Path]:
+    out = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise IncugrowthError(f"{p}: {what} not found; check the path")
+        out.append(p)
+    return out
+
+
+def _input_record(path: Path) -> dict:
+    if path.is_dir():
+        files = [f for f in path.rglob("*") if f.is_file()]
+        return {
+            "path": str(path),
+            "kind": "folder",
+            "files": len(files),
+            "size": sum(f.stat().st_size for f in files),
+        }
+    return {"path": str(path), "size": path.stat().st_size, "sha256": sha256(path)}
+
+
+def run(
+    *,
+    plate_map: str | os.PathLike,
+    outdir: str | os.PathLike,
+    exports=None,
+    frames: str | os.PathLike | None = None,
+    control: str = "untreated",
+    controls: dict[str, str] | None = None,
+    endpoint_h: float = 72.0,
+    endpoint_tolerance_h: float = 6.0,
+    baseline_h: float | None = None,
+    combine: str = "mean",
+    metric: str | None = None,
+    channel: str | None = None,
+    diameter: float | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    figures: bool = True,
+    report: bool = True,
+    progress: bool = False,
+) -> RunResult:
+    """Run the analysis of one plate and write its outputs into ``outdir``.
+
+    Parameters
+    ----------
+    plate_map : path
+        Plate map (long CSV, grid CSV or IncuCyte ``.PlateMap``).
+    outdir : path
+        Output folder, created if needed. Tables are written atomically; a rerun reuses the
+        frame counts already made.
+    exports : list of paths, optional
+        IncuCyte metric exports of the plate (e.g. count and confluence).
+    frames : path, optional
+        An IncuCyte image export folder, counted frame by frame instead of ``exports``.
+    control : str
+        Treatment the others are compared with (per cell line).
+    controls : dict, optional
+        Per-treatment controls overriding ``control`` (e.g. ``{"2'3'-cGAMP": "Lipofectamine"}``);
+        the plate map's ``control`` column supplies them too.
+    endpoint_h, endpoint_tolerance_h : float
+        The endpoint: the imaged time nearest ``endpoint_h`` within the tolerance.
+    baseline_h : float, optional
+        Baseline time for percent change (default: each well's first time point).
+    combine : {"mean", "sum"}
+        How fields of a well are combined.
+    metric : str, optional
+        Which count metric of the exports to use when there are several.
+    channel, diameter, jobs, scheduler
+        Frame counting options (``frames`` input only).
+    """
+    if (exports is None) == (frames is None):
+        raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    params = {
+        "exports": [str(p) for p in exports] if exports is not None else None,
+        "frames": str(frames) if frames is not None else None,
+        "plate_map": str(plate_map),
+        "control": control,
+        "controls": controls or {},
+        "endpoint_h": endpoint_h,
+        "endpoint_tolerance_h": endpoint_tolerance_h,
+        "baseline_h": baseline_h,
+        "combine": combine,
+        "metric": metric,
+        "channel": channel,
+        "diameter": diameter,
+        "jobs": jobs,
+        "scheduler": scheduler,
+    }
+    timer = _Timer()
+    messages: list[str] = []
+    tables: dict[str, pd.DataFrame] = {}
+    figure_paths: list[Path] = []
+    started = datetime.now(UTC)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inputs = _check_inputs([plate_map], "plate map")
+        from incugrowth.platemap import read_plate_map
+
+        with timer.step("plate_map"):
+            plate = read_plate_map(plate_map)
+        with timer.step("counts"):
+            if exports is not None:
+                from incugrowth.exports import export_to_counts, read_exports
+
+                paths = _check_inputs(exports, "export")
+                inputs += paths
+                counts = export_to_counts(read_exports(paths), metric=metric)
+            else:
+                from incugrowth.batch import count_folder
+
+                inputs += _check_inputs([frames], "frames folder")
+                counts = count_folder(
+                    frames,
+                    channel=channel,
+                    diameter=diameter,
+                    jobs=jobs,
+                    scheduler=scheduler,
+                    cache_dir=outdir / ".cache",
+                    progress=progress,
+                )
+        tables["counts"] = counts
+        with timer.step("kinetics"):
+            growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
+            tables["growth"] = growth
+            tables["curves"] = kinetics.condition_curves(growth)
+            end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
+            tables["endpoint"] = end
+            tables["growth_rates"] = kinetics.growth_rates(growth)
+        with timer.step("stats"):
+            tables.update(_statistics(end, plate, control, controls, messages))
+        for name in TABLES:
+            if name in tables:
+                write_csv(tables[name], outdir / f"{name}.csv")
+        if figures:
+            with timer.step("figures"):
+                figure_paths = _figures(tables, outdir / "figures")
+    warning_texts = [_warning_text(w) for w in caught]
+    result = RunResult(
+        outdir=outdir,
+        tables=tables,
+        figures=figure_paths,
+        warnings=warning_texts,
+        messages=messages,
+        parameters=params,
+        timings=timer.timings,
+    )
+    _write_run_json(result, inputs, started)
+    if report:
+        try:
+            from incugrowth.report import write_report
+        except ImportError:
+            pass
+        else:
+            with timer.step("report"):
+                write_report(outdir)
+            _write_run_json(result, inputs, started)
+    return result
+
+
+def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFrame]:
+    try:
+        from incugrowth.stats import endpoint_statistics
+    except ImportError:
+        return {}
+    merged = dict(_plate_controls(plate))
+    merged.update(controls or {})
+    try:
+        res = endpoint_statistics(end, dv="pct_change", control=control, controls=merged or None)
+    except IncugrowthError as exc:
+        messages.append(f"statistics not computed: {exc}")
+        return {}
+    messages.extend(res.get("messages", []))
+    out = {"anova": res["anova"], "dunnett": res["dunnett"]}
+    if res.get("checks") is not None:
+        out["assumptions"] = res["checks"]
+    return out
+
+
+def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:
+    if "control" not in plate.columns:
+        return {}
+    sub = plate.dropna(subset=["control"])
+    sub = sub[sub["control"].astype(str).str.strip() != ""]
+    return dict(zip(sub["treatment"], sub["control"]))
+
+
+def _figures(tables, figdir: Path) -> list[Path]:
+    from incugrowth import plots
+
+    curves = tables["curves"]
+    dunnett = tables.get("dunnett")
+    paths: list[Path] = []
+    fig = plots.growth_curve_figure(curves, stars=dunnett)
+    paths += plots.save_figure(fig, figdir / "growth_curves")
+    for line in dict.fromkeys(curves["cell_line"]):
+        fig = plots.growth_curve_figure(curves, cell_lines=[line], stars=dunnett)
+        paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
+    return paths
+
+
+def _warning_text(w: warnings.WarningMessage) -> str:
+    return str(w.message)
+
+
+def _write_run_json(result: RunResult, inputs: list[Path], started: datetime) -> None:
+    import numpy
+    import scipy
+    import statsmodels
+
+    doc = {
+        "incugrowth": __version__,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": result.parameters,
+        "inputs": [_input_record(p) for p in inputs],
+        "outputs": sorted(
+            [f"{n}.csv" for n in result.tables]
+            + [str(p.relative_to(result.outdir)) for p in result.figures]
+        ),
+        "timings_s": result.timings,
+        "warnings": result.warnings,
+        "messages": result.messages,
+        "environment": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "numpy": numpy.__version__,
+            "pandas": pd.__version__,
+            "scipy": scipy.__version__,
+            "statsmodels": statsmodels.__version__,
+        },
+    }
+    write_json(doc, result.outdir / "run.json")

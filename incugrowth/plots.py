@@ -1,0 +1,269 @@
+"""Figures: growth curves per cell line in the style of the reference study's Figure 4.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot state), so they work
+headless, in scripts and in Jupyter alike.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from incugrowth._io import atomic_path
+
+__all__ = [
+    "STYLE",
+    "condition_label",
+    "growth_curve_figure",
+    "plot_growth_curves",
+    "save_figure",
+    "slug",
+    "treatment_colors",
+]
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
+_OKABE_ITO = [
+    "#000000",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#999999",
+    "#D55E00",
+    "#0072B2",
+    "#CC79A7",
+    "#F0E442",
+]
+_KNOWN = {
+    "untreated": "#000000",
+    "ifn alfa": "#E69F00",
+    "ifn alpha": "#E69F00",
+    "ifn beta": "#56B4E9",
+    "ifn gamma": "#009E73",
+    "lipofectamine": "#999999",
+    "2'3'-cgamp": "#D55E00",
+}
+
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+}
+
+
+def treatment_colors(treatments, control: str = "untreated") -> dict[str, str]:
+    """A fixed colour per treatment, the same in every panel and figure.
+
+    Known treatments of the reference study keep their colour; others take the remaining
+    Okabe-Ito colours in order of first appearance.
+
+    Examples
+    --------
+    >>> treatment_colors(["IFN gamma", "untreated", "drug X"])
+    {'IFN gamma': '#009E73', 'untreated': '#000000', 'drug X': '#0072B2'}
+    """
+    colors: dict[str, str] = {}
+    used = set()
+    for t in treatments:
+        known = _KNOWN.get(str(t).lower())
+        if known is not None and t not in colors:
+            colors[t] = known
+            used.add(known)
+    spare = [c for c in _OKABE_ITO if c not in used and c not in _KNOWN.values()]
+    spare += [c for c in _OKABE_ITO if c not in used and c not in spare]
+    for t in treatments:
+        if t not in colors:
+            colors[t] = spare.pop(0) if spare else _OKABE_ITO[len(colors) % len(_OKABE_ITO)]
+    return colors
+
+
+def condition_label(row: pd.Series | dict, multi_dose: bool) -> str:
+    """Legend text: the treatment, with its dose when the treatment has several doses."""
+    label = str(row["treatment"])
+    dose = row.get("dose", np.nan)
+    if multi_dose and dose == dose and dose is not None:
+        unit = row.get("dose_unit", "")
+        unit = "" if unit is None or unit != unit else f" {unit}"
+        label += f" {dose:g}{unit}"
+    return label
+
+
+def slug(text: str) -> str:
+    """File-name-safe form of a cell-line name.
+
+    Examples
+    --------
+    >>> slug("M407 JAK1-KO")
+    'M407_JAK1-KO'
+    """
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", str(text)).strip("_") or "unnamed"
+
+
+def plot_growth_curves(
+    ax,
+    curves: pd.DataFrame,
+    *,
+    colors: dict[str, str] | None = None,
+    stars: dict[str, str] | None = None,
+    error: str = "sd",
+    ylabel: str = "Change in cell count (%)",
+) -> None:
+    """Draw mean +/- ``error`` curves of one cell line on ``ax``, one line per condition.
+
+    ``stars`` maps a treatment to its endpoint annotation (``***``, ``NS``, ...), written at the
+    right end of its curve.
+    """
+    treatments = list(dict.fromkeys(curves["treatment"]))
+    colors = colors or treatment_colors(treatments)
+    has_dose = "dose" in curves.columns
+    multi = has_dose and curves.groupby("treatment")["dose"].nunique().gt(1).any()
+    keys = ["treatment", "dose"] if has_dose else ["treatment"]
+    for _, sub in curves.groupby(keys, sort=False, dropna=False):
+        sub = sub.sort_values("elapsed_h")
+        first = sub.iloc[0]
+        color = colors.get(first["treatment"], "#333333")
+        err = sub[error].fillna(0.0).to_numpy() if error in sub else None
+        ax.errorbar(
+            sub["elapsed_h"],
+            sub["mean"],
+            yerr=err,
+            color=color,
+            marker="o",
+            markersize=3,
+            linewidth=1.2,
+            capsize=2,
+            elinewidth=0.8,
+            label=condition_label(first, multi),
+        )
+        if stars and first["treatment"] in stars and stars[first["treatment"]]:
+            last = sub.iloc[-1]
+            ax.annotate(
+                stars[first["treatment"]],
+                (last["elapsed_h"], last["mean"]),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color=color,
+            )
+    ax.axhline(0, color="#bbbbbb", linewidth=0.6, zorder=0)
+    ax.set_xlabel("Time (h)")
+    ax.set_ylabel(ylabel)
+    tmax = curves["elapsed_h"].max()
+    if tmax == tmax and tmax > 0:
+        step = 24 if tmax >= 48 else max(1, round(tmax / 4))
+        ax.set_xticks(np.arange(0, tmax + step / 2, step))
+
+
+def growth_curve_figure(
+    curves: pd.DataFrame,
+    *,
+    cell_lines=None,
+    stars: pd.DataFrame | None = None,
+    ncols: int = 3,
+    error: str = "sd",
+    ylabel: str = "Change in cell count (%)",
+    panel_size: tuple[float, float] = (3.2, 2.6),
+) -> Figure:
+    """One panel per cell line: mean +/- SD per treatment over time (Figure 4 style).
+
+    Parameters
+    ----------
+    curves : DataFrame
+        The curves table (``cell_line``, ``treatment``, ``elapsed_h``, ``mean``, ``sd``, ...).
+    cell_lines : list, optional
+        Panels to draw and their order (default: order of appearance).
+    stars : DataFrame, optional
+        The dunnett table; its ``stars`` are written at each curve's end.
+    """
+    with _style():
+        lines = (
+            list(cell_lines) if cell_lines is not None else list(dict.fromkeys(curves["cell_line"]))
+        )
+        colors = treatment_colors(list(dict.fromkeys(curves["treatment"])))
+        ncols = max(1, min(ncols, len(lines)))
+        nrows = max(1, math.ceil(len(lines) / ncols))
+        fig = Figure(figsize=(panel_size[0] * ncols + 1.6, panel_size[1] * nrows), dpi=150)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for ax, line in zip(axes.flat, lines):
+            star_map = _stars_for(stars, line)
+            plot_growth_curves(
+                ax,
+                curves[curves["cell_line"] == line],
+                colors=colors,
+                stars=star_map,
+                error=error,
+                ylabel=ylabel,
+            )
+            ax.set_title(str(line))
+        for ax in list(axes.flat)[len(lines) :]:
+            ax.set_visible(False)
+        handles, labels = _legend_entries(axes.flat)
+        fig.legend(handles, labels, loc="outside right center", frameon=False)
+        fig.set_layout_engine("constrained")
+    return fig
+
+
+def _legend_entries(axes):
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    return list(seen.values()), list(seen.keys())
+
+
+def _stars_for(dunnett: pd.DataFrame | None, cell_line) -> dict[str, str] | None:
+    if dunnett is None or dunnett.empty or "cell_line" not in dunnett.columns:
+        return None
+    sub = dunnett[dunnett["cell_line"] == cell_line]
+    return dict(zip(sub["treatment"], sub["stars"]))
+
+
+class _style:
+    """Apply the publication style for the figures built inside the block."""
+
+    def __enter__(self):
+        import matplotlib as mpl
+
+        self._ctx = mpl.rc_context(STYLE)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def save_figure(
+    fig: Figure, stem: str | os.PathLike, formats=("png", "svg", "pdf"), dpi: int = 200
+) -> list[Path]:
+    """Save ``fig`` as ``stem.<format>`` for each format, atomically. Returns the paths."""
+    stem = Path(stem)
+    paths = []
+    with _style():
+        for fmt in formats:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
+            paths.append(path)
+    return paths
+
+
+def _metadata(fmt: str) -> dict:
+    # Fixed metadata keeps reruns byte-identical (no creation dates).
+    if fmt == "svg":
+        return {"Date": None}
+    if fmt == "pdf":
+        return {"CreationDate": None}
+    if fmt == "png":
+        return {"Software": None}
+    return {}

@@ -1,0 +1,201 @@
+"""Kinetics against hand-computed answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from incugrowth import kinetics
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
+
+
+def _counts():
+    # Two wells, two fields, three times; field 2 of B3 at 24 h failed.
+    rows = []
+    for well, base in (("B2", 100.0), ("B3", 50.0)):
+        for t, factor in ((0.0, 1.0), (24.0, 2.0), (48.0, 4.0)):
+            for field, extra in ((1, 0.0), (2, 10.0)):
+                rows.append((well, field, t, base * factor + extra, ""))
+    df = pd.DataFrame(rows, columns=["well", "field", "elapsed_h", "count", "qc_flag"])
+    bad = (df["well"] == "B3") & (df["elapsed_h"] == 24.0) & (df["field"] == 2)
+    df.loc[bad, ["count", "qc_flag"]] = [np.nan, "failed_image"]
+    return df
+
+
+def _plate():
+    return pd.DataFrame(
+        {
+            "well": ["B2", "B3"],
+            "cell_line": ["M407", "M407"],
+            "treatment": ["untreated", "IFN gamma"],
+            "dose": [np.nan, 100.0],
+            "dose_unit": [np.nan, "ng/ml"],
+        }
+    )
+
+
+def test_combine_fields_mean_and_sum():
+    mean = kinetics.combine_fields(_counts())
+    b2 = mean[mean["well"] == "B2"].set_index("elapsed_h")
+    assert b2.loc[0.0, "count"] == 105.0
+    assert b2.loc[48.0, "count"] == 405.0
+    b3 = mean[mean["well"] == "B3"].set_index("elapsed_h")
+    # The failed field is left out, not counted as zero.
+    assert b3.loc[24.0, "count"] == 100.0
+    assert b3.loc[24.0, "n_fields"] == 1
+    assert b3.loc[24.0, "qc_flag"] == "failed_image"
+    total = kinetics.combine_fields(_counts(), how="sum")
+    assert total.set_index(["well", "elapsed_h"]).loc[("B2", 24.0), "count"] == 410.0
+
+
+def test_combine_fields_all_fields_missing_is_missing_not_zero():
+    df = pd.DataFrame(
+        {"well": ["B2", "B2"], "field": [1, 2], "elapsed_h": [0.0, 0.0], "count": [np.nan] * 2}
+    )
+    for how in ("mean", "sum"):
+        assert np.isnan(kinetics.combine_fields(df, how=how)["count"].iloc[0])
+
+
+def test_combine_fields_rejects_unknown_method():
+    with pytest.raises(ValueError, match="`how` must be"):
+        kinetics.combine_fields(_counts(), how="median")
+
+
+def test_percent_change_first_time_point_and_explicit_baseline():
+    wells = kinetics.combine_fields(_counts())
+    pc = kinetics.percent_change(wells)
+    b2 = pc[pc["well"] == "B2"].set_index("elapsed_h")
+    assert b2.loc[48.0, "pct_change"] == pytest.approx(100 * (405 / 105 - 1))
+    assert b2.loc[0.0, "pct_change"] == 0.0
+    pc24 = kinetics.percent_change(wells, baseline_h=23.0)
+    b2 = pc24[pc24["well"] == "B2"].set_index("elapsed_h")
+    assert b2.loc[24.0, "pct_change"] == 0.0
+    assert b2.loc[48.0, "pct_change"] == pytest.approx(100 * (405 / 205 - 1))
+    with pytest.raises(IncugrowthError, match="baseline 10"):
+        kinetics.percent_change(wells, baseline_h=10.0, tolerance_h=2.0)
+
+
+def test_percent_change_zero_baseline_warns_and_leaves_nan():
+    wc = pd.DataFrame({"well": ["B2"] * 2, "elapsed_h": [0.0, 24.0], "count": [0.0, 10.0]})
+    with pytest.warns(IncugrowthWarning, match="B2"):
+        pc = kinetics.percent_change(wc)
+    assert pc["pct_change"].isna().all()
+
+
+def test_growth_table_merges_plate_and_reports_unmapped_wells():
+    counts = _counts()
+    extra = counts[counts["well"] == "B2"].assign(well="H12")
+    plate = pd.concat([_plate(), pd.DataFrame({"well": ["C2"], "cell_line": ["M420"]})])
+    with pytest.warns(IncugrowthWarning) as record:
+        growth = kinetics.growth_table(pd.concat([counts, extra]), plate)
+    texts = " ".join(str(w.message) for w in record)
+    assert "H12" in texts and "C2" in texts
+    assert set(growth["well"]) == {"B2", "B3"}
+    assert growth.loc[growth["well"] == "B3", "treatment"].iloc[0] == "IFN gamma"
+    assert list(growth.columns[:3]) == ["well", "elapsed_h", "count"]
+
+
+def test_growth_table_without_any_mapped_well_is_an_error():
+    plate = pd.DataFrame({"well": ["A1"], "cell_line": ["x"], "treatment": ["untreated"]})
+    with pytest.warns(IncugrowthWarning), pytest.raises(IncugrowthError, match="plate map"):
+        kinetics.growth_table(_counts(), plate)
+
+
+def test_condition_curves_sd_sem_match_numpy():
+    rng = np.random.default_rng(3)
+    vals = rng.normal(300, 40, size=(4, 3))
+    rows = []
+    for ti, t in enumerate((0.0, 24.0, 48.0, 72.0)):
+        for w in range(3):
+            rows.append(("M407", "untreated", np.nan, f"B{w + 2}", t, vals[ti, w]))
+    g = pd.DataFrame(
+        rows, columns=["cell_line", "treatment", "dose", "well", "elapsed_h", "pct_change"]
+    )
+    curves = kinetics.condition_curves(g)
+    assert len(curves) == 4
+    np.testing.assert_allclose(curves["mean"], vals.mean(axis=1))
+    np.testing.assert_allclose(curves["sd"], vals.std(axis=1, ddof=1))
+    np.testing.assert_allclose(curves["sem"], vals.std(axis=1, ddof=1) / np.sqrt(3))
+    assert (curves["n_wells"] == 3).all()
+
+
+def test_condition_curves_single_well_has_no_sd():
+    g = pd.DataFrame(
+        {
+            "cell_line": ["A"],
+            "treatment": ["x"],
+            "dose": [1.0],
+            "elapsed_h": [0.0],
+            "pct_change": [5.0],
+        }
+    )
+    c = kinetics.condition_curves(g)
+    assert c["n_wells"].iloc[0] == 1 and np.isnan(c["sd"].iloc[0]) and np.isnan(c["sem"].iloc[0])
+
+
+def test_endpoint_nearest_time_and_tolerance():
+    g = pd.DataFrame(
+        {
+            "well": ["B2"] * 4,
+            "elapsed_h": [0.0, 68.0, 76.5, 96.0],
+            "pct_change": [0.0, 1.0, 2.0, 3.0],
+        }
+    )
+    end = kinetics.endpoint(g, 72)
+    assert end["endpoint_h"].tolist() == [68.0]
+    with pytest.raises(IncugrowthError, match="within 1"):
+        kinetics.endpoint(g, 72, tolerance_h=1)
+
+
+def test_endpoint_missing_well_value_warns():
+    g = pd.DataFrame(
+        {"well": ["B2", "B3"], "elapsed_h": [72.0, 72.0], "pct_change": [1.0, np.nan]}
+    )
+    with pytest.warns(IncugrowthWarning, match="B3"):
+        kinetics.endpoint(g)
+
+
+def test_growth_rates_known_doubling_and_window():
+    t = np.arange(0.0, 97.0, 4.0)
+    # Doubling every 20 h until 48 h, then flat: the window picks the exponential phase.
+    counts = np.where(t <= 48, 100 * 2 ** (t / 20), 100 * 2 ** (48 / 20))
+    g = pd.DataFrame({"well": "C3", "elapsed_h": t, "count": counts, "cell_line": "M420"})
+    early = kinetics.growth_rates(g, end_h=48)
+    assert early["doubling_time_h"].iloc[0] == pytest.approx(20.0)
+    assert early["rate_per_h"].iloc[0] == pytest.approx(np.log(2) / 20)
+    assert early["rate_se"].iloc[0] == pytest.approx(0.0, abs=1e-12)
+    assert early["n_points"].iloc[0] == 13
+    assert early["cell_line"].iloc[0] == "M420"
+    whole = kinetics.growth_rates(g)
+    assert whole["doubling_time_h"].iloc[0] > 20.0
+    assert whole["r_squared"].iloc[0] < 1.0
+
+
+def test_growth_rates_matches_numpy_polyfit_with_noise():
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 73.0, 6.0)
+    y = 150 * np.exp(0.03 * t) * rng.lognormal(0, 0.05, t.size)
+    g = pd.DataFrame({"well": "B2", "elapsed_h": t, "count": y})
+    res = kinetics.growth_rates(g)
+    slope = np.polyfit(t, np.log(y), 1)[0]
+    assert res["rate_per_h"].iloc[0] == pytest.approx(slope, rel=1e-10)
+
+
+def test_shrinking_well_has_no_doubling_time():
+    g = pd.DataFrame({"well": "B2", "elapsed_h": [0.0, 24.0, 48.0], "count": [100.0, 80, 60]})
+    res = kinetics.growth_rates(g)
+    assert res["rate_per_h"].iloc[0] < 0 and np.isnan(res["doubling_time_h"].iloc[0])
+
+
+def test_normalize_to_control_per_cell_line_and_time():
+    g = pd.DataFrame(
+        {
+            "cell_line": ["A", "A", "A", "B"],
+            "treatment": ["untreated", "untreated", "x", "x"],
+            "elapsed_h": [72.0] * 4,
+            "count": [100.0, 300.0, 50.0, 10.0],
+        }
+    )
+    with pytest.warns(IncugrowthWarning, match="cell_line B"):
+        out = kinetics.normalize_to_control(g)
+    assert out["pct_of_control"].iloc[:3].tolist() == [50.0, 150.0, 25.0]
+    assert np.isnan(out["pct_of_control"].iloc[3])

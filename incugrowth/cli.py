@@ -213,6 +213,52 @@ def simulate(outdir, design, seed, frame_size, no_frames):
     return info
 
 
+@cli.command(epilog="\b\nExample:\n  incugrowth count sample_data/frames -o counts.csv --jobs 2")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Counts table to write (CSV).",
+)
+@click.option("--channel", default=None, help="Channel to count [default: red, else the only one].")
+@click.option(
+    "--diameter",
+    type=float,
+    default=None,
+    help="Nucleus diameter (px) [default: estimated per frame].",
+)
+@click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
+@click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
+def count(folder, output, channel, diameter, jobs, scheduler):
+    """Count nuclei in every frame of an IncuCyte image export (one row per frame)."""
+    import warnings
+
+    from incugrowth._io import write_csv
+    from incugrowth.batch import count_folder
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        counts = count_folder(
+            folder,
+            channel=channel,
+            diameter=diameter,
+            jobs=jobs,
+            scheduler=scheduler,
+            cache_dir=output.parent / f".{output.name}.cache",
+            progress=sys.stderr.isatty(),
+        )
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    write_csv(counts, output)
+    flagged = int((counts["qc_flag"] != "").sum())
+    click.echo(
+        f"{len(counts)} frames ({counts.attrs.get('measured', len(counts))} counted now), "
+        f"{flagged} with a QC flag; wrote {output}"
+    )
+
+
 def main(argv=None) -> int:
     """Entry point: run the command line and return the exit status."""
     try:

@@ -1,0 +1,344 @@
+"""Count many frames: in parallel processes or on a Dask cluster, resumable, with flat memory.
+
+Each finished frame is appended to a journal (``frame_counts.jsonl`` in the cache folder) as
+soon as it is measured. A rerun reads the journal and measures only frames that are new or
+changed (path, size and modification time, and the counting options, are the key), so an
+interrupted run continues where it stopped and a rerun with nothing changed counts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from incugrowth import __version__
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
+
+__all__ = ["count_folder", "count_frames", "measure_path", "records_to_counts"]
+
+JOURNAL = "frame_counts.jsonl"
+_QC_FLAGS = ("out_of_focus", "saturated", "empty")
+
+
+def measure_path(
+    path: str,
+    *,
+    kind: str = "nuclei",
+    diameter: float | None = None,
+    segmenter: Callable | None = None,
+) -> dict:
+    """Read one frame and measure it; never raises for a bad file (the record says why).
+
+    ``kind`` is ``"nuclei"`` (count, QC) or ``"confluence"`` (phase confluence in percent).
+    """
+    from incugrowth.frames import read_frame
+
+    try:
+        image = read_frame(path)
+    except IncugrowthError as exc:
+        return {"path": path, "kind": kind, "error": str(exc)}
+    rec: dict = {"path": path, "kind": kind, "height": image.shape[0], "width": image.shape[1]}
+    if kind == "confluence":
+        from incugrowth.image import phase_confluence
+
+        rec["confluence"] = float(phase_confluence(image))
+        return rec
+    from incugrowth.image import measure_frame
+
+    m = measure_frame(image, diameter=diameter, segmenter=segmenter)
+    for key, value in m.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (int, float, bool, str)) or value is None:
+            rec[key] = value
+    return rec
+
+
+def _options_key(kind: str, diameter, segmenter) -> str:
+    name = None if segmenter is None else getattr(segmenter, "__qualname__", repr(segmenter))
+    text = json.dumps([__version__, kind, diameter, name])
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _file_key(path: str) -> str:
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class _Journal:
+    """Append-only record of measured frames; a torn last line (killed run) is ignored."""
+
+    def __init__(self, cache_dir: Path | None):
+        self.path = None if cache_dir is None else Path(cache_dir) / JOURNAL
+        self.done: dict[tuple[str, str], dict] = {}
+        if self.path is not None and self.path.exists():
+            with open(self.path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    self.done[(rec["path"], rec["_options"])] = rec
+        self._fh = None
+
+    def lookup(self, path: str, options: str) -> dict | None:
+        rec = self.done.get((path, options))
+        if rec is not None and rec.get("_file") == _file_key(path):
+            return rec
+        return None
+
+    def add(self, rec: dict) -> None:
+        if self.path is None:
+            return
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._fh.write(json.dumps(rec) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _bounded(submit, items: Iterable, window: int) -> Iterator:
+    """Yield results of ``submit(item)`` futures, keeping at most ``window`` in flight."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending: set = set()
+    queue = deque(items)
+    while queue or pending:
+        while queue and len(pending) < window:
+            pending.add(submit(queue.popleft()))
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            yield fut.result()
+
+
+def _run_local(fn, paths, jobs):
+    if jobs == 1:
+        yield from map(fn, paths)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from _bounded(lambda p: pool.submit(fn, p), paths, 4 * jobs)
+
+
+def _run_dask(fn, paths, scheduler):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise IncugrowthError(
+            "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
+        ) from None
+    client = scheduler if not isinstance(scheduler, str) else Client(scheduler)
+    try:
+        window = 4 * max(1, sum(client.nthreads().values()))
+        queue = deque(paths)
+        ac = as_completed()
+        while queue and ac.count() < window:
+            ac.add(client.submit(fn, queue.popleft(), pure=False))
+        for fut in ac:
+            yield fut.result()
+            fut.release()
+            if queue:
+                ac.add(client.submit(fn, queue.popleft(), pure=False))
+    finally:
+        if isinstance(scheduler, str):
+            client.close()
+
+
+class _Measure:
+    """Picklable per-frame job (closures cannot go to worker processes)."""
+
+    def __init__(self, kind, diameter, segmenter, options):
+        self.kind, self.diameter, self.segmenter, self.options = kind, diameter, segmenter, options
+
+    def __call__(self, path: str) -> dict:
+        rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
+        rec["_options"] = self.options
+        rec["_file"] = _file_key(path)
+        return rec
+
+
+def count_frames(
+    frames: pd.DataFrame,
+    *,
+    kind: str = "nuclei",
+    diameter: float | None = None,
+    segmenter: Callable | None = None,
+    jobs: int | None = None,
+    scheduler=None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Measure every frame of a frames table; returns one record per frame (same order).
+
+    Parameters
+    ----------
+    frames : DataFrame
+        The frames table (``path``, ``well``, ``field``, ``elapsed_h``, ``channel``).
+    kind : {"nuclei", "confluence"}
+        Count nuclei, or measure phase confluence.
+    jobs : int, optional
+        Local worker processes (default: all cores); 1 runs in this process.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler address (or client): frames are measured on its workers instead.
+    cache_dir : path, optional
+        Where the journal of measured frames lives; frames already in it are not measured again.
+    """
+    options = _options_key(kind, diameter, segmenter)
+    journal = _Journal(None if cache_dir is None else Path(cache_dir))
+    paths = [str(p) for p in frames["path"]]
+    results: dict[str, dict] = {}
+    todo = []
+    for p in paths:
+        rec = journal.lookup(p, options)
+        if rec is None:
+            todo.append(p)
+        else:
+            results[p] = rec
+    fn = _Measure(kind, diameter, segmenter, options)
+    jobs = jobs or os.cpu_count() or 1
+    stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
+    bar = _progress(len(todo), progress, "measuring" if kind == "confluence" else "counting")
+    try:
+        for rec in stream:
+            journal.add(rec)
+            results[rec["path"]] = rec
+            bar.update(1)
+    finally:
+        bar.close()
+        journal.close()
+    out = pd.DataFrame([results[p] for p in paths])
+    out.attrs["measured"] = len(todo)
+    out.attrs["reused"] = len(paths) - len(todo)
+    return out
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled or total == 0, desc=desc, unit="frame")
+
+
+def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Join frame records to the frames table and build the counts table with QC flags.
+
+    Flags (``;``-joined in ``qc_flag``): ``unreadable`` (the file could not be read: count
+    missing), ``odd_size`` (not the plate's usual frame size), ``out_of_focus``,
+    ``saturated``, ``empty``, and ``count_jump`` (a count far from its neighbours in time).
+    """
+    rec = records.drop(columns=[c for c in ("_options", "_file", "kind") if c in records])
+    df = frames[["path", "well", "field", "elapsed_h"]].merge(rec, on="path", how="left")
+    if "count" not in df.columns:
+        df["count"] = np.nan
+    flags = pd.DataFrame(index=df.index)
+    err = df["error"] if "error" in df.columns else pd.Series(np.nan, index=df.index)
+    flags["unreadable"] = err.notna()
+    if {"height", "width"} <= set(df.columns) and df["height"].notna().any():
+        shape = (
+            df["height"].astype("Int64").astype(str) + "x" + df["width"].astype("Int64").astype(str)
+        )
+        usual = shape[~flags["unreadable"]].mode().iloc[0]
+        flags["odd_size"] = (shape != usual) & ~flags["unreadable"]
+    for name in _QC_FLAGS:
+        flags[name] = df[name].fillna(False).astype(bool) if name in df.columns else False
+    flags["count_jump"] = _count_jumps(df)
+    df["qc_flag"] = flags.apply(lambda r: ";".join(n for n, v in r.items() if v), axis=1)
+    if flags["unreadable"].any():
+        bad = df.loc[flags["unreadable"], "error"]
+        warnings.warn(
+            f"{len(bad)} frame(s) could not be read and are left out (QC flag 'unreadable'); "
+            f"first: {bad.iloc[0]}",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    if flags["odd_size"].any() if "odd_size" in flags else False:
+        warnings.warn(
+            f"{int(flags['odd_size'].sum())} frame(s) differ in size from the others "
+            "(QC flag 'odd_size'); they are counted but check them",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    front = ["well", "field", "elapsed_h", "count", "qc_flag"]
+    rest = [c for c in df.columns if c not in front and c != "error"]
+    out = df[front + rest + (["error"] if "error" in df.columns else [])]
+    return out.sort_values(["well", "field", "elapsed_h"], key=_sort_key).reset_index(drop=True)
+
+
+def _sort_key(col: pd.Series) -> pd.Series:
+    if col.name != "well":
+        return col
+    return col.map(lambda w: (str(w)[:1], int(str(w)[1:]) if str(w)[1:].isdigit() else 0))
+
+
+def _count_jumps(df: pd.DataFrame) -> pd.Series:
+    try:
+        from incugrowth.image import flag_count_jumps
+    except ImportError:
+        return pd.Series(False, index=df.index)
+    ordered = df.sort_values(["well", "field", "elapsed_h"])
+    flagged = flag_count_jumps(ordered, by=("well", "field"), time="elapsed_h", col="count")
+    return pd.Series(np.asarray(flagged, dtype=bool), index=ordered.index).reindex(df.index)
+
+
+def count_folder(
+    folder: str | os.PathLike,
+    *,
+    channel: str | None = None,
+    diameter: float | None = None,
+    segmenter: Callable | None = None,
+    jobs: int | None = None,
+    scheduler=None,
+    cache_dir: str | os.PathLike | None = None,
+    confluence: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Find the frames of an image export, count the nuclear channel, return the counts table.
+
+    When the export also has a phase channel and ``confluence`` is true, the phase confluence
+    of each well, field and time is added as the ``confluence`` column.
+    """
+    from incugrowth.frames import find_frames, select_channel
+
+    frames = find_frames(folder)
+    nuclear = select_channel(frames, channel)
+    records = count_frames(
+        nuclear,
+        diameter=diameter,
+        segmenter=segmenter,
+        jobs=jobs,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    counts = records_to_counts(nuclear, records)
+    counts.attrs["measured"] = records.attrs["measured"]
+    phase = frames[frames["channel"] == "phase"]
+    if confluence and len(phase) and nuclear["channel"].iloc[0] != "phase":
+        conf = count_frames(
+            phase,
+            kind="confluence",
+            jobs=jobs,
+            scheduler=scheduler,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
+        conf = phase[["path", "well", "field", "elapsed_h"]].merge(
+            conf[["path", "confluence"]] if "confluence" in conf else conf[["path"]], on="path"
+        )
+        if "confluence" in conf:
+            keys = ["well", "field", "elapsed_h"]
+            counts = counts.merge(conf[[*keys, "confluence"]], on=keys, how="left")
+    return counts

@@ -31,6 +31,19 @@ def cli():
     """IncuCyte live-cell imaging to counts, growth curves, statistics and a report."""
 
 
+def _load_config(ctx, param, value):
+    """Eager ``--config``: the experiment file fills the defaults; flags still override it."""
+    if value is None:
+        return None
+    from incugrowth.config import load_config
+
+    cfg = load_config(value)
+    if "controls" in cfg:
+        cfg["treatment_controls"] = [f"{t}={c}" for t, c in cfg.pop("controls").items()]
+    ctx.default_map = {**(ctx.default_map or {}), **cfg}
+    return value
+
+
 def _parse_controls(values) -> dict[str, str]:
     out = {}
     for v in values:
@@ -46,6 +59,14 @@ def _parse_controls(values) -> dict[str, str]:
 
 @cli.command(epilog=_RUN_EPILOG)
 @click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    help="Experiment file (TOML) holding any of these options; flags override it.",
+)
+@click.option(
     "--export",
     "exports",
     multiple=True,
@@ -60,12 +81,9 @@ def _parse_controls(values) -> dict[str, str]:
 @click.option(
     "--plate-map",
     type=click.Path(path_type=Path),
-    required=True,
     help="Plate map: long CSV, grid CSV or IncuCyte .PlateMap.",
 )
-@click.option(
-    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
-)
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), help="Output folder.")
 @click.option(
     "--control",
     default="untreated",
@@ -143,6 +161,10 @@ def run(
     """Analyse one plate: counts, growth curves, endpoint statistics, figures, report."""
     from incugrowth.pipeline import run as run_pipeline
 
+    if plate_map is None or outdir is None:
+        raise click.UsageError(
+            "--plate-map and -o/--outdir are required (or give them in --config)"
+        )
     if not exports and frames is None:
         raise click.UsageError("give --export FILE (one or more) or --frames DIR")
     if exports and frames is not None:
@@ -257,6 +279,26 @@ def count(folder, output, channel, diameter, jobs, scheduler):
         f"{len(counts)} frames ({counts.attrs.get('measured', len(counts))} counted now), "
         f"{flagged} with a QC flag; wrote {output}"
     )
+
+
+@cli.command(
+    "config",
+    epilog="\b\nExample:\n  incugrowth config results -o experiment.toml\n"
+    "  incugrowth run --config experiment.toml",
+)
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Experiment file (TOML) to write.",
+)
+def config_cmd(outdir, output):
+    """Write the parameters of a finished run as an experiment file, to rerun it unchanged."""
+    from incugrowth.config import config_from_run
+
+    click.echo(f"wrote {config_from_run(outdir, output)}")
 
 
 def main(argv=None) -> int:

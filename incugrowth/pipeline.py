@@ -144,6 +144,7 @@ def run(
         "exports": [str(p) for p in exports] if exports is not None else None,
         "frames": str(frames) if frames is not None else None,
         "plate_map": str(plate_map),
+        "outdir": str(outdir),
         "control": control,
         "controls": controls or {},
         "endpoint_h": endpoint_h,

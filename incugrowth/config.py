@@ -1,0 +1,111 @@
+"""Experiment files (TOML): every parameter of `run`, so an analysis reruns unchanged.
+
+The keys are the argument names of :func:`incugrowth.pipeline.run`; relative paths are read
+relative to the experiment file. ``run.json`` of a finished run converts back into such a file.
+
+Example ``experiment.toml``::
+
+    exports = ["export_red_count.txt"]
+    plate_map = "plate_map.csv"
+    outdir = "results"
+    control = "untreated"
+    endpoint_h = 72.0
+
+    [controls]
+    "2'3'-cGAMP" = "Lipofectamine"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+from incugrowth._io import atomic_path
+from incugrowth.errors import IncugrowthError, input_error
+
+__all__ = ["RUN_PARAMETERS", "config_from_run", "load_config", "write_config"]
+
+#: Parameters of `run` an experiment file may hold, with the type each must have.
+RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
+    "exports": (list,),
+    "frames": (str,),
+    "plate_map": (str,),
+    "outdir": (str,),
+    "control": (str,),
+    "controls": (dict,),
+    "endpoint_h": (int, float),
+    "endpoint_tolerance_h": (int, float),
+    "baseline_h": (int, float),
+    "combine": (str,),
+    "metric": (str,),
+    "channel": (str,),
+    "diameter": (int, float),
+    "jobs": (int,),
+    "scheduler": (str,),
+}
+_PATHS = ("frames", "plate_map", "outdir")
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """Read an experiment file into keyword arguments of :func:`incugrowth.pipeline.run`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "exp.toml").write_text('plate_map = "map.csv"\\nendpoint_h = 72\\n')
+    >>> cfg = load_config(d / "exp.toml")
+    >>> cfg["endpoint_h"], cfg["plate_map"] == str(d / "map.csv")
+    (72, True)
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise input_error(path, "experiment file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise input_error(path, f"not valid TOML ({exc})") from None
+    out = {}
+    for key, value in raw.items():
+        if key not in RUN_PARAMETERS:
+            raise input_error(
+                path, f"unknown parameter {key!r}; known: {', '.join(sorted(RUN_PARAMETERS))}"
+            )
+        if not isinstance(value, RUN_PARAMETERS[key]) or isinstance(value, bool):
+            kinds = " or ".join(t.__name__ for t in RUN_PARAMETERS[key])
+            raise input_error(path, f"{key!r} must be {kinds}, got {value!r}")
+        out[key] = value
+    base = path.parent
+    for key in _PATHS:
+        if key in out:
+            out[key] = str(base / out[key])
+    if "exports" in out:
+        out["exports"] = [str(base / p) for p in out["exports"]]
+    return out
+
+
+def write_config(params: dict, path: str | os.PathLike) -> Path:
+    """Write run parameters as an experiment file (parameters left at None are omitted)."""
+    import tomli_w
+
+    clean = {k: v for k, v in params.items() if k in RUN_PARAMETERS and v not in (None, {}, [])}
+    with atomic_path(path) as tmp:
+        tmp.write_text(tomli_w.dumps(clean), encoding="utf-8")
+    return Path(path)
+
+
+def config_from_run(run_json: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Turn the ``run.json`` of a finished run back into an experiment file."""
+    run_json = Path(run_json)
+    if run_json.is_dir():
+        run_json = run_json / "run.json"
+    try:
+        params = json.loads(run_json.read_text(encoding="utf-8"))["parameters"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise IncugrowthError(f"{run_json}: not a run.json of incugrowth ({exc})") from None
+    params = dict(params)
+    params.setdefault("outdir", str(run_json.parent))
+    return write_config(params, path)

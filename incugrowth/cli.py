@@ -301,6 +301,83 @@ def config_cmd(outdir, output):
     click.echo(f"wrote {config_from_run(outdir, output)}")
 
 
+@cli.command(
+    epilog="\b\nExample:\n  incugrowth watch --frames /data/plate1 --plate-map plate1.PlateMap "
+    "-o results/plate1 --interval 300"
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    help="Experiment file (TOML) with the options of `run`.",
+)
+@click.option(
+    "--export",
+    "exports",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Metric export that is rewritten as acquisition goes on.",
+)
+@click.option("--frames", type=click.Path(path_type=Path), help="Image export folder.")
+@click.option("--plate-map", type=click.Path(path_type=Path), help="Plate map.")
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--control", default="untreated", show_default=True)
+@click.option("--endpoint", "endpoint_h", type=float, default=72.0, show_default=True)
+@click.option("--jobs", type=int, default=None)
+@click.option("--scheduler", default=None)
+@click.option(
+    "--interval",
+    "interval_s",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds between checks for new data.",
+)
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    type=float,
+    default=None,
+    help="Stop after this many seconds without new data [default: never].",
+)
+def watch(
+    exports,
+    frames,
+    plate_map,
+    outdir,
+    control,
+    endpoint_h,
+    jobs,
+    scheduler,
+    interval_s,
+    idle_timeout_s,
+):
+    """Follow a growing export folder and refresh the outputs and report as data arrive."""
+    from incugrowth.pipeline import watch as watch_pipeline
+
+    if plate_map is None or outdir is None or (not exports and frames is None):
+        raise click.UsageError("give --plate-map, -o and --export or --frames (or --config)")
+    updates = watch_pipeline(
+        exports=list(exports) or None,
+        frames=frames,
+        plate_map=plate_map,
+        outdir=outdir,
+        control=control,
+        endpoint_h=endpoint_h,
+        jobs=jobs,
+        scheduler=scheduler,
+        interval_s=interval_s,
+        idle_timeout_s=idle_timeout_s,
+    )
+    for result in updates:
+        last = result.tables["growth"]["elapsed_h"].max()
+        click.echo(
+            f"updated {result.outdir}: data to {last:g} h, {len(result.warnings)} warning(s)"
+        )
+
+
 def main(argv=None) -> int:
     """Entry point: run the command line and return the exit status."""
     try:

@@ -20,7 +20,7 @@ from incugrowth import __version__, kinetics
 from incugrowth._io import sha256, write_csv, write_json
 from incugrowth.errors import IncugrowthError
 
-__all__ = ["RunResult", "run", "TABLES"]
+__all__ = ["RunResult", "TABLES", "run", "watch"]
 
 #: Tables written by `run`, in order, with their file names.
 TABLES = (
@@ -106,6 +106,7 @@ def run(
     figures: bool = True,
     report: bool = True,
     progress: bool = False,
+    partial: bool = False,
 ) -> RunResult:
     """Run the analysis of one plate and write its outputs into ``outdir``.
 
@@ -135,6 +136,9 @@ def run(
         Which count metric of the exports to use when there are several.
     channel, diameter, jobs, scheduler
         Frame counting options (``frames`` input only).
+    partial : bool
+        An acquisition still running: when the endpoint is not imaged yet, write the curves
+        and leave the endpoint statistics out (with a message) instead of failing.
     """
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
@@ -194,11 +198,18 @@ def run(
             growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
             tables["growth"] = growth
             tables["curves"] = kinetics.condition_curves(growth)
-            end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
-            tables["endpoint"] = end
             tables["growth_rates"] = kinetics.growth_rates(growth)
-        with timer.step("stats"):
-            tables.update(_statistics(end, plate, control, controls, messages))
+            try:
+                end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
+            except IncugrowthError as exc:
+                if not partial:
+                    raise
+                end = None
+                messages.append(f"endpoint not reached yet: {exc}")
+        if end is not None:
+            tables["endpoint"] = end
+            with timer.step("stats"):
+                tables.update(_statistics(end, plate, control, controls, messages))
         for name in TABLES:
             if name in tables:
                 write_csv(tables[name], outdir / f"{name}.csv")
@@ -301,3 +312,49 @@ def _write_run_json(result: RunResult, inputs: list[Path], started: datetime) ->
         },
     }
     write_json(doc, result.outdir / "run.json")
+
+
+def _inputs_signature(exports, frames) -> tuple:
+    paths = [Path(p) for p in exports or []]
+    if frames is not None:
+        paths += [p for p in Path(frames).rglob("*") if p.suffix.lower() in (".tif", ".tiff")]
+    sig = []
+    for p in sorted(paths):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        sig.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(sig)
+
+
+def watch(
+    *,
+    interval_s: float = 60.0,
+    max_updates: int | None = None,
+    idle_timeout_s: float | None = None,
+    sleep=time.sleep,
+    **run_kwargs,
+):
+    """Follow an acquisition: rerun the analysis whenever frames or exports change.
+
+    Yields the :class:`RunResult` of each update. Frames already counted are not counted
+    again, so each update costs only the new frames. Stops after ``max_updates`` updates or
+    when nothing has changed for ``idle_timeout_s`` seconds (default: runs until interrupted).
+    """
+    run_kwargs.setdefault("partial", True)
+    last = None
+    updates = 0
+    idle = 0.0
+    while True:
+        sig = _inputs_signature(run_kwargs.get("exports"), run_kwargs.get("frames"))
+        if sig and sig != last:
+            yield run(**run_kwargs)
+            last, idle = sig, 0.0
+            updates += 1
+            if max_updates is not None and updates >= max_updates:
+                return
+        elif idle_timeout_s is not None and idle >= idle_timeout_s:
+            return
+        sleep(interval_s)
+        idle += interval_s

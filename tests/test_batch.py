@@ -1,0 +1,179 @@
+"""Batch counting: known counts, parallel == serial, resumable journal, Dask, broken frames."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from skimage.draw import disk
+
+from incugrowth import batch
+from incugrowth.cli import main
+from incugrowth.errors import IncugrowthWarning
+
+WELLS = ("B2", "B3", "C2")
+TIMES = (0, 12, 24, 36)
+
+
+def frame_with_nuclei(n, shape=(200, 240), seed=0, radius=6):
+    """A 16-bit frame with ``n`` well-separated bright disks on a noisy background."""
+    rng = np.random.default_rng(seed)
+    img = rng.normal(400, 20, shape)
+    placed = []
+    while len(placed) < n:
+        c = rng.uniform(radius * 2, np.array(shape) - radius * 2)
+        if all(np.hypot(*(c - p)) > 4 * radius for p in placed):
+            placed.append(c)
+            rr, cc = disk(tuple(c), radius, shape=shape)
+            img[rr, cc] += rng.uniform(1500, 3000)
+    return np.clip(img, 0, 65535).astype(np.uint16)
+
+
+def truth_count(w, t):
+    return 3 + WELLS.index(w) + t // 12
+
+
+def write_export(folder, times=TIMES, wells=WELLS, shape=(200, 240)):
+    red = folder / "red"
+    red.mkdir(parents=True, exist_ok=True)
+    for w in wells:
+        for t in times:
+            img = frame_with_nuclei(truth_count(w, t), shape=shape, seed=hash((w, t)) % 1000)
+            name = f"VID1_{w}_1_{t // 24:02d}d{t % 24:02d}h00m.tif"
+            tifffile.imwrite(red / name, img, compression="zlib")
+    return folder
+
+
+def test_counts_are_right_and_parallel_equals_serial(tmp_path):
+    folder = write_export(tmp_path / "frames")
+    serial = batch.count_folder(folder, jobs=1)
+    parallel = batch.count_folder(folder, jobs=2)
+    cols = ["well", "field", "elapsed_h", "count", "qc_flag"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+    want = [truth_count(w, int(t)) for w, t in zip(serial["well"], serial["elapsed_h"])]
+    assert serial["count"].tolist() == want
+
+
+def test_journal_resumes_and_rerun_counts_nothing(tmp_path):
+    folder = write_export(tmp_path / "frames")
+    cache = tmp_path / "cache"
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert first.attrs["measured"] == len(WELLS) * len(TIMES)
+    again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert again.attrs["measured"] == 0
+    pd.testing.assert_frame_equal(first, again)
+    # A changed frame is counted again; a torn last journal line (a killed run) is ignored.
+    changed = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    tifffile.imwrite(changed, frame_with_nuclei(9, seed=5))
+    with open(cache / batch.JOURNAL, "a") as fh:
+        fh.write('{"path": "torn')
+    third = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert third.attrs["measured"] == 1
+    row = third[(third["well"] == "B2") & (third["elapsed_h"] == 12)]
+    assert row["count"].item() == 9
+
+
+def test_other_counting_options_are_not_served_from_the_journal(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
+    cache = tmp_path / "cache"
+    batch.count_folder(folder, jobs=1, cache_dir=cache)
+    other = batch.count_folder(folder, jobs=1, cache_dir=cache, diameter=12.0)
+    assert other.attrs["measured"] == 1
+
+
+def test_broken_and_odd_frames_are_flagged_not_fatal(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",))
+    red = folder / "red"
+    (red / "VID1_C5_1_00d00h00m.tif").write_bytes(b"")
+    (red / "VID1_C6_1_00d00h00m.tif").write_bytes(b"\xff\xd8\xff\xe0JFIF not a tiff")
+    tifffile.imwrite(red / "VID1_C7_1_00d00h00m.tif", frame_with_nuclei(4, shape=(120, 100)))
+    with pytest.warns(IncugrowthWarning) as record:
+        counts = batch.count_folder(folder, jobs=1)
+    flags = counts.set_index("well")["qc_flag"]
+    assert "unreadable" in flags["C5"] and "unreadable" in flags["C6"]
+    assert np.isnan(counts.set_index("well").loc["C5", "count"])
+    assert "odd_size" in flags["C7"]
+    assert counts.set_index("well").loc["C7", "count"] == 4
+    text = " ".join(str(w.message) for w in record)
+    assert "could not be read" in text and "C5" in text or "VID1_C5" in text
+
+
+def centre_segmenter(image):
+    """A stand-in for Cellpose/StarDist: one label per bright pixel cluster above 1000."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(image > 1000)
+    return labels.astype(np.int32)
+
+
+def test_custom_segmenter_is_used_in_worker_processes(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    counts = batch.count_folder(folder, jobs=2, segmenter=centre_segmenter)
+    assert counts["count"].tolist() == [3, 4]
+
+
+def test_dask_local_cluster_matches_local_run(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames")
+    local = batch.count_folder(folder, jobs=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask = batch.count_folder(folder, scheduler=client)
+        by_address = batch.count_folder(folder, scheduler=cluster.scheduler_address)
+    cols = ["well", "field", "elapsed_h", "count", "qc_flag"]
+    pd.testing.assert_frame_equal(local[cols], on_dask[cols])
+    pd.testing.assert_frame_equal(local[cols], by_address[cols])
+
+
+def _plate_map(path):
+    rows = [
+        {"well": w, "cell_line": "M407", "treatment": t}
+        for w, t in zip(WELLS, ("untreated", "untreated", "IFN gamma"))
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_sigkill_during_counting_then_rerun_equals_uninterrupted(tmp_path):
+    folder = write_export(tmp_path / "frames", times=tuple(range(0, 73, 4)), shape=(700, 700))
+    plate = _plate_map(tmp_path / "plate.csv")
+    out = tmp_path / "killed"
+    args = [
+        "run", "--frames", str(folder), "--plate-map", str(plate), "--jobs", "1",
+        "--no-report", "--no-figures",
+    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "incugrowth", *args, "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = out / ".cache" / batch.JOURNAL
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if journal.exists() and journal.read_text().count("\n") >= 5:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = journal.read_text().count("\n")
+    total = len(WELLS) * 19
+    assert 5 <= done_before < total, "the kill must land during counting"
+    assert not (out / "growth.csv").exists()
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["parameters"]["frames"] == str(folder)
+    ref = tmp_path / "whole"
+    assert main([*args, "-o", str(ref)]) == 0
+    for name in ("counts", "growth", "curves", "endpoint"):
+        a = pd.read_csv(out / f"{name}.csv")
+        b = pd.read_csv(ref / f"{name}.csv")
+        pd.testing.assert_frame_equal(a, b)
+    assert list(out.rglob("*.tmp")) == []

@@ -1,0 +1,190 @@
+"""The command line end to end on a small hand-made plate with known answers."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from incugrowth.cli import main
+
+TIMES = np.arange(0.0, 97.0, 12.0)
+# (cell line, treatment, growth rate per h); three wells each, two images per well.
+DESIGN = [
+    ("M420", "untreated", 0.020),
+    ("M420", "IFN gamma", 0.005),
+    ("M420", "Lipofectamine", 0.019),
+    ("M420", "2'3'-cGAMP", 0.006),
+    ("M464", "untreated", 0.018),
+    ("M464", "IFN gamma", 0.0175),
+    ("M464", "Lipofectamine", 0.018),
+    ("M464", "2'3'-cGAMP", 0.004),
+]
+
+
+def _layout():
+    wells = []
+    for i, (line, treatment, rate) in enumerate(DESIGN):
+        row = "BCDEFG"[i // 4 * 3 : i // 4 * 3 + 3]
+        for rep, r in enumerate(row):
+            wells.append((f"{r}{2 + i % 4}", line, treatment, rate, rep))
+    return wells
+
+
+def _count(rate, rep, image, t):
+    # Replicates differ in seeding; images of a well differ by a fixed offset.
+    return (180.0 + 15 * rep + 6 * image) * np.exp(rate * t * (1 + 0.03 * (rep - 1)))
+
+
+def write_plate(tmp_path):
+    wells = _layout()
+    cols = [f"{w}, Image {k}" for w, *_ in wells for k in (1, 2)]
+    lines = [
+        "Vessel Name: test plate",
+        "Metric: Red Object Count (Per Image)",
+        "Cell Type: melanoma",
+        "Analysis: nuclei",
+        "",
+        "Date Time\tElapsed\t" + "\t".join(cols),
+    ]
+    for i, t in enumerate(TIMES):
+        vals = [f"{_count(rate, rep, k, t):.1f}" for _, _, _, rate, rep in wells for k in (1, 2)]
+        lines.append(f"25/11/2026 {i % 24:02d}:00:00\t{t:g}\t" + "\t".join(vals))
+    export = tmp_path / "export.txt"
+    export.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    plate = pd.DataFrame(
+        [
+            {
+                "well": w,
+                "cell_line": line,
+                "treatment": tr,
+                "dose": {"IFN gamma": 100.0, "2'3'-cGAMP": 25.0}.get(tr, np.nan),
+                "dose_unit": {"IFN gamma": "ng/ml", "2'3'-cGAMP": "ug/ml"}.get(tr, ""),
+                "control": "Lipofectamine" if tr == "2'3'-cGAMP" else "",
+            }
+            for w, line, tr, _, _ in wells
+        ]
+    )
+    plate_path = tmp_path / "plate_map.csv"
+    plate.to_csv(plate_path, index=False)
+    return export, plate_path
+
+
+def expected_pct(rate, rep, t):
+    now = (_count(rate, rep, 1, t) + _count(rate, rep, 2, t)) / 2
+    start = (_count(rate, rep, 1, 0) + _count(rate, rep, 2, 0)) / 2
+    return 100 * (now / start - 1)
+
+
+@pytest.fixture
+def plate_files(tmp_path):
+    return write_plate(tmp_path)
+
+
+def test_run_writes_tables_with_known_values(plate_files, tmp_path, capsys):
+    export, plate = plate_files
+    out = tmp_path / "out"
+    status = main(["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)])
+    assert status == 0, capsys.readouterr().err
+    for name in ("counts", "growth", "curves", "endpoint"):
+        assert (out / f"{name}.csv").stat().st_size > 0
+    curves = pd.read_csv(out / "curves.csv")
+    row = curves[
+        (curves["cell_line"] == "M420")
+        & (curves["treatment"] == "IFN gamma")
+        & (curves["elapsed_h"] == 72)
+    ].iloc[0]
+    want = [expected_pct(0.005, rep, 72.0) for rep in range(3)]
+    # The export is written to 0.1 cells, hence the tolerance.
+    assert row["mean"] == pytest.approx(np.mean(want), abs=0.05)
+    assert row["sd"] == pytest.approx(np.std(want, ddof=1), abs=0.05)
+    assert row["n_wells"] == 3
+    end = pd.read_csv(out / "endpoint.csv")
+    assert set(end["endpoint_h"]) == {72.0} and len(end) == 24
+    run = json.loads((out / "run.json").read_text())
+    assert run["parameters"]["endpoint_h"] == 72.0
+    assert {i["path"] for i in run["inputs"]} == {str(export), str(plate)}
+    assert all(len(i["sha256"]) == 64 for i in run["inputs"])
+    for line in ("M420", "M464"):
+        for ext in ("png", "svg"):
+            assert (out / "figures" / f"growth_{line}.{ext}").stat().st_size > 1000
+    assert "24 wells" in capsys.readouterr().out
+
+
+def test_rerun_gives_identical_tables(plate_files, tmp_path):
+    export, plate = plate_files
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "--no-report"]
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0
+    assert main([*args, "-o", str(tmp_path / "b")]) == 0
+    for name in ("growth", "curves", "endpoint"):
+        a = (tmp_path / "a" / f"{name}.csv").read_bytes()
+        assert a == (tmp_path / "b" / f"{name}.csv").read_bytes()
+    leftovers = [p.name for p in (tmp_path / "a").rglob("*.tmp")]
+    assert leftovers == []
+
+
+def test_config_round_trip(plate_files, tmp_path):
+    export, plate = plate_files
+    out = tmp_path / "first"
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "--endpoint", "48"]
+    assert main([*args, "-o", str(out), "--no-report"]) == 0
+    toml = tmp_path / "experiment.toml"
+    assert main(["config", str(out), "-o", str(toml)]) == 0
+    text = toml.read_text()
+    assert "endpoint_h = 48.0" in text
+    second = tmp_path / "second"
+    assert main(["run", "--config", str(toml), "-o", str(second), "--no-report"]) == 0
+    a = pd.read_csv(out / "endpoint.csv")
+    b = pd.read_csv(second / "endpoint.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert set(b["endpoint_h"]) == {48.0}
+
+
+def test_bad_config_key_is_one_line_error(tmp_path, capsys):
+    toml = tmp_path / "exp.toml"
+    toml.write_text('plate_map = "x.csv"\nendpont_h = 72\n')
+    assert main(["run", "--config", str(toml)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "exp.toml" in err and "endpont_h" in err
+
+
+def test_missing_export_is_exit_2_naming_the_file(plate_files, tmp_path, capsys):
+    _, plate = plate_files
+    missing = tmp_path / "nope.txt"
+    status = main(["run", "--export", str(missing), "--plate-map", str(plate), "-o", "x"])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nope.txt" in err
+
+
+def test_export_without_table_header_is_exit_2(plate_files, tmp_path, capsys):
+    _, plate = plate_files
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Vessel Name: x\nsomething else\n1\t2\n")
+    status = main(["run", "--export", str(bad), "--plate-map", str(plate), "-o", "x"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "bad.txt" in err and "Traceback" not in err
+
+
+def test_endpoint_that_was_not_imaged_is_exit_2(plate_files, tmp_path, capsys):
+    export, plate = plate_files
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(tmp_path / "o")]
+    assert main([*args, "--endpoint", "200"]) == 2
+    assert "200" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["run", "-o", "x", "--plate-map", "p.csv"]) == 2
+    assert "--export" in capsys.readouterr().err
+
+
+def test_help_shows_a_real_example():
+    proc = subprocess.run(
+        [sys.executable, "-m", "incugrowth", "run", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "incugrowth run --export sample_data/export_red_count.txt" in proc.stdout

@@ -378,6 +378,31 @@ def watch(
         )
 
 
+@cli.command(
+    "run-many",
+    epilog="\b\nExample:\n  incugrowth run-many plates/*.toml --scheduler tcp://10.0.0.5:8786",
+)
+@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
+@click.option("--jobs", type=int, default=None, help="Local processes when there is no scheduler.")
+def run_many(configs, scheduler, jobs):
+    """Analyse many plates, one experiment file (TOML) each; a bad plate does not stop the rest."""
+    from incugrowth.pipeline import run_many as run_many_pipeline
+
+    failed = []
+
+    def report(cfg, exc):
+        failed.append(cfg)
+        click.echo(f"incugrowth: error: {exc}", err=True)
+
+    results = run_many_pipeline(configs, scheduler=scheduler, jobs=jobs, on_error=report)
+    for cfg, res in zip(configs, results):
+        if not isinstance(res, Exception):
+            click.echo(f"{cfg}: outputs in {res.outdir}; {len(res.warnings)} warning(s)")
+    if failed:
+        raise click.exceptions.Exit(2)
+
+
 def main(argv=None) -> int:
     """Entry point: run the command line and return the exit status."""
     try:

@@ -214,8 +214,11 @@ def condition_curves(growth: pd.DataFrame, *, value: str = "pct_change") -> pd.D
     """
     keys = _condition_keys(growth)
     extra = [c for c in ("dose_unit",) if c in growth.columns]
-    grouped = growth.groupby([*keys, *extra, "elapsed_h"], dropna=False, sort=True)[value]
+    # Conditions keep their plate-map order (the order scientists laid the plate out in).
+    grouped = growth.groupby([*keys, *extra, "elapsed_h"], dropna=False, sort=False)[value]
     out = grouped.agg(mean="mean", sd="std", n_wells="count").reset_index()
+    out["_order"] = out.groupby(keys, sort=False, dropna=False).ngroup()
+    out = out.sort_values(["_order", "elapsed_h"], kind="stable").reset_index(drop=True)
     out["sem"] = out["sd"] / np.sqrt(out["n_wells"])
     out.loc[out["n_wells"] < 2, ["sd", "sem"]] = np.nan
     cols = [*keys, *extra, "elapsed_h", "mean", "sd", "sem", "n_wells"]

@@ -20,7 +20,7 @@ from incugrowth import __version__, kinetics
 from incugrowth._io import sha256, write_csv, write_json
 from incugrowth.errors import IncugrowthError
 
-__all__ = ["RunResult", "TABLES", "run", "watch"]
+__all__ = ["RunResult", "TABLES", "run", "run_many", "watch"]
 
 #: Tables written by `run`, in order, with their file names.
 TABLES = (
@@ -159,7 +159,7 @@ def run(
         "channel": channel,
         "diameter": diameter,
         "jobs": jobs,
-        "scheduler": scheduler,
+        "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
     timer = _Timer()
     messages: list[str] = []
@@ -358,3 +358,41 @@ def watch(
             return
         sleep(interval_s)
         idle += interval_s
+
+
+def run_many(configs, *, scheduler=None, jobs: int | None = None, on_error=None) -> list:
+    """Run several plates, each described by an experiment file, sharing one Dask client.
+
+    A plate whose input is bad does not stop the others: ``on_error(config, error)`` is called
+    (default: re-raise) and its entry in the returned list is the error.
+    """
+    from incugrowth.config import load_config
+
+    client = None
+    if isinstance(scheduler, str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise IncugrowthError(
+                "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
+            ) from None
+        client = Client(scheduler)
+    results = []
+    try:
+        for cfg_path in configs:
+            try:
+                kwargs = load_config(cfg_path)
+                if scheduler is not None:
+                    kwargs["scheduler"] = client or scheduler
+                if jobs is not None:
+                    kwargs["jobs"] = jobs
+                results.append(run(**kwargs))
+            except IncugrowthError as exc:
+                if on_error is None:
+                    raise
+                on_error(cfg_path, exc)
+                results.append(exc)
+    finally:
+        if client is not None:
+            client.close()
+    return results

@@ -117,6 +117,7 @@ def plot_growth_curves(
     stars: dict[str, str] | None = None,
     error: str = "sd",
     ylabel: str = "Change in cell count (%)",
+    control: str = "untreated",
 ) -> None:
     """Draw mean +/- ``error`` curves of one cell line on ``ax``, one line per condition.
 
@@ -128,7 +129,10 @@ def plot_growth_curves(
     has_dose = "dose" in curves.columns
     multi = has_dose and curves.groupby("treatment")["dose"].nunique().gt(1).any()
     keys = ["treatment", "dose"] if has_dose else ["treatment"]
-    for _, sub in curves.groupby(keys, sort=False, dropna=False):
+    groups = list(curves.groupby(keys, sort=False, dropna=False))
+    # The control is drawn first so that it leads the legend, as in the study's figures.
+    groups.sort(key=lambda g: g[1]["treatment"].iloc[0] != control)
+    for _, sub in groups:
         sub = sub.sort_values("elapsed_h")
         first = sub.iloc[0]
         color = colors.get(first["treatment"], "#333333")
@@ -174,6 +178,7 @@ def growth_curve_figure(
     error: str = "sd",
     ylabel: str = "Change in cell count (%)",
     panel_size: tuple[float, float] = (3.2, 2.6),
+    control: str = "untreated",
 ) -> Figure:
     """One panel per cell line: mean +/- SD per treatment over time (Figure 4 style).
 
@@ -204,6 +209,7 @@ def growth_curve_figure(
                 stars=star_map,
                 error=error,
                 ylabel=ylabel,
+                control=control,
             )
             ax.set_title(str(line))
         for ax in list(axes.flat)[len(lines) :]:

@@ -406,7 +406,7 @@ def run_many(configs, scheduler, jobs):
 def main(argv=None) -> int:
     """Entry point: run the command line and return the exit status."""
     try:
-        cli.main(args=argv, prog_name="incugrowth", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="incugrowth", standalone_mode=False)
     except IncugrowthError as exc:
         click.echo(f"incugrowth: error: {exc}", err=True)
         return 2
@@ -418,7 +418,8 @@ def main(argv=None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    # Without standalone mode click hands back the status of a `raise Exit(n)`.
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

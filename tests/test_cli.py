@@ -188,3 +188,47 @@ def test_help_shows_a_real_example():
     )
     assert proc.returncode == 0
     assert "incugrowth run --export sample_data/export_red_count.txt" in proc.stdout
+
+
+def test_run_many_goes_on_past_a_bad_plate(plate_files, tmp_path, capsys):
+    export, plate = plate_files
+    good = tmp_path / "good.toml"
+    good.write_text(f'exports = ["{export}"]\nplate_map = "{plate}"\noutdir = "good_out"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'exports = ["missing.txt"]\nplate_map = "{plate}"\noutdir = "bad_out"\n')
+    assert main(["run-many", str(bad), str(good)]) == 2
+    captured = capsys.readouterr()
+    assert "missing.txt" in captured.err
+    assert (tmp_path / "good_out" / "curves.csv").exists()
+
+
+def test_watch_follows_a_growing_export(plate_files, tmp_path):
+    from incugrowth.pipeline import watch
+
+    export, plate = plate_files
+    full = export.read_bytes().decode("utf-8").split("\r\n")
+    header_end = next(i for i, line in enumerate(full) if line.startswith("Date Time"))
+    # Acquisition so far: 0-48 h. The endpoint (72 h) is not imaged yet.
+    export.write_bytes(("\r\n".join(full[: header_end + 6]) + "\r\n").encode())
+    rest = "\r\n".join(full[header_end + 6 :])
+    calls = []
+
+    def fake_sleep(seconds):
+        calls.append(seconds)
+        if len(calls) == 1:  # new scans arrive while the watcher waits
+            with open(export, "a", encoding="utf-8", newline="") as fh:
+                fh.write(rest)
+
+    out = tmp_path / "watched"
+    updates = list(
+        watch(exports=[export], plate_map=plate, outdir=out, report=False, figures=False,
+              interval_s=5, max_updates=2, sleep=fake_sleep)
+    )  # fmt: skip
+    assert len(updates) == 2
+    first, second = updates
+    assert first.tables["growth"]["elapsed_h"].max() == 48
+    assert "endpoint" not in first.tables
+    assert any("endpoint not reached" in m for m in first.messages)
+    assert second.tables["growth"]["elapsed_h"].max() == 96
+    assert set(second.tables["endpoint"]["endpoint_h"]) == {72.0}
+    assert (out / "endpoint.csv").exists()

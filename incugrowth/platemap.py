@@ -557,7 +557,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
                 if well is None:
                     raise input_error(
                         path,
-                        f"unknown well {label}{col}: {_range_text(plate_size)}",
+                        f"unknown well '{label}{col}': {_range_text(plate_size)}",
                         line=row_line,
                     )
                 blocks[name][well] = (value, row_line)

@@ -1,0 +1,301 @@
+"""Plate maps: long CSV, grid CSV and IncuCyte .PlateMap XML, for 96 and 384 wells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
+from incugrowth.platemap import (
+    check_plate_map,
+    normalize_well,
+    plate_layout,
+    read_plate_map,
+    well_sort_key,
+)
+
+DATA = Path(__file__).parent / "data" / "platemaps"
+BASE = ["well", "row", "col", "cell_line", "treatment", "dose", "dose_unit"]
+
+
+def at(plate: pd.DataFrame, well: str) -> pd.Series:
+    rows = plate[plate.well == well]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+# --------------------------------------------------------------------------------------
+# Wells
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["B3", "b03", "B03", " b3 ", "b 3"])
+def test_normalize_well_spellings(text):
+    assert normalize_well(text) == "B3"
+
+
+@pytest.mark.parametrize(
+    "text, plate_size, message",
+    [("Q1", 384, "unknown well 'Q1': rows A-P and columns 1-24 on a 384-well plate"),
+     ("A13", 96, "unknown well 'A13': rows A-H and columns 1-12 on a 96-well plate"),
+     ("I1", 96, "unknown well 'I1'"),
+     ("B0", 96, "unknown well 'B0'"),
+     ("", 96, "unknown well ''"),
+     ("AA1", 384, "unknown well 'AA1'")],
+)  # fmt: skip
+def test_normalize_well_rejects(text, plate_size, message):
+    with pytest.raises(IncugrowthError) as info:
+        normalize_well(text, plate_size=plate_size)
+    assert str(info.value).startswith(message)
+
+
+def test_normalize_well_on_384_and_any_plate():
+    assert normalize_well("p24", plate_size=384) == "P24"
+    assert normalize_well("I13", plate_size=None) == "I13"
+    with pytest.raises(IncugrowthError, match="plate size must be one of"):
+        normalize_well("A1", plate_size=100)
+
+
+def test_well_sort_key_and_plate_layout():
+    assert sorted(["A10", "B1", "A2", "A1"], key=well_sort_key) == ["A1", "A2", "A10", "B1"]
+    layout = plate_layout(96)
+    assert len(layout) == 96
+    assert list(layout.well[:13]) == [f"A{c}" for c in range(1, 13)] + ["B1"]
+    assert layout.col.dtype == np.int64
+    assert len(plate_layout(384)) == 384
+
+
+# --------------------------------------------------------------------------------------
+# Formats
+# --------------------------------------------------------------------------------------
+
+
+def test_long_csv():
+    plate = read_plate_map(DATA / "long.csv")
+    assert list(plate.columns) == BASE + ["control", "replicate"]
+    assert plate.attrs == {"plate_size": 96, "format": "long"}
+    assert len(plate) == 5 * 7
+    assert list(plate.well[:8]) == ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "C2"]
+    cgamp = at(plate, "B7")
+    assert (cgamp.cell_line, cgamp.treatment, cgamp.dose, cgamp.dose_unit, cgamp.control) == (
+        "M420", "2'3'-cGAMP", 25.0, "ug/ml", "Lipofectamine"
+    )  # fmt: skip
+    assert pd.isna(at(plate, "B5").control)
+    assert at(plate, "F5").treatment == "IFN gamma" and at(plate, "F5").dose == 100.0
+    lipo = at(plate, "C6")
+    assert lipo.treatment == "Lipofectamine" and np.isnan(lipo.dose) and lipo.dose_unit == ""
+    assert at(plate, "E8").treatment == "untreated"  # blank treatment in a listed well
+    assert plate.replicate.dtype == np.int64
+    assert plate.dose.dtype == np.float64 and plate.col.dtype == np.int64
+    assert list(plate["row"].unique()) == list("BCDEF")
+
+
+def test_long_csv_semicolon_bom_and_header_spellings():
+    plate = read_plate_map(DATA / "long_semicolon_bom.csv")
+    assert list(plate.columns) == BASE + ["plate_side"]
+    assert list(plate.well) == ["B2", "B3", "B4", "C2"]
+    assert at(plate, "B2").dose == 0.5  # decimal comma
+    assert at(plate, "B3").treatment == "IFN gamma"  # written b03
+    assert at(plate, "B4").treatment == "untreated"
+    c2 = at(plate, "C2")
+    assert (c2.dose, c2.dose_unit) == (5000.0, "U/ml")  # "5000 U/ml" in the dose cell
+    assert at(plate, "C2").plate_side == "right"
+
+
+def test_long_csv_with_row_and_column_instead_of_well(tmp_path):
+    path = tmp_path / "rc.csv"
+    path.write_text("Row,Column,Cell line,Treatment\nB,3,M420,IFN beta\nP,24,M464,\n")
+    plate = read_plate_map(path)
+    assert list(plate.well) == ["B3", "P24"]
+    assert plate.attrs["plate_size"] == 384
+
+
+def test_grid_96():
+    plate = read_plate_map(DATA / "grid_96.csv")
+    assert list(plate.columns) == BASE
+    assert plate.attrs == {"plate_size": 96, "format": "grid"}
+    assert len(plate) == 30
+    assert at(plate, "B2").treatment == "untreated"  # cell line, empty treatment cell
+    f7 = at(plate, "F7")
+    assert (f7.cell_line, f7.treatment, f7.dose, f7.dose_unit) == (
+        "M407 JAK2-KO", "2'3'-cGAMP", 25.0, "ug/ml"
+    )  # fmt: skip
+    assert at(plate, "D3").dose == 5000.0
+    assert "A1" not in set(plate.well)  # empty cells: well not used
+
+
+def test_grid_384():
+    plate = read_plate_map(DATA / "grid_384.csv")
+    assert plate.attrs == {"plate_size": 384, "format": "grid"}
+    assert list(plate.well) == ["A1", "H12", "I13", "P24"]
+    assert at(plate, "I13").treatment == "IFN beta" and at(plate, "I13").dose == 500.0
+    assert at(plate, "H12").treatment == "untreated"
+    assert at(plate, "P24").cell_line == "M464"
+
+
+def test_incucyte_platemap_xml_96():
+    plate = read_plate_map(DATA / "plate_96.PlateMap")
+    assert plate.attrs == {"plate_size": 96, "format": "xml"}
+    assert list(plate.columns) == BASE + [
+        "passage", "seeding_density", "seeding_density_units", "growth_condition"
+    ]  # fmt: skip
+    assert len(plate) == 31
+    b2 = at(plate, "B2")  # xml row 1, col 1
+    assert (b2.cell_line, b2.treatment, b2.passage, b2.growth_condition) == (
+        "M420", "untreated", 11, "10% FBS"
+    )  # fmt: skip
+    assert at(plate, "C5").treatment == "IFN gamma" and at(plate, "C5").dose == 100.0
+    assert at(plate, "F7").dose_unit == "ug/ml"
+    dmso = at(plate, "H12")  # a compound and no cell type
+    assert pd.isna(dmso.cell_line) and dmso.treatment == "DMSO" and dmso.dose == 0.1
+    assert dmso.dose_unit == "%"
+    assert np.isnan(at(plate, "B6").dose)  # Lipofectamine without a concentration
+
+
+def test_incucyte_platemap_xml_384():
+    plate = read_plate_map(DATA / "plate_384.PlateMap")
+    assert plate.attrs["plate_size"] == 384
+    assert list(plate.well) == ["A1", "I13", "P24"]
+    assert at(plate, "P24").treatment == "untreated"
+    assert at(plate, "A1").seeding_density == 1000
+
+
+def test_plate_format_checks_and_forces_the_size(tmp_path):
+    assert read_plate_map(DATA / "long.csv", plate_format="384-well").attrs["plate_size"] == 384
+    with pytest.raises(IncugrowthError, match=r"grid_384.csv:\d+: unknown well 'I13'"):
+        read_plate_map(DATA / "grid_384.csv", plate_format=96)
+    with pytest.raises(IncugrowthError, match="plate_384.PlateMap: .*off the plate"):
+        read_plate_map(DATA / "plate_384.PlateMap", plate_format=96)
+    with pytest.raises(IncugrowthError, match="plate_format must be one of"):
+        read_plate_map(DATA / "long.csv", plate_format="big")
+
+
+# --------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------
+
+
+def write(tmp_path, text, name="plate.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_missing_required_columns(tmp_path):
+    path = write(tmp_path, "well,line,dose\nB2,M420,1\n")
+    with pytest.raises(IncugrowthError) as info:
+        read_plate_map(path)
+    assert str(info.value) == (
+        f"{path}:1: missing required column(s) 'cell_line', 'treatment'; "
+        "header found: 'well,line,dose'"
+    )
+
+
+def test_duplicate_well_names_both_lines(tmp_path):
+    path = write(tmp_path, "well,cell_line,treatment\nB2,M420,x\nC2,M420,y\nb02,M420,z\n")
+    with pytest.raises(
+        IncugrowthError, match=r"plate.csv:4: well B2 appears twice \(lines 2 and 4\)"
+    ):
+        read_plate_map(path)
+
+
+def test_unknown_well_and_bad_dose_name_the_line(tmp_path):
+    path = write(tmp_path, "well,cell_line,treatment\nB2,M420,x\nQ9,M420,y\n")
+    with pytest.raises(IncugrowthError, match=r"plate.csv:3: unknown well 'Q9'"):
+        read_plate_map(path)
+    path = write(tmp_path, "well,cell_line,treatment,dose\nB2,M420,x,1\nB3,M420,y,lots\n")
+    with pytest.raises(IncugrowthError, match=r"plate.csv:3: dose 'lots' is not a number"):
+        read_plate_map(path)
+    path = write(tmp_path, "well,cell_line,treatment,dose\nB2,M420,x,-1\n")
+    with pytest.raises(IncugrowthError, match=r"plate.csv:2: dose '-1' is negative"):
+        read_plate_map(path)
+    path = write(tmp_path, "well,cell_line,treatment,dose,dose_unit\nB2,M420,x,1 nM,uM\n")
+    with pytest.raises(IncugrowthError, match=r"plate.csv:2: dose '1 nM' carries a unit"):
+        read_plate_map(path)
+
+
+def test_empty_and_missing_files(tmp_path):
+    with pytest.raises(IncugrowthError, match="plate.csv: the file is empty"):
+        read_plate_map(write(tmp_path, "\n \n"))
+    with pytest.raises(IncugrowthError, match="gone.csv: file not found"):
+        read_plate_map(tmp_path / "gone.csv")
+    with pytest.raises(IncugrowthError, match="plate.csv: the plate map has no wells in use"):
+        read_plate_map(write(tmp_path, "well,cell_line,treatment\nB2,,\n"))
+
+
+def test_not_a_plate_map(tmp_path):
+    path = write(tmp_path, "sample,value\nx,1\n")
+    with pytest.raises(IncugrowthError, match=r"plate.csv:1: not a plate map: no 'well' column"):
+        read_plate_map(path)
+
+
+def test_malformed_xml_names_file_and_line(tmp_path):
+    text = (DATA / "plate_96.PlateMap").read_text(encoding="utf-8-sig")
+    broken = text.replace("</wellStore>", "</wellstore>")
+    path = write(tmp_path, broken, name="broken.PlateMap")
+    line = broken.splitlines().index("  </wellstore>") + 1
+    with pytest.raises(
+        IncugrowthError, match=rf"broken.PlateMap:{line}: malformed XML: mismatched tag"
+    ):
+        read_plate_map(path)
+
+
+def test_xml_bad_wells(tmp_path):
+    head = '<?xml version="1.0" encoding="utf-8"?><plateMap><wellStore><wells>'
+    tail = "</wells></wellStore></plateMap>"
+    item = ('<items><wellItem type="Compound" concentration="{}" concentrationUnits="nM">'
+            '<referenceItem displayName="drug" /></wellItem></items>')  # fmt: skip
+    cases = [
+        ('<well row="1" col="1" /><well row="1" col="1" />', "well B2 is listed twice"),
+        ('<well row="x" col="1" />', "row and col must be 0-based integers"),
+        (f'<well row="2" col="3">{item.format("abc")}</well>', "well C4: dose 'abc' is not a"),
+        ("", "no <well> elements"),
+    ]
+    for body, message in cases:
+        path = write(tmp_path, head + body + tail, name="bad.PlateMap")
+        with pytest.raises(IncugrowthError, match=f"bad.PlateMap: .*{message}"):
+            read_plate_map(path)
+
+
+def test_grid_errors(tmp_path):
+    header = "," + ",".join(str(i) for i in range(1, 13))
+    only_cells = f"cell_line\n{header}\nA,M420\n"
+    with pytest.raises(IncugrowthError, match=r"missing required block\(s\) 'treatment'; "
+                       "blocks found: 'cell_line'"):  # fmt: skip
+        read_plate_map(write(tmp_path, only_cells))
+    no_name = f"{header}\nA,M420\n"
+    with pytest.raises(IncugrowthError, match=r"plate.csv:1: this block has no name"):
+        read_plate_map(write(tmp_path, no_name))
+    twice = f"treatment\n{header}\nA,x\n\ntreatment\n{header}\nA,y\n"
+    with pytest.raises(IncugrowthError, match=r"plate.csv:6: two blocks named 'treatment'"):
+        read_plate_map(write(tmp_path, twice))
+    bad_dose = f"cell_line\n{header}\nA,M420\n\ntreatment\n{header}\nA,x\n\ndose\n{header}\nA,zz\n"
+    with pytest.raises(IncugrowthError, match=r"plate.csv:11: dose 'zz' is not a number"):
+        read_plate_map(write(tmp_path, bad_dose))
+
+
+# --------------------------------------------------------------------------------------
+# Plate map against the data
+# --------------------------------------------------------------------------------------
+
+
+def test_check_plate_map_warns_both_ways():
+    plate = read_plate_map(DATA / "grid_384.csv")
+    with pytest.warns(IncugrowthWarning) as record:
+        problems = check_plate_map(plate, ["A01", "I13", "P24", "J3", "K4"], path="map.csv")
+    assert len(record) == 2
+    assert problems == [
+        "map.csv: 1 well in the plate map has no data: H12",
+        "map.csv: 2 wells have data but are not in the plate map (left out of the analysis): "
+        "J3, K4",
+    ]
+    assert [str(r.message) for r in record] == problems
+
+
+def test_check_plate_map_silent_when_matching(recwarn):
+    plate = read_plate_map(DATA / "long_semicolon_bom.csv")
+    assert check_plate_map(plate, ["B2", "B3", "B4", "C2", "B2"]) == []
+    assert len(recwarn) == 0

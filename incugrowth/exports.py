@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from incugrowth.errors import IncugrowthWarning, input_error
-from incugrowth.platemap import _decode, _try_well
+from incugrowth.platemap import _decode, _try_well, well_sort_key
 
 __all__ = ["export_to_counts", "read_export", "read_exports"]
 
@@ -42,6 +42,7 @@ _ERROR_SUFFIX_RE = re.compile(
 )
 _IMAGE_RE = re.compile(r"^(.*?)\s*,\s*image\s*0*(\d+)\s*$", re.IGNORECASE)
 _UNIT_RE = re.compile(r"\(([^()]*)\)\s*$")
+_NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 # --------------------------------------------------------------------------------------
@@ -248,19 +249,25 @@ def _split_rows(lines: list[str], header_at: int, n_names: int, path):
 
 
 def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path):
-    """Parse every cell at once: floats (NaN where missing) and the missing mask."""
+    """Parse every cell at once: floats (NaN where missing) and the missing mask.
+
+    The whole table goes through one vectorised conversion; only the cells it cannot read
+    (missing markers, quoted numbers, typos) are looked at one by one.
+    """
     n_rows, n_cols = cells.shape
-    text = pd.Series(cells.ravel(), dtype="str").str.strip().str.strip('"').str.strip()
-    missing = text.str.upper().isin(_MISSING).to_numpy()
-    present = text[~missing]
-    if (
-        present.str.contains(",", regex=False).any()
-        and not present.str.contains(".", regex=False).any()
-    ):
-        text = text.str.replace(",", ".", regex=False)  # decimal comma (the separator is TAB)
-    numbers = pd.to_numeric(text.mask(missing), errors="coerce").to_numpy(
-        dtype=float, na_value=np.nan, copy=True
-    )
+    flat = cells.ravel()
+    joined = "\t".join(flat)
+    if "," in joined and "." not in joined:
+        # decimal comma (the separator is still TAB); "." is in no cell, so no thousands marks
+        flat = np.array(joined.replace(",", ".").split("\t"), dtype=object)
+    numbers = pd.to_numeric(flat, errors="coerce").astype(float)
+    missing = np.zeros(numbers.shape, dtype=bool)
+    for k in np.flatnonzero(np.isnan(numbers)):
+        text = _unquote(str(flat[k]))
+        if text.upper() in _MISSING:
+            missing[k] = True
+        elif _NUMBER_RE.match(text):
+            numbers[k] = float(text)
     bad = (np.isnan(numbers) & ~missing) | np.isinf(numbers)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
@@ -330,6 +337,11 @@ def _key_order(key) -> tuple:
     return (1, 0, 0, -1.0 if np.isnan(field) else field, first)
 
 
+def _repeat_labels(labels: list, n: int) -> pd.api.extensions.ExtensionArray:
+    """Each label ``n`` times, as strings with NaN kept missing (numpy would write "nan")."""
+    return pd.array(np.repeat(np.array(labels, dtype=object), n), dtype="str")
+
+
 def _assemble(values, elapsed, columns, metric: str, source: str) -> pd.DataFrame:
     """Turn the (time x column) matrix into long rows, std columns beside their values."""
 
@@ -357,9 +369,9 @@ def _assemble(values, elapsed, columns, metric: str, source: str) -> pd.DataFram
     unit_match = _UNIT_RE.search(metric)
     df = pd.DataFrame(
         {
-            "well": pd.array(np.repeat([k[0] for k in ordered], n_times), dtype="str"),
+            "well": _repeat_labels([k[0] for k in ordered], n_times),
             "field": np.repeat(np.array([k[1] for k in ordered], dtype=float), n_times),
-            "group": pd.array(np.repeat([k[2] for k in ordered], n_times), dtype="str"),
+            "group": _repeat_labels([k[2] for k in ordered], n_times),
             "elapsed_h": np.tile(elapsed.astype(float), n_keys),
             "metric": metric,
             "unit": unit_match.group(1).strip() if unit_match else "",
@@ -458,7 +470,7 @@ def read_exports(paths) -> pd.DataFrame:
 def _sources(export: pd.DataFrame) -> str | None:
     if "source" not in export.columns:
         return None
-    names = list(dict.fromkeys(str(s) for s in export["source"].dropna()))
+    names = [str(s) for s in export["source"].dropna().unique()]
     return ", ".join(names) if names else None
 
 
@@ -522,7 +534,7 @@ def export_to_counts(
     1   B2    1.0       24.0    NaN  failed_image        20.0
     """
     where = _sources(export)
-    metrics = list(dict.fromkeys(export["metric"].dropna()))
+    metrics = list(export["metric"].dropna().unique())
     if metric is None:
         candidates = [m for m in metrics if "count" in m.lower()]
         if len(candidates) != 1:
@@ -539,14 +551,14 @@ def export_to_counts(
 
     rows = export[export["metric"] == metric]
     if rows["well"].isna().all():
-        labels = list(dict.fromkeys(rows["group"].dropna()))[:3]
+        labels = list(rows["group"].dropna().unique()[:3])
         raise input_error(
             where,
             f"metric {metric!r} has only group-label columns (e.g. {_choices(labels)}), which "
             "cannot become counts per well: export the metric per well from IncuCyte",
         )
     if rows["well"].isna().any():
-        labels = list(dict.fromkeys(rows.loc[rows["well"].isna(), "group"].dropna()))
+        labels = list(rows.loc[rows["well"].isna(), "group"].dropna().unique())
         warnings.warn(
             f"{where}: group-label columns left out of the counts: {_choices(labels[:6])}",
             IncugrowthWarning,
@@ -569,12 +581,13 @@ def export_to_counts(
     conf_metric = _pick_confluence(metrics, metric, confluence, where)
     if conf_metric is not None:
         counts = _add_confluence(counts, _well_rows(export, conf_metric))
-    rank_row = counts["well"].str[0]
-    rank_col = counts["well"].str[1:].astype(int)
+    codes, wells = pd.factorize(counts["well"])
+    plate_order = sorted(range(len(wells)), key=lambda i: well_sort_key(wells[i]))
+    well_rank = np.empty(len(wells), dtype=np.int64)
+    well_rank[plate_order] = np.arange(len(wells))
     order = np.lexsort(
-        (counts["elapsed_h"].to_numpy(), counts["field"].fillna(-1).to_numpy(),
-         rank_col.to_numpy(), rank_row.to_numpy())
-    )  # fmt: skip
+        (counts["elapsed_h"].to_numpy(), counts["field"].fillna(-1).to_numpy(), well_rank[codes])
+    )
     return counts.iloc[order].reset_index(drop=True)
 
 

@@ -587,7 +587,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else None
         raise input_error(path, f"malformed XML: {exc}", line=line) from None
-    except ValueError as exc:  # e.g. an unknown encoding declared in the XML prolog
+    except (ValueError, LookupError) as exc:  # e.g. an unknown encoding in the XML prolog
         raise input_error(path, f"malformed XML: {exc}") from None
     records: list[dict] = []
     listed: list[str] = []

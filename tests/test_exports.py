@@ -188,6 +188,15 @@ def test_group_label_columns():
         export_to_counts(df)
 
 
+def test_wells_and_group_labels_in_one_file_stay_apart(tmp_path):
+    path = write_export(tmp_path / "mixed.txt", ["B2", "M420 untreated", "B2 (Std Err Img)"],
+                        [[0, 10, 20, 1.5]])  # fmt: skip
+    df = read_export(path)
+    assert df.well.tolist()[0] == "B2" and pd.isna(df.well.tolist()[1])
+    assert pd.isna(df.group.tolist()[0]) and df.group.tolist()[1] == "M420 untreated"
+    assert df.std_err.tolist()[0] == 1.5 and np.isnan(df.std_err.tolist()[1])
+
+
 def test_384_well_columns():
     df = read_export(DATA / "plate_384.txt")
     assert list(df.well.unique()) == ["A1", "I13", "P24"]

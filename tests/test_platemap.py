@@ -243,6 +243,12 @@ def test_malformed_xml_names_file_and_line(tmp_path):
         read_plate_map(path)
 
 
+def test_xml_with_an_unknown_encoding_is_malformed(tmp_path):
+    path = write(tmp_path, '<?xml version="1.0" encoding="f-8"?><plateMap/>', "enc.PlateMap")
+    with pytest.raises(IncugrowthError, match="enc.PlateMap: malformed XML"):
+        read_plate_map(path)
+
+
 def test_xml_bad_wells(tmp_path):
     head = '<?xml version="1.0" encoding="utf-8"?><plateMap><wellStore><wells>'
     tail = "</wells></wellStore></plateMap>"

@@ -160,6 +160,8 @@ class DoseResponseFit:
         """
         level = self.ic_level if level is ... else level
         target = self._level(level)
+        if not self.flat and not (np.isfinite(self.ec50) and np.isfinite(self.hill)):
+            return np.nan  # no curve (the optimiser failed)
         if self.flat or not (min(self.e0, self.einf) < target < max(self.e0, self.einf)):
             # The flat constant sits at e0 == einf: above or below the level everywhere.
             if not np.isfinite(target) or not np.isfinite(self.einf):

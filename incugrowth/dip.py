@@ -240,6 +240,7 @@ def gr_values(
     by: Sequence[str] = ("cell_line",),
     time0: str = "condition",
     per_well: bool = False,
+    times: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Growth-rate inhibition (GR) values per condition and time point.
 
@@ -282,6 +283,9 @@ def gr_values(
         If True, one row per well and time: ``x(c, t)`` and ``x0`` are the well's own counts
         (GRmetrics computes one GR value per replicate this way, against the mean control),
         and the table has a ``well`` column.
+    times : sequence of float, optional
+        Only these time points (hours as in ``elapsed_h``); default every time after time
+        zero.
 
     Returns
     -------
@@ -314,6 +318,8 @@ def gr_values(
     t0 = _time_zero(df)
     df = df.join(t0, on="well")
     df = df[(df["elapsed_h"] > df["t0_h"]) & df["count"].notna()]
+    if times is not None:
+        df = df[df["elapsed_h"].isin([float(t) for t in times])]
     df = df[df["count_t0"] > 0]
     if time0 == "cell_line":
         pooled = t0.join(growth.drop_duplicates("well").set_index("well")[by])

@@ -466,8 +466,7 @@ def _response_rows(
     if response == "pct_change":
         return table[table["elapsed_h"] == hour], hour
     pair_by = [c for c in by if c not in ("treatment", "dose")] or ["cell_line"]
-    per_well = dip.gr_values(table, control=control, by=pair_by, per_well=True)
-    return per_well[per_well["elapsed_h"] == hour], hour
+    return dip.gr_values(table, control=control, by=pair_by, per_well=True, times=[hour]), hour
 
 
 def dose_response_table(

@@ -248,3 +248,11 @@ def test_gr_bad_arguments():
         gr_values(growth, time0="plate")
     with pytest.raises(ValueError, match="dose"):
         gr_values(growth.drop(columns="dose"))
+
+
+def test_gr_at_chosen_times_only():
+    control = np.array([100.0, 90.0, 200.0, 400.0])  # not grown at 24 h: no warning needed
+    growth = _gr_growth({"C2": np.full(4, 100.0)}, control=control)
+    out = gr_values(growth, times=[72.0])
+    assert out["elapsed_h"].unique().tolist() == [72.0]
+    assert out.loc[out["treatment"] == "drug", "gr"].tolist() == pytest.approx([0.0])

@@ -1,0 +1,195 @@
+"""Count accuracy of ``incugrowth.image.count_nuclei`` on a folder of annotated images.
+
+The folder holds ``images/`` (PNG or TIFF), optional ``labels/`` (one instance label image per
+image, same stem, ``.tif``) and ``counts.csv`` with at least ``image,n_nuclei``. Every image is
+counted with ``diameter=None`` (no per-image tuning) by our counter and by the scikit-image
+gallery recipe ("Segment human cells (in mitosis)": lower multi-Otsu threshold, distance
+transform, ``peak_local_max``, watershed), in the same run.
+
+Printed per size group (median equivalent diameter of the true nuclei, or of our estimate when
+there are no labels), for each half of the images sorted by name (even indices: development half,
+odd indices: held-out half) and overall: median and mean absolute percentage count error, total
+count bias and the F1 of matched nuclei at IoU 0.5. The last line is
+``median_ape=<x> bias=<y> f1=<z>`` for our counter.
+
+Usage::
+
+    python benchmarks/accuracy.py /work/shared/data/nuclei-dev [--limit N] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+from scipy import ndimage as ndi
+from skimage import io
+from skimage.feature import peak_local_max
+from skimage.filters import threshold_multiotsu
+from skimage.measure import label
+from skimage.segmentation import watershed
+from skimage.util import img_as_float
+
+from incugrowth.image import estimate_diameter, segment_nuclei
+
+SIZE_GROUPS = ((0.0, 20.0, "<20 px"), (20.0, 40.0, "20-40 px"), (40.0, np.inf, ">40 px"))
+
+
+def gallery_segment(image: np.ndarray) -> np.ndarray:
+    """The scikit-image gallery recipe for counting nuclei, used as the baseline.
+
+    As in "Segment human cells (in mitosis)": nuclei are the pixels above the lower of two
+    multi-Otsu thresholds, split by a watershed of the distance transform from its peaks at
+    least 7 px apart.
+    """
+    image = img_as_float(image)
+    cells = image > threshold_multiotsu(image, classes=3)[0]
+    distance = ndi.distance_transform_edt(cells)
+    coords = peak_local_max(distance, min_distance=7)
+    peaks = np.zeros(distance.shape, dtype=bool)
+    peaks[tuple(coords.T)] = True
+    markers = label(peaks)
+    return watershed(-distance, markers, mask=cells)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read one frame as a 2-D array (colour images become their channel maximum)."""
+    image = tifffile.imread(path) if path.suffix.lower() in {".tif", ".tiff"} else io.imread(path)
+    if image.ndim == 3:
+        image = image[..., :3].max(axis=-1)
+    return image
+
+
+def match_counts(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int, int]:
+    """Numbers of true objects, predicted objects and matches at IoU > 0.5 (one-to-one)."""
+    truth = label(truth > 0) if truth.max() == 1 else truth
+    t_ids, t_inv = np.unique(truth, return_inverse=True)
+    p_ids, p_inv = np.unique(pred, return_inverse=True)
+    t_inv, p_inv = t_inv.ravel(), p_inv.ravel()
+    n_t, n_p = t_ids.size, p_ids.size
+    joint = np.bincount(t_inv * n_p + p_inv, minlength=n_t * n_p).reshape(n_t, n_p)
+    area_t = joint.sum(axis=1)
+    area_p = joint.sum(axis=0)
+    tt, pp = np.nonzero(joint)
+    keep = (t_ids[tt] > 0) & (p_ids[pp] > 0)
+    tt, pp = tt[keep], pp[keep]
+    inter = joint[tt, pp]
+    iou = inter / (area_t[tt] + area_p[pp] - inter)
+    return int((t_ids > 0).sum()), int((p_ids > 0).sum()), int((iou > 0.5).sum())
+
+
+def evaluate_one(task: tuple[str, str, str | None, int]) -> dict:
+    """Count one image with both methods; return a row of results."""
+    name, image_path, label_path, n_true = task
+    image = read_image(Path(image_path))
+    row = {"image": name, "n_true": n_true, "pixels": image.size}
+    t0 = time.perf_counter()
+    diameter = estimate_diameter(image)
+    ours = segment_nuclei(image, diameter=diameter)
+    row["seconds"] = time.perf_counter() - t0
+    gallery = gallery_segment(image)
+    row["diameter_est"] = diameter
+    row["n_ours"] = int(np.unique(ours[ours > 0]).size)
+    row["n_gallery"] = int(np.unique(gallery[gallery > 0]).size)
+    if label_path is not None:
+        truth = tifffile.imread(label_path)
+        areas = np.bincount(truth.ravel())[1:]
+        areas = areas[areas > 0]
+        row["diameter_true"] = float(np.median(2 * np.sqrt(areas / np.pi))) if areas.size else 0.0
+        for key, pred in (("ours", ours), ("gallery", gallery)):
+            _, _, row[f"tp_{key}"] = match_counts(truth, pred)
+    return row
+
+
+def summarise(rows: pd.DataFrame, key: str) -> dict:
+    """Median and mean absolute percentage error, total bias and pooled F1 for one method."""
+    n_true = rows["n_true"].to_numpy(float)
+    n_pred = rows[f"n_{key}"].to_numpy(float)
+    ape = 100 * np.abs(n_pred - n_true) / np.maximum(n_true, 1)
+    out = {
+        "n": len(rows),
+        "median_ape": float(np.median(ape)) if len(rows) else np.nan,
+        "mean_ape": float(np.mean(ape)) if len(rows) else np.nan,
+        "bias": float(100 * (n_pred.sum() / max(n_true.sum(), 1) - 1)),
+        "f1": np.nan,
+    }
+    if f"tp_{key}" in rows:
+        tp = rows[f"tp_{key}"].sum()
+        out["f1"] = float(2 * tp / max(n_true.sum() + rows[f"n_{key}"].sum(), 1))
+    return out
+
+
+def report(results: pd.DataFrame) -> pd.DataFrame:
+    """Table of figures per subset (size groups, halves, overall) and method."""
+    size = results["diameter_true"] if "diameter_true" in results else results["diameter_est"]
+    order = np.argsort(results["image"].to_numpy())
+    half = np.empty(len(results), dtype=object)
+    half[order[0::2]] = "dev half (even)"
+    half[order[1::2]] = "held-out half (odd)"
+    subsets = []
+    for low, high, name in SIZE_GROUPS:
+        subsets.append((f"size {name}", (size >= low) & (size < high)))
+    for name in ("dev half (even)", "held-out half (odd)"):
+        subsets.append((name, pd.Series(half == name, index=results.index)))
+    subsets.append(("overall", pd.Series(True, index=results.index)))
+    table = []
+    for subset, mask in subsets:
+        for key in ("gallery", "ours"):
+            table.append({"subset": subset, "method": key, **summarise(results[mask], key)})
+    return pd.DataFrame(table)
+
+
+def tasks_for(folder: Path, limit: int | None) -> list[tuple[str, str, str | None, int]]:
+    """One task per row of ``counts.csv`` whose image exists."""
+    counts = pd.read_csv(folder / "counts.csv").sort_values("image")
+    if limit:
+        counts = counts.iloc[:limit]
+    images = {p.stem: p for p in (folder / "images").iterdir()}
+    tasks = []
+    for name, n_true in zip(counts["image"].astype(str), counts["n_nuclei"].astype(int)):
+        stem = Path(name).stem
+        if stem not in images:
+            continue
+        label_path = folder / "labels" / f"{stem}.tif"
+        tasks.append(
+            (stem, str(images[stem]), str(label_path) if label_path.exists() else None, n_true)
+        )
+    return tasks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, help="folder with images/, labels/, counts.csv")
+    parser.add_argument("--limit", type=int, default=None, help="first N images by name")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--csv", type=Path, default=None, help="write per-image results here")
+    args = parser.parse_args(argv)
+
+    tasks = tasks_for(args.dataset, args.limit)
+    if not tasks:
+        print(f"{args.dataset}: no images listed in counts.csv were found", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    with Pool(args.jobs) as pool:
+        results = pd.DataFrame(pool.map(evaluate_one, tasks, chunksize=1))
+    wall = time.perf_counter() - t0
+    if args.csv:
+        results.to_csv(args.csv, index=False)
+
+    table = report(results)
+    with pd.option_context("display.width", 120, "display.float_format", "{:.3f}".format):
+        print(table.to_string(index=False))
+    print(f"{len(results)} images in {wall:.1f} s ({args.jobs} processes)")
+    ours = table[(table["subset"] == "overall") & (table["method"] == "ours")].iloc[0]
+    print(f"median_ape={ours['median_ape']:.1f} bias={ours['bias']:.1f} f1={ours['f1']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

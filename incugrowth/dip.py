@@ -15,7 +15,7 @@ computed here from the growth table:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -233,10 +233,35 @@ def _time_zero(growth: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"t0_h": first["elapsed_h"], "count_t0": first["count"]})
 
 
+def _treatment_controls(growth: pd.DataFrame, controls: Mapping[str, str] | None) -> dict:
+    """Treatment -> its own control treatment, from a ``control`` column and ``controls``."""
+    out = {}
+    if "control" in growth.columns:
+        named = growth[["treatment", "control"]].dropna().drop_duplicates()
+        named = named[named["control"].astype(str).str.strip() != ""]
+        out = dict(zip(named["treatment"], named["control"].astype(str).str.strip()))
+    out.update(controls or {})
+    return out
+
+
+def _warn_missing_controls(out: pd.DataFrame, ctrl: pd.DataFrame, by: list[str]) -> None:
+    needed = {tuple(v) for v in out[[*by, "control"]].drop_duplicates().itertuples(index=False)}
+    found = {tuple(v) for v in ctrl[[*by, "treatment"]].drop_duplicates().itertuples(index=False)}
+    lacking = sorted(needed - found, key=str)
+    if lacking:
+        where = _short_list(f"'{v[-1]}' for {'/'.join(map(str, v[:-1]))}" for v in lacking)
+        warnings.warn(
+            f"no control wells ({where}): GR values left empty there",
+            IncugrowthWarning,
+            stacklevel=3,
+        )
+
+
 def gr_values(
     growth: pd.DataFrame,
     *,
     control: str = "untreated",
+    controls: Mapping[str, str] | None = None,
     by: Sequence[str] = ("cell_line",),
     time0: str = "condition",
     per_well: bool = False,
@@ -274,6 +299,10 @@ def gr_values(
         ``by`` columns, optionally ``baseline_h``, ``baseline_count``, ``dose_unit``).
     control : str
         Treatment name of the control wells.
+    controls : mapping, optional
+        Per-treatment controls overriding ``control``, e.g. ``{"2'3'-cGAMP":
+        "Lipofectamine"}`` for a vehicle; the growth table's ``control`` column (from the
+        plate map) supplies them too, and ``controls`` wins where both name one.
     by : sequence of str
         Columns that pair a condition with its control (the cell line; add ``"plate"`` when
         several plates are combined).
@@ -326,19 +355,13 @@ def gr_values(
         pooled = pooled.groupby(by, dropna=False)["count_t0"].mean().rename("_x0")
         df = df.drop(columns="count_t0").join(pooled, on=by).rename(columns={"_x0": "count_t0"})
 
-    ctrl = df[df["treatment"] == control]
-    ctrl_means = ctrl.groupby([*by, "elapsed_h"], dropna=False)[["count", "count_t0"]].mean()
+    vehicle = _treatment_controls(growth, controls)
+    ctrl = df[df["treatment"].isin({control, *vehicle.values()})]
+    ctrl_means = ctrl.groupby([*by, "treatment", "elapsed_h"], dropna=False)[
+        ["count", "count_t0"]
+    ].mean()
     ctrl_means.columns = ["control_count", "control_count_t0"]
-    levels = {tuple(v) for v in df[by].drop_duplicates().itertuples(index=False)}
-    with_ctrl = {tuple(v) for v in ctrl[by].drop_duplicates().itertuples(index=False)}
-    lacking = sorted("/".join(map(str, v)) for v in levels - with_ctrl)
-    if lacking:
-        warnings.warn(
-            f"no '{control}' wells for {'/'.join(by)} {_short_list(lacking)}: "
-            "GR values left empty there",
-            IncugrowthWarning,
-            stacklevel=2,
-        )
+    ctrl_means.index = ctrl_means.index.set_names([*by, "control", "elapsed_h"])
 
     extra = [c for c in ("dose_unit",) if c in df.columns]
     keys = [*by, "treatment", "dose", *extra]
@@ -354,16 +377,19 @@ def gr_values(
             mean_count_t0=("count_t0", "mean"),
             n_wells=("count", "count"),
         ).reset_index()
-    out = out.join(ctrl_means, on=[*by, "elapsed_h"])
+    out["control"] = out["treatment"].map(lambda t: vehicle.get(t, control))
+    _warn_missing_controls(out, ctrl, by)
+    out = out.join(ctrl_means, on=[*by, "control", "elapsed_h"])
     with np.errstate(divide="ignore", invalid="ignore"):
         doublings = np.log2(out["control_count"] / out["control_count_t0"])
         treated = np.log2(out["mean_count"] / out["mean_count_t0"])
         gr = np.exp2(treated / doublings.where(doublings > 0)) - 1.0
-    stalled = out.loc[doublings <= 0, ["elapsed_h", *by]].drop_duplicates()
+    stalled = out.loc[doublings <= 0, ["elapsed_h", "control", *by]].drop_duplicates()
     if len(stalled):
+        names = ", ".join(f"'{c}'" for c in sorted(stalled["control"].unique()))
         warnings.warn(
-            f"the '{control}' wells have not grown since time zero at "
-            f"{len(stalled)} time point(s) (first at {stalled['elapsed_h'].min():g} h): "
+            f"the control wells ({names}) have not grown since time zero at "
+            f"{stalled['elapsed_h'].nunique()} time point(s) (first at {stalled['elapsed_h'].min():g} h): "
             "GR values left empty there",
             IncugrowthWarning,
             stacklevel=2,
@@ -372,7 +398,8 @@ def gr_values(
     out["relative_count"] = out["mean_count"] / out["control_count"]
     out["control_doublings"] = doublings
     lead = [*keys, *(["well"] if per_well else []), "elapsed_h", "gr", "relative_count"]
-    detail = ["mean_count", "mean_count_t0", "control_count", "control_doublings", "n_wells"]
+    detail = ["mean_count", "mean_count_t0", "control", "control_count", "control_doublings"]
+    detail.append("n_wells")
     cols = [*lead, *detail]
     out = out[cols]
     sort = [*keys, "well", "elapsed_h"] if per_well else [*keys, "elapsed_h"]

@@ -22,7 +22,7 @@ asymmetric in dose.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -452,7 +452,13 @@ _SUMMARY = [
 
 
 def _response_rows(
-    table: pd.DataFrame, response: str, *, control: str, by: list[str], at_h: float
+    table: pd.DataFrame,
+    response: str,
+    *,
+    control: str,
+    controls: Mapping[str, str],
+    by: list[str],
+    at_h: float,
 ) -> tuple[pd.DataFrame, float]:
     """One row per well with the ``response`` column, and the hour used (NaN for DIP)."""
     # Imported here: dip imports kinetics, and a notebook fitting its own table needs neither.
@@ -461,12 +467,16 @@ def _response_rows(
     if response == "dip_rate":
         if "dip_rate" in table.columns:
             return table, np.nan
-        return dip.dip_rates(table, control=control), np.nan
+        vehicles = dip._treatment_controls(table, controls).values()
+        return dip.dip_rates(table, control={control, *vehicles}), np.nan
     hour = float(kinetics.endpoint(table, at_h)["endpoint_h"].iloc[0])
     if response == "pct_change":
         return table[table["elapsed_h"] == hour], hour
     pair_by = [c for c in by if c not in ("treatment", "dose")] or ["cell_line"]
-    return dip.gr_values(table, control=control, by=pair_by, per_well=True, times=[hour]), hour
+    per_well = dip.gr_values(
+        table, control=control, controls=controls, by=pair_by, per_well=True, times=[hour]
+    )
+    return per_well, hour
 
 
 def dose_response_table(
@@ -476,6 +486,7 @@ def dose_response_table(
     by: Sequence[str] = ("cell_line", "treatment"),
     at_h: float = 72.0,
     control: str = "untreated",
+    controls: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Fit a dose-response curve to every dose series and tabulate its metrics.
 
@@ -502,6 +513,10 @@ def dose_response_table(
         unused for DIP rates.
     control : str
         Treatment name of the control wells (GR values, relative counts, DIP windows).
+    controls : mapping, optional
+        Per-treatment controls for GR values and relative counts (a vehicle), as in
+        :func:`incugrowth.dip.gr_values`; their treatments are also fitted over the whole
+        course for DIP rates.
 
     Returns
     -------
@@ -531,7 +546,9 @@ def dose_response_table(
     if response not in RESPONSES:
         raise ValueError(f"`response` must be one of {list(RESPONSES)}, got {response!r}")
     by = list(by)
-    rows, hour = _response_rows(growth_or_dip, response, control=control, by=by, at_h=at_h)
+    rows, hour = _response_rows(
+        growth_or_dip, response, control=control, controls=controls or {}, by=by, at_h=at_h
+    )
     missing = [c for c in (*by, "dose", response) if c not in rows.columns]
     if missing:
         raise ValueError(f"`growth_or_dip` lacks the column(s) {missing}")

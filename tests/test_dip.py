@@ -186,7 +186,7 @@ def test_gr_tends_to_minus_one_as_the_kill_deepens():
 def test_gr_columns_and_control_rows():
     out = gr_values(_gr_growth({"C2": np.full(4, 100.0)}))
     assert list(out.columns) == ["cell_line", "treatment", "dose", "elapsed_h", "gr",
-                                 "relative_count", "mean_count", "mean_count_t0",
+                                 "relative_count", "mean_count", "mean_count_t0", "control",
                                  "control_count", "control_doublings", "n_wells"]  # fmt: skip
     ctrl = out[out["treatment"] == "untreated"]
     assert np.all(ctrl["gr"] == 1.0) and np.all(ctrl["n_wells"] == 2)
@@ -237,7 +237,7 @@ def test_gr_empty_where_controls_did_not_grow():
 def test_gr_without_control_warns():
     growth = _gr_growth({"C2": np.full(4, 100.0)})
     growth.loc[growth["well"] == "C2", "cell_line"] = "B"
-    with pytest.warns(IncugrowthWarning, match="no 'untreated' wells"):
+    with pytest.warns(IncugrowthWarning, match=r"no control wells \('untreated' for B\)"):
         gr = _treated_gr(growth)
     assert gr.isna().all()
 
@@ -256,3 +256,22 @@ def test_gr_at_chosen_times_only():
     out = gr_values(growth, times=[72.0])
     assert out["elapsed_h"].unique().tolist() == [72.0]
     assert out.loc[out["treatment"] == "drug", "gr"].tolist() == pytest.approx([0.0])
+
+
+def test_gr_against_a_vehicle_control():
+    """cGAMP is delivered with Lipofectamine: its GR is taken against the vehicle's wells,
+    named in ``controls`` or in the plate map's ``control`` column."""
+    vehicle = 100 * 2.0 ** (DAY / 48)  # the vehicle halves the growth rate
+    growth = _gr_growth({"C2": vehicle, "C3": np.full(4, 100.0)})
+    growth["treatment"] = growth["treatment"].mask(growth["well"] == "C2", "Lipofectamine")
+    growth["treatment"] = growth["treatment"].mask(growth["well"] == "C3", "2'3'-cGAMP")
+    by_argument = gr_values(growth, controls={"2'3'-cGAMP": "Lipofectamine"})
+    growth["control"] = np.where(growth["treatment"] == "2'3'-cGAMP", "Lipofectamine", "")
+    by_column = gr_values(growth)
+    for out in (by_argument, by_column):
+        at72 = out[out["elapsed_h"] == 72.0].set_index("treatment")
+        assert at72.loc["Lipofectamine", "gr"] == pytest.approx(2**0.5 - 1)  # vs untreated
+        assert at72.loc["Lipofectamine", "control"] == "untreated"
+        assert at72.loc["2'3'-cGAMP", "gr"] == pytest.approx(0.0)
+        assert at72.loc["2'3'-cGAMP", "control"] == "Lipofectamine"
+        assert at72.loc["2'3'-cGAMP", "control_doublings"] == pytest.approx(1.5)

@@ -541,8 +541,8 @@ def export_to_counts(
             problem = "no count metric" if not candidates else "several count metrics"
             raise input_error(
                 where,
-                f"{problem} in the export (metrics: {_choices(metrics)}); pass metric= "
-                "(--metric) with the one to count",
+                f"{problem} in the export (metrics: {_choices(metrics)}); choose the count "
+                "metric with metric=",
             )
         metric = candidates[0]
     elif metric not in metrics:

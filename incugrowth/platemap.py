@@ -77,6 +77,7 @@ _ALIASES = {
     "column": "col",
 }
 _REQUIRED = ("cell_line", "treatment")
+_NO_DOSE = {"", "NA", "N/A", "NAN", "NONE", "-"}  # how R, Excel and people write "no dose"
 _WELL_RE = re.compile(r"^\s*([A-Za-z])\s*0*(\d+)\s*$")
 _NUMBER_RE = re.compile(r"^\s*([-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
@@ -368,7 +369,7 @@ def _is_grid(rows) -> bool:
 
 def _parse_dose(text: str, path, line, well, *, decimal_comma: bool) -> tuple[float, str]:
     """A dose cell: number, optionally followed by its unit (``"100 ng/ml"``)."""
-    if not text:
+    if text.upper() in _NO_DOSE:
         return np.nan, ""
     match = _NUMBER_RE.match(text)
     number = match.group(1) if match else None

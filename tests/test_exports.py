@@ -93,6 +93,18 @@ def test_no_preamble_takes_metric_from_file_stem(tmp_path):
     pd.testing.assert_series_equal(df.value, named.value)
 
 
+@pytest.mark.parametrize(
+    "metric, unit",
+    [("Red Object Count (1/mm²)", "1/mm²"), ("Red Object Count (1/Well)", "1/Well"),
+     ("Phase Object Confluence (Percent)", "Percent"),
+     ("Red Object Count (Per Image)", "Per Image"),
+     ("Total Red Object Area (µm²/Image)", "µm²/Image"), ("Red Object Count", "")],
+)  # fmt: skip
+def test_unit_from_metric_name(metric, unit):
+    df = read_export(DATA / "no_preamble.txt", metric=metric)
+    assert (df.unit == unit).all() and (df.metric == metric).all()
+
+
 def test_decimal_comma_german_dates():
     df = read_export(DATA / "decimal_comma_de.txt")
     assert value_at(df, "B2", 0.0) == 12.5

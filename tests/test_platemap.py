@@ -105,6 +105,12 @@ def test_long_csv_semicolon_bom_and_header_spellings():
     assert at(plate, "C2").plate_side == "right"
 
 
+def test_no_dose_markers(tmp_path):
+    path = tmp_path / "na.csv"
+    path.write_text("well,cell_line,treatment,dose\nB2,M420,untreated,NA\nB3,M420,x,-\n")
+    assert read_plate_map(path).dose.isna().all()
+
+
 def test_long_csv_with_row_and_column_instead_of_well(tmp_path):
     path = tmp_path / "rc.csv"
     path.write_text("Row,Column,Cell line,Treatment\nB,3,M420,IFN beta\nP,24,M464,\n")

@@ -387,9 +387,10 @@ def gr_values(
     stalled = out.loc[doublings <= 0, ["elapsed_h", "control", *by]].drop_duplicates()
     if len(stalled):
         names = ", ".join(f"'{c}'" for c in sorted(stalled["control"].unique()))
+        hours = stalled["elapsed_h"]
         warnings.warn(
             f"the control wells ({names}) have not grown since time zero at "
-            f"{stalled['elapsed_h'].nunique()} time point(s) (first at {stalled['elapsed_h'].min():g} h): "
+            f"{hours.nunique()} time point(s) (first at {hours.min():g} h): "
             "GR values left empty there",
             IncugrowthWarning,
             stacklevel=2,

@@ -1,0 +1,1042 @@
+"""The report: ``report.html`` rebuilt from the tables a run left in its output folder.
+
+The report reads only what :func:`incugrowth.pipeline.run` wrote (the CSV tables and
+``run.json``), so it can be rebuilt at any time with ``incugrowth report OUTDIR``. It is one
+self-contained HTML file: figures are inline SVG (or base64 PNG for the frame pictures), the
+style sheet is inline, nothing is fetched from the network, and it prints cleanly. Its figures
+are also saved as PNG, SVG and PDF in ``OUTDIR/figures``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import math
+import os
+import re
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from incugrowth import __version__
+from incugrowth._io import atomic_path
+from incugrowth.errors import IncugrowthError
+
+__all__ = [
+    "TABLE_FILES",
+    "format_number",
+    "format_p",
+    "methods_text",
+    "read_outputs",
+    "report_command",
+    "stars_for_p",
+    "write_report",
+]
+
+#: Tables the report reads from the output folder (``<name>.csv``).
+TABLE_FILES = (
+    "counts",
+    "growth",
+    "curves",
+    "endpoint",
+    "growth_rates",
+    "anova",
+    "dunnett",
+    "assumptions",
+)
+_STRING_COLUMNS = ("well", "cell_line", "treatment", "control", "stars", "qc_flag", "source")
+_GALLERY_CROP = 256
+
+_FILE_NOTES = {
+    "counts.csv": "the raw counts: one row per image (or per well) and time point, with QC flags",
+    "growth.csv": "one row per well and time point: combined count and percent change",
+    "curves.csv": "mean, SD, SEM and number of wells per condition and time point",
+    "endpoint.csv": "the growth rows at the endpoint time point (one row per well)",
+    "growth_rates.csv": "per-well exponential growth rate and doubling time",
+    "anova.csv": "the two-way ANOVA table at the endpoint",
+    "dunnett.csv": "Dunnett's comparisons of each treatment with its control",
+    "assumptions.csv": "checks of the ANOVA assumptions",
+    "run.json": "parameters, input files (sizes, SHA-256), timings, warnings, software versions",
+    "report.html": "this report",
+}
+
+
+# --------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------
+
+
+def format_p(p) -> str:
+    """A P value as GraphPad Prism writes it: ``<0.0001``, else 4 significant digits.
+
+    Examples
+    --------
+    >>> [format_p(p) for p in (0.00001, 0.0001234, 0.04567, 0.5, 0.99999, float("nan"))]
+    ['<0.0001', '0.0001234', '0.04567', '0.5000', '>0.9999', '']
+    """
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return ""
+    if p != p:
+        return ""
+    if p < 0.0001:
+        return "<0.0001"
+    if p > 0.9999:
+        return ">0.9999"
+    return f"{p:#.4g}"
+
+
+def format_number(x, digits: int = 4) -> str:
+    """``x`` to ``digits`` significant digits, never in scientific notation; blank for NaN.
+
+    Examples
+    --------
+    >>> [format_number(v) for v in (1234.56, -123.456, 0.012345, 0, 7.0, float("nan"))]
+    ['1235', '-123.5', '0.01235', '0', '7.000', '']
+    """
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "" if x is None else str(x)
+    if x != x:
+        return ""
+    if x == 0:
+        return "0"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"
+
+
+def stars_for_p(p) -> str:
+    """Significance summary of a P value: ``***`` (<0.001), ``**`` (<0.01), ``*`` (<0.05), ``NS``.
+
+    Examples
+    --------
+    >>> [stars_for_p(p) for p in (0.0002, 0.004, 0.03, 0.2)]
+    ['***', '**', '*', 'NS']
+    """
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return ""
+    if p != p:
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "NS"
+
+
+def _human_size(n) -> str:
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        return ""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+def _hours(h) -> str:
+    return "" if h is None or h != h else f"{float(h):g} h"
+
+
+def _plain(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "not set"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} \u2192 {v}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------
+# Reading the output folder
+# --------------------------------------------------------------------------------------
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    head = pd.read_csv(path, nrows=0)
+    dtype = {c: str for c in head.columns if c in _STRING_COLUMNS or c == "dose_unit"}
+    # "NA" or "None" can be a treatment name; only truly empty cells are missing.
+    df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=["", "NaN", "nan"])
+    for col in ("qc_flag", "stars"):
+        if col in df.columns:
+            df[col] = df[col].fillna("")
+    return df
+
+
+def read_outputs(outdir: str | os.PathLike) -> tuple[dict[str, pd.DataFrame | None], dict]:
+    """The tables (``None`` where a file is missing) and ``run.json`` of an output folder."""
+    outdir = Path(outdir)
+    tables: dict[str, pd.DataFrame | None] = {}
+    for name in TABLE_FILES:
+        path = outdir / f"{name}.csv"
+        tables[name] = _read_table(path) if path.exists() else None
+    run_path = outdir / "run.json"
+    run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.exists() else {}
+    return tables, run
+
+
+# --------------------------------------------------------------------------------------
+# Figures into HTML
+# --------------------------------------------------------------------------------------
+
+_ID_RE = re.compile(r'(\bid=")([^"]+)(")')
+_REF_RE = re.compile(r'(url\(#|href="#)([^)"]+)')
+
+
+def _svg_markup(fig, prefix: str) -> str:
+    """The figure as an inline ``<svg>`` element, its ids made unique within the page."""
+    import matplotlib as mpl
+
+    from incugrowth.plots import STYLE
+
+    buf = io.StringIO()
+    with mpl.rc_context({**STYLE, "svg.hashsalt": "incugrowth"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = _ID_RE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}{m.group(3)}", text)
+    text = _REF_RE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
+    return text
+
+
+def _png_data_uri(fig, dpi: int = 150) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class _Figures:
+    """Turns figures into page markup and saves them into ``figures/``."""
+
+    def __init__(self, figdir: Path, save: bool):
+        self.figdir = figdir
+        self.save = save
+        self.saved: list[Path] = []
+        self._n = itertools.count(1)
+
+    def svg(self, fig, stem: str | None, *, overwrite: bool = True) -> str:
+        self._save(fig, stem, overwrite)
+        return _svg_markup(fig, f"f{next(self._n)}")
+
+    def png(self, fig, stem: str | None) -> str:
+        self._save(fig, stem, True)
+        return _png_data_uri(fig)
+
+    def _save(self, fig, stem, overwrite):
+        if not self.save or stem is None:
+            return
+        if not overwrite and (self.figdir / f"{stem}.png").exists():
+            return
+        from incugrowth.plots import save_figure
+
+        self.saved += save_figure(fig, self.figdir / stem)
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+
+
+def _control_of(run: dict) -> str:
+    return (run.get("parameters") or {}).get("control") or "untreated"
+
+
+def _order(values, control: str) -> list:
+    seen = list(dict.fromkeys(v for v in values if v == v))
+    return sorted(seen, key=lambda t: t != control)
+
+
+def _orders(tables, control: str) -> tuple[list, list]:
+    """Cell lines and treatments in plate-map order (control first), used by every section."""
+    source = tables["curves"] if tables["curves"] is not None else tables["growth"]
+    return list(dict.fromkeys(source["cell_line"])), _order(source["treatment"], control)
+
+
+def _rank(order: list):
+    index = {v: i for i, v in enumerate(order)}
+    return lambda v: index.get(v, len(index))
+
+
+def _plate_label(run: dict) -> tuple[str, dict]:
+    params = run.get("parameters") or {}
+    preamble: dict = {}
+    for path in params.get("exports") or []:
+        try:
+            from incugrowth.exports import read_export
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                preamble = dict(read_export(path).attrs.get("preamble") or {})
+        except Exception:  # the export may have moved since the run; the label is optional
+            preamble = {}
+        break
+    for key in ("Vessel Name", "Label", "Plate"):
+        if preamble.get(key):
+            return str(preamble[key]), preamble
+    for path in [params.get("frames"), *(params.get("exports") or [])]:
+        if path:
+            return Path(path).stem, preamble
+    return Path(params.get("outdir") or ".").name, preamble
+
+
+def _experiment(tables, run, figs: _Figures, control: str) -> dict:
+    from incugrowth.report_figures import plate_map_figure
+
+    growth = tables["growth"]
+    counts = tables["counts"]
+    params = run.get("parameters") or {}
+    plate, preamble = _plate_label(run)
+    inputs = [
+        {
+            "path": rec.get("path", ""),
+            "name": Path(rec.get("path", "")).name,
+            "kind": rec.get("kind", "file"),
+            "size": _human_size(rec.get("size")),
+            "files": rec.get("files"),
+            "sha256": rec.get("sha256", ""),
+        }
+        for rec in run.get("inputs", [])
+    ]
+    times = np.sort(growth["elapsed_h"].dropna().unique()) if growth is not None else np.array([])
+    n_fields = None
+    if counts is not None and "field" in counts.columns and counts["field"].notna().any():
+        n_fields = int(counts.groupby(["well", "elapsed_h"])["field"].nunique().max())
+    facts = {
+        "plate": plate,
+        "wells": int(growth["well"].nunique()) if growth is not None else 0,
+        "cell_lines": list(dict.fromkeys(growth["cell_line"])) if growth is not None else [],
+        "treatments": _order(growth["treatment"], control) if growth is not None else [],
+        "time_points": len(times),
+        "first_h": _hours(times[0]) if len(times) else "",
+        "last_h": _hours(times[-1]) if len(times) else "",
+        "interval_h": _hours(float(np.median(np.diff(times)))) if len(times) > 1 else "",
+        "fields": n_fields,
+        "started": run.get("started", ""),
+        "finished": run.get("finished", ""),
+    }
+    labels = {
+        "exports": "Metric export(s)",
+        "frames": "Image export folder",
+        "plate_map": "Plate map",
+        "control": "Control treatment",
+        "controls": "Treatment-specific controls",
+        "endpoint_h": "Endpoint requested (h)",
+        "endpoint_tolerance_h": "Endpoint tolerance (h)",
+        "baseline_h": "Baseline time (h)",
+        "combine": "Fields of a well combined by",
+        "metric": "Count metric",
+        "channel": "Channel counted",
+        "diameter": "Nucleus diameter (px)",
+    }
+    shown = [
+        {"name": labels[k], "value": _plain(params.get(k))}
+        for k in labels
+        if k in params and not (k in ("channel", "diameter") and not params.get("frames"))
+    ]
+    plate_svg = None
+    if growth is not None and len(growth):
+        cols = ["well", "cell_line", "treatment"]
+        fig = plate_map_figure(growth[cols].drop_duplicates("well"), control=control)
+        plate_svg = figs.svg(fig, "plate_map")
+    extra = {k: v for k, v in preamble.items() if v}
+    return {
+        "facts": facts,
+        "inputs": inputs,
+        "parameters": shown,
+        "preamble": extra,
+        "plate_svg": plate_svg,
+    }
+
+
+def _comparisons(dunnett: pd.DataFrame | None, cell_line) -> list[dict]:
+    if dunnett is None or "cell_line" not in dunnett.columns:
+        return []
+    sub = dunnett[dunnett["cell_line"] == cell_line]
+    return [
+        {
+            "treatment": r["treatment"],
+            "control": r.get("control", ""),
+            "stars": r.get("stars", ""),
+            "p": format_p(r.get("p_adj")),
+        }
+        for r in sub.to_dict("records")
+    ]
+
+
+def _mark_endpoint(ax, hours: float) -> None:
+    """A dashed line at the endpoint, the time the stars at the curve ends refer to."""
+    ax.axvline(hours, color="#888888", linestyle="--", linewidth=0.7, zorder=0)
+    ax.text(
+        hours,
+        0.98,
+        f"endpoint {hours:g} h ",
+        rotation=90,
+        ha="right",
+        va="top",
+        fontsize=6.5,
+        color="#666666",
+        transform=ax.get_xaxis_transform(),
+    )
+
+
+def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
+    from incugrowth.plots import growth_curve_figure, slug
+
+    curves, dunnett = tables["curves"], tables["dunnett"]
+    if curves is None or curves.empty:
+        return []
+    end = tables["endpoint"]
+    at = float(end["endpoint_h"].iloc[0]) if end is not None and len(end) else None
+    panels = []
+    lines = list(dict.fromkeys(curves["cell_line"]))
+    for line in lines:
+        fig = growth_curve_figure(curves, cell_lines=[line], stars=dunnett, control=control)
+        if at is not None:
+            _mark_endpoint(fig.axes[0], at)
+        svg = figs.svg(fig, f"growth_{slug(line)}", overwrite=False)
+        panels.append({"cell_line": line, "svg": svg, "comparisons": _comparisons(dunnett, line)})
+    if figs.save and not (figs.figdir / "growth_curves.png").exists():
+        from incugrowth.plots import save_figure
+
+        fig = growth_curve_figure(curves, stars=dunnett, control=control)
+        figs.saved += save_figure(fig, figs.figdir / "growth_curves")
+    return panels
+
+
+def _endpoint_section(tables, figs: _Figures, control: str) -> dict | None:
+    from incugrowth.report_figures import endpoint_figure
+
+    end = tables["endpoint"]
+    if end is None or end.empty:
+        return None
+    value = "pct_change" if "pct_change" in end.columns else "count"
+    lines, treatments = _orders(tables, control)
+    lines = [x for x in lines if (end["cell_line"] == x).any()]
+    treatments = [t for t in treatments if (end["treatment"] == t).any()]
+    fig = endpoint_figure(
+        end, value=value, stars=tables["dunnett"], cell_lines=lines, control=control
+    )
+    rows = []
+    for line in lines:
+        sub = end[end["cell_line"] == line]
+        cells = []
+        for t in treatments:
+            w = sub[sub["treatment"] == t]
+            cells.append([f"{format_number(v)} ({well})" for well, v in zip(w["well"], w[value])])
+        rows.append({"cell_line": line, "cells": cells})
+    used = float(end["endpoint_h"].iloc[0]) if "endpoint_h" in end.columns else None
+    return {
+        "svg": figs.svg(fig, "endpoint"),
+        "treatments": treatments,
+        "rows": rows,
+        "endpoint_h": _hours(used),
+        "value": "change in cell count (%)" if value == "pct_change" else "count",
+    }
+
+
+def _residual_row(anova: pd.DataFrame) -> pd.Series | None:
+    mask = (
+        anova["source"]
+        .astype(str)
+        .str.lower()
+        .str.strip()
+        .isin(["residual", "residuals", "error", "within", "resid"])
+    )
+    return anova[mask].iloc[0] if mask.any() else None
+
+
+def _term_name(source) -> str:
+    """``cell_line:treatment`` as ``cell line \u00d7 treatment (interaction)``."""
+    text = str(source)
+    name = re.sub(r"C\((\w+)[^)]*\)", r"\1", text).replace("_", " ")
+    if ":" in name:
+        return name.replace(":", " \u00d7 ") + " (interaction)"
+    return name
+
+
+def _anova_rows(anova: pd.DataFrame | None) -> list[dict] | None:
+    if anova is None:
+        return None
+    total = anova["ss"].sum() if "ss" in anova.columns else np.nan
+    rows = []
+    for r in anova.to_dict("records"):
+        p = r.get("p", np.nan)
+        rows.append(
+            {
+                "source": _term_name(r.get("source", "")),
+                "ss": format_number(r.get("ss")),
+                "pct": format_number(100 * r["ss"] / total, 3) if total and "ss" in r else "",
+                "df": "" if r.get("df") != r.get("df") else f"{float(r.get('df')):g}",
+                "ms": format_number(r.get("ms")),
+                "f": format_number(r.get("f")),
+                "p": format_p(p),
+                "stars": stars_for_p(p),
+            }
+        )
+    return rows
+
+
+def _dunnett_rows(dunnett: pd.DataFrame | None) -> list[dict] | None:
+    if dunnett is None:
+        return None
+    level = "cell_line" if "cell_line" in dunnett.columns else "elapsed_h"
+    rows = []
+    for r in dunnett.to_dict("records"):
+        rows.append(
+            {
+                "level": r.get(level, ""),
+                "comparison": f"{r.get('treatment', '')} vs. {r.get('control', '')}",
+                "mean_diff": format_number(r.get("mean_diff")),
+                "ci": f"{format_number(r.get('ci_low'))} to {format_number(r.get('ci_high'))}",
+                "se": format_number(r.get("se")),
+                "t": format_number(r.get("t")),
+                "df": "" if r.get("df") != r.get("df") else f"{float(r.get('df')):g}",
+                "stars": r.get("stars", ""),
+                "p": format_p(r.get("p_adj")),
+                "significant": r.get("stars", "NS") not in ("NS", ""),
+            }
+        )
+    return rows
+
+
+def _generic_rows(df: pd.DataFrame | None) -> dict | None:
+    if df is None:
+        return None
+    cols = list(df.columns)
+    rows = []
+    for r in df.to_dict("records"):
+        cells = []
+        for c in cols:
+            v = r[c]
+            if isinstance(v, (float, np.floating)) and c.lower() in ("p", "p_value", "pval"):
+                cells.append(format_p(v))
+            elif isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+                cells.append(format_number(v))
+            else:
+                cells.append("" if v is None or v != v else str(v))
+        rows.append(cells)
+    return {"columns": [c.replace("_", " ") for c in cols], "rows": rows}
+
+
+def _growth_rate_rows(tables, control: str) -> list[dict] | None:
+    rates = tables["growth_rates"]
+    if rates is None or rates.empty:
+        return None
+    keys = [k for k in ("cell_line", "treatment") if k in rates.columns]
+    if not keys:
+        return None
+    lines, treatments = _orders(tables, control)
+    line_rank, treatment_rank = _rank(lines), _rank(treatments)
+    rows = []
+    groups = list(rates.groupby(keys, sort=False))
+    groups.sort(key=lambda g: (line_rank(g[0][0]), treatment_rank(g[0][-1])))
+    for key, sub in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        r = sub["rate_per_h"].dropna()
+        mean = r.mean() if len(r) else np.nan
+        rows.append(
+            {
+                "cell_line": key[0],
+                "treatment": key[1] if len(key) > 1 else "",
+                "n": int(len(r)),
+                "rate": format_number(mean, 3),
+                "rate_sd": format_number(r.std(ddof=1), 2) if len(r) > 1 else "",
+                "doubling": format_number(np.log(2) / mean, 3) if mean > 0 else "no growth",
+                "r2": format_number(sub["r_squared"].min(), 3) if "r_squared" in sub else "",
+                "span": f"{sub['start_h'].min():g}\u2013{sub['end_h'].max():g} h"
+                if {"start_h", "end_h"} <= set(sub.columns)
+                else "",
+            }
+        )
+    return rows
+
+
+def _plate_maps(tables, figs: _Figures) -> dict:
+    from incugrowth.report_figures import plate_heatmap_figure, plate_shape
+
+    growth, counts, end = tables["growth"], tables["counts"], tables["endpoint"]
+    out: dict = {"counts_svg": None, "qc_svg": None, "qc_total": 0, "qc_kinds": []}
+    if growth is None or growth.empty:
+        return out
+    shape = plate_shape(list(growth["well"].unique()))
+    if end is not None and len(end) and "endpoint_h" in end.columns:
+        at = float(end["endpoint_h"].iloc[0])
+    else:
+        at = float(growth["elapsed_h"].max())
+    out["counts_at"] = _hours(at)
+    values = growth[growth["elapsed_h"] == at].set_index("well")["count"]
+    fig = plate_heatmap_figure(values, label=f"Cell count at {at:g} h", shape=shape)
+    out["counts_svg"] = figs.svg(fig, "plate_counts")
+    if counts is None or "qc_flag" not in counts.columns:
+        out["qc_note"] = "The counts table has no QC flag column."
+        return out
+    flagged = counts[counts["qc_flag"].astype(str).str.strip() != ""]
+    out["qc_total"] = len(flagged)
+    out["qc_frames"] = len(counts)
+    kinds = flagged["qc_flag"].astype(str).str.split(";").explode()
+    out["qc_kinds"] = [
+        {"flag": k, "n": int(n)} for k, n in kinds[kinds != ""].value_counts().items()
+    ]
+    if len(flagged):
+        per_well = flagged.groupby("well").size().reindex(growth["well"].unique(), fill_value=0)
+        fig = plate_heatmap_figure(
+            per_well.astype(float),
+            label="Flagged images (all times)",
+            cmap="Reds",
+            shape=shape,
+            vmin=0,
+            integer=True,
+        )
+        out["qc_svg"] = figs.svg(fig, "plate_qc")
+    return out
+
+
+def _gallery_wells(tables, control: str, max_wells: int) -> list[dict]:
+    """One control and one treated well per cell line: the treated one with the lowest mean."""
+    end = tables["endpoint"]
+    source = end if end is not None and len(end) else tables["growth"]
+    value = "pct_change" if "pct_change" in source.columns else "count"
+    picks = []
+    for line in _orders(tables, control)[0]:
+        sub = source[source["cell_line"] == line]
+        ctrl = sub[sub["treatment"] == control]
+        treated = sub[sub["treatment"] != control]
+        if len(ctrl):
+            picks.append({"well": ctrl["well"].iloc[0], "cell_line": line, "treatment": control})
+        if len(treated):
+            means = treated.groupby("treatment", sort=False)[value].mean()
+            t = means.idxmin() if means.notna().any() else means.index[0]
+            well = treated.loc[treated["treatment"] == t, "well"].iloc[0]
+            picks.append({"well": well, "cell_line": line, "treatment": t})
+    return picks[:max_wells]
+
+
+def _center_crop(arr: np.ndarray, size: int) -> np.ndarray:
+    h, w = arr.shape[:2]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return arr[top : top + size, left : left + size]
+
+
+def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> dict:
+    params = run.get("parameters") or {}
+    folder = params.get("frames")
+    if not folder:
+        return {
+            "note": "The counts came from an IncuCyte metric export, so this run has no frames "
+            "of its own to show; run with --frames to see the detected nuclei."
+        }
+    try:
+        from incugrowth.frames import find_frames, read_frame
+        from incugrowth.image import segment_nuclei
+        from incugrowth.report_figures import frame_gallery_figure, outline_nuclei
+
+        frames = find_frames(folder)
+        try:
+            from incugrowth.frames import select_channel
+
+            frames = select_channel(frames, params.get("channel"))
+        except ImportError:
+            pass
+        rows, picks = [], _gallery_wells(tables, control, max(1, max_thumbnails // 3))
+        for pick in picks:
+            sub = frames[frames["well"] == pick["well"]]
+            if sub.empty:
+                continue
+            sub = sub[sub["field"] == sub["field"].min()]
+            times = np.sort(sub["elapsed_h"].unique())
+            chosen = dict.fromkeys([times[0], times[len(times) // 2], times[-1]])
+            tiles = []
+            for t in chosen:
+                path = sub.loc[sub["elapsed_h"] == t, "path"].iloc[0]
+                image = read_frame(path)
+                labels = segment_nuclei(image, diameter=params.get("diameter"))
+                n = int(np.unique(labels[labels > 0]).size)
+                crop = _center_crop(outline_nuclei(image, labels), _GALLERY_CROP)
+                tiles.append((crop, f"{t:g} h: {n} nuclei in frame"))
+            rows.append((f"{pick['well']}\n{pick['cell_line']}\n{pick['treatment']}", tiles))
+        if not rows:
+            return {"note": f"No frames of the chosen wells were found in {folder}."}
+        fig = frame_gallery_figure(rows)
+        return {"img": figs.png(fig, "frame_gallery"), "wells": picks, "folder": str(folder)}
+    except Exception as exc:  # the gallery is an illustration: never fail the report for it
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {"note": f"The frame gallery was skipped: {text}"}
+
+
+def _findings(tables, control: str) -> list[dict]:
+    dunnett = tables["dunnett"]
+    if dunnett is None or "cell_line" not in dunnett.columns:
+        return []
+    out = []
+    rank = _rank(_orders(tables, control)[0])
+    for line, sub in sorted(dunnett.groupby("cell_line", sort=False), key=lambda g: rank(g[0])):
+        sig = sub[sub["stars"].isin(["*", "**", "***"])]
+        down = sig[sig["mean_diff"] < 0] if "mean_diff" in sig else sig.iloc[0:0]
+        up = sig[sig["mean_diff"] > 0] if "mean_diff" in sig else sig.iloc[0:0]
+        ns = sub[~sub.index.isin(sig.index)]
+        out.append(
+            {
+                "cell_line": line,
+                "down": [f"{t} ({s})" for t, s in zip(down["treatment"], down["stars"])],
+                "up": [f"{t} ({s})" for t, s in zip(up["treatment"], up["stars"])],
+                "ns": list(ns["treatment"]),
+            }
+        )
+    return out
+
+
+def _warnings(tables, run) -> dict:
+    counts = tables["counts"]
+    flagged = 0
+    if counts is not None and "qc_flag" in counts.columns:
+        flagged = int((counts["qc_flag"].astype(str).str.strip() != "").sum())
+    return {
+        "warnings": list(run.get("warnings") or []),
+        "messages": list(run.get("messages") or []),
+        "flagged": flagged,
+        "frames": 0 if counts is None else len(counts),
+    }
+
+
+def _outputs(outdir: Path) -> list[dict]:
+    files = []
+    names = {p.name for p in outdir.iterdir() if p.is_file()} | {"report.html"}
+    for path in sorted(outdir / n for n in names):
+        if not path.name.startswith("."):
+            note = _FILE_NOTES.get(path.name, "")
+            if path.name.startswith("prism_"):
+                note = "GraphPad Prism-ready table (see the column-layout note above)"
+            size = _human_size(path.stat().st_size) if path.exists() else ""
+            files.append({"name": path.name, "size": size, "note": note})
+    figdir = outdir / "figures"
+    if figdir.is_dir():
+        n = sum(1 for p in figdir.iterdir() if p.is_file())
+        files.append(
+            {"name": "figures/", "size": f"{n} files", "note": "every figure as PNG, SVG and PDF"}
+        )
+    return files
+
+
+# --------------------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------------------
+
+
+def _ss_type(endpoint: pd.DataFrame | None, anova: pd.DataFrame | None) -> str:
+    """Which sums of squares the ANOVA table holds, told apart by refitting the model."""
+    if anova is None:
+        return ""
+    for col in ("ss_type", "type"):
+        if col in anova.columns and anova[col].notna().any():
+            return f"type {anova[col].dropna().iloc[0]} sums of squares"
+    if endpoint is None or not {"cell_line", "treatment", "pct_change"} <= set(endpoint.columns):
+        return ""
+    data = endpoint.dropna(subset=["pct_change"])
+    cells = data.groupby(["cell_line", "treatment"]).size()
+    if cells.nunique() == 1:
+        return "a balanced design, for which type I, II and III sums of squares are identical"
+    try:
+        import statsmodels.api as sm
+        from statsmodels.formula.api import ols
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            d = pd.DataFrame(
+                {
+                    "y": data["pct_change"].astype(float).to_numpy(),
+                    "a": data["cell_line"].astype(object).to_numpy(),
+                    "b": data["treatment"].astype(object).to_numpy(),
+                }
+            )
+            model = ols("y ~ C(a, Sum) * C(b, Sum)", data=d).fit()
+            ss = np.sort(anova["ss"].dropna().to_numpy(dtype=float))
+            for typ in (2, 3, 1):
+                table = sm.stats.anova_lm(model, typ=typ)
+                ref = table["sum_sq"].drop(index="Intercept", errors="ignore").to_numpy()
+                ref = np.sort(ref)
+                if ref.shape == ss.shape and np.allclose(ref, ss, rtol=1e-6):
+                    return f"type {'I' * typ if typ < 3 else 'III'} sums of squares"
+    except Exception:  # the statement is then left out rather than guessed
+        return ""
+    return ""
+
+
+def _list_text(items) -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def methods_text(tables: dict, run: dict) -> str:
+    """A methods paragraph stating what this run did, from its tables and ``run.json``.
+
+    Examples
+    --------
+    >>> growth = pd.DataFrame({"well": ["B2", "B2"], "elapsed_h": [0.0, 72.0],
+    ...                        "cell_line": "M420", "treatment": "untreated",
+    ...                        "baseline_h": 0.0, "count": [100.0, 400.0]})
+    >>> run = {"parameters": {"exports": ["count.txt"], "combine": "mean",
+    ...                       "endpoint_h": 72, "endpoint_tolerance_h": 6}}
+    >>> text = methods_text({"growth": growth}, run)
+    >>> "100 \u00d7 (N(t) / N(t\u2080) \u2212 1)" in text
+    True
+    """
+    params = run.get("parameters") or {}
+    env = run.get("environment") or {}
+    growth = tables.get("growth")
+    counts = tables.get("counts")
+    end = tables.get("endpoint")
+    anova = tables.get("anova")
+    dunnett = tables.get("dunnett")
+    parts = []
+
+    # Input and counting.
+    if params.get("frames"):
+        diameter = params.get("diameter")
+        size = (
+            f"a nucleus diameter of {diameter:g} px"
+            if diameter
+            else "the nucleus diameter estimated for each frame"
+        )
+        parts.append(
+            f"Nuclei were counted by incugrowth in every image of the IncuCyte image export "
+            f"{Path(params['frames']).name} ({params.get('channel') or 'red (nuclear)'} channel; "
+            f"segmentation by incugrowth.image.segment_nuclei with {size})."
+        )
+    else:
+        names = [Path(p).name for p in params.get("exports") or []]
+        metric = params.get("metric")
+        if not metric and counts is not None and "metric" in counts.columns:
+            metric = _list_text(dict.fromkeys(counts["metric"].dropna()))
+        parts.append(
+            f"Cell counts were read from the IncuCyte metric export {_list_text(names)}"
+            + (f" (metric \u201c{metric}\u201d)" if metric else "")
+            + "; failed images (IncuCyte writes them as large negative numbers or NA) were "
+            "treated as missing."
+        )
+    # Fields.
+    n_fields = None
+    if counts is not None and "field" in counts.columns and counts["field"].notna().any():
+        n_fields = int(counts.groupby(["well", "elapsed_h"])["field"].nunique().max())
+    how = params.get("combine", "mean")
+    if n_fields and n_fields > 1:
+        verb = "averaged" if how == "mean" else "summed"
+        parts.append(
+            f"The counts of the {n_fields} images (fields) of each well were {verb} at each "
+            f"time point, leaving out images without a count."
+        )
+    elif n_fields == 1:
+        parts.append("Each well was imaged in one field per time point.")
+    else:
+        parts.append("The export gave one value per well and time point.")
+    # Percent change.
+    if growth is not None and "baseline_h" in growth.columns:
+        bases = sorted(growth["baseline_h"].dropna().unique())
+        when = _list_text(f"{b:g} h" for b in bases[:3])
+    else:
+        bases, when = [], ""
+    baseline = (
+        f"at the baseline time {params['baseline_h']:g} h (nearest imaged point: {when})"
+        if params.get("baseline_h") is not None
+        else f"at the well's first imaged time point ({when})"
+        if when
+        else "at the well's first imaged time point"
+    )
+    parts.append(
+        "Growth was expressed for each well as the change in cell count (%) = "
+        "100 \u00d7 (N(t) / N(t\u2080) \u2212 1), where N(t\u2080) is the count "
+        f"{baseline}. Curves show the mean \u00b1 SD of the replicate wells of each condition."
+    )
+    # Endpoint.
+    asked = params.get("endpoint_h")
+    if end is not None and len(end) and "endpoint_h" in end.columns:
+        used = float(end["endpoint_h"].iloc[0])
+        tol = params.get("endpoint_tolerance_h")
+        parts.append(
+            f"The endpoint was requested at {asked:g} h; the nearest imaged time point, "
+            f"{used:g} h, was used"
+            + (f" (allowed distance {tol:g} h)" if tol is not None else "")
+            + f", with {end['well'].nunique()} wells."
+        )
+    elif asked is not None:
+        parts.append(f"The endpoint ({asked:g} h) was not reached, so no endpoint test was made.")
+    # ANOVA.
+    if anova is not None:
+        terms = [
+            str(s).replace(":", " \u00d7 ").replace("_", " ")
+            for s in anova["source"]
+            if str(s).lower() not in ("residual", "residuals", "error", "within", "resid", "total")
+        ]
+        resid = _residual_row(anova)
+        ss = _ss_type(end, anova)
+        parts.append(
+            "At the endpoint, the change in cell count was analysed by two-way ANOVA with the "
+            f"terms {_list_text(terms)}"
+            + (f" ({ss})" if ss else "")
+            + (f"; residual df = {float(resid['df']):g}" if resid is not None else "")
+            + "."
+        )
+    else:
+        parts.append("No ANOVA table was produced for this run.")
+    # Dunnett.
+    if dunnett is not None and len(dunnett):
+        level = "cell line" if "cell_line" in dunnett.columns else "time point"
+        pairs = dunnett.groupby("control", sort=False)["treatment"].unique()
+        controls = "; ".join(f"{_list_text(ts)} against {c}" for c, ts in pairs.items() if len(ts))
+        dfs = sorted(dunnett["df"].dropna().unique()) if "df" in dunnett.columns else []
+        pooled = (
+            resid is not None and len(dfs) == 1 and float(dfs[0]) == float(resid["df"])
+            if anova is not None
+            else False
+        )
+        parts.append(
+            f"Within each {level}, each treatment was compared with its control ({controls}) "
+            "by Dunnett's test"
+            + (
+                " using the ANOVA residual mean square"
+                if pooled
+                else (f" (df = {_list_text(f'{d:g}' for d in dfs)})" if dfs else "")
+            )
+            + "; adjusted P values and simultaneous 95% confidence intervals were computed from "
+            "the multivariate t distribution. *** P<0.001, ** P<0.01, * P<0.05, NS not "
+            "significant."
+        )
+    else:
+        parts.append("No Dunnett comparisons were produced for this run.")
+    # Software.
+    soft = [f"incugrowth {run.get('incugrowth', __version__)}"]
+    if env.get("python"):
+        soft.append(f"Python {env['python']}")
+    soft += [f"{k} {env[k]}" for k in ("numpy", "pandas", "scipy", "statsmodels") if env.get(k)]
+    parts.append(f"Software: {', '.join(soft)}.")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------
+
+
+def _template():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2")
+
+
+def write_report(
+    outdir: str | os.PathLike,
+    *,
+    figures: bool = True,
+    gallery: bool = True,
+    max_thumbnails: int = 12,
+) -> Path:
+    """Rebuild ``OUTDIR/report.html`` from the tables and ``run.json`` in ``OUTDIR``.
+
+    Parameters
+    ----------
+    outdir : path
+        A folder written by :func:`incugrowth.pipeline.run`. ``growth.csv`` and
+        ``curves.csv`` are needed; any of ``endpoint``, ``growth_rates``, ``anova``,
+        ``dunnett`` and ``assumptions`` may be missing, and the report says so.
+    figures : bool
+        Also save the report's figures as PNG, SVG and PDF in ``OUTDIR/figures``.
+    gallery : bool
+        Show frames with the detected nuclei outlined (runs that counted frames only).
+    max_thumbnails : int
+        Most frame pictures in the gallery (three time points per well).
+
+    Returns
+    -------
+    Path
+        The report written.
+    """
+    from markupsafe import Markup
+
+    outdir = Path(outdir)
+    tables, run = read_outputs(outdir)
+    for needed in ("growth", "curves"):
+        if tables[needed] is None:
+            raise IncugrowthError(
+                f"{outdir / (needed + '.csv')}: not found; the report is built from the tables "
+                "of a finished run (incugrowth run ... -o OUTDIR)"
+            )
+    control = _control_of(run)
+    figs = _Figures(outdir / "figures", figures)
+    experiment = _experiment(tables, run, figs, control)
+    endpoint = _endpoint_section(tables, figs, control)
+    context = {
+        "title": f"Growth report: {experiment['facts']['plate']}",
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "version": run.get("incugrowth", __version__),
+        "control": control,
+        "experiment": experiment,
+        "panels": _growth_panels(tables, figs, control),
+        "endpoint": endpoint,
+        "findings": _findings(tables, control),
+        "anova": _anova_rows(tables["anova"]),
+        "dunnett": _dunnett_rows(tables["dunnett"]),
+        "dunnett_level": (
+            "Cell line"
+            if tables["dunnett"] is None or "cell_line" in tables["dunnett"].columns
+            else "Time (h)"
+        ),
+        "assumptions": _generic_rows(tables["assumptions"]),
+        "rates": _growth_rate_rows(tables, control),
+        "plates": _plate_maps(tables, figs),
+        "gallery": (
+            _gallery(tables, run, figs, control, max_thumbnails)
+            if gallery
+            else {"note": "The frame gallery was not requested."}
+        ),
+        "warnings": _warnings(tables, run),
+        "methods": methods_text(tables, run),
+        "outputs": _outputs(outdir),
+        "timings": run.get("timings_s") or {},
+        "environment": run.get("environment") or {},
+        "Markup": Markup,
+    }
+    html = _template().render(**context)
+    path = outdir / "report.html"
+    with atomic_path(path) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return path
+
+
+def report_command(outdir: str | os.PathLike) -> Path:
+    """What ``incugrowth report OUTDIR`` does: the Prism tables, then ``report.html``.
+
+    Raises :class:`~incugrowth.errors.IncugrowthError` when ``outdir`` is not the output of a
+    run.
+    """
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise IncugrowthError(f"{outdir}: no such folder; give the output folder of a run")
+    if not (outdir / "growth.csv").exists():
+        raise IncugrowthError(
+            f"{outdir}: no growth.csv here; give the -o folder of a finished 'incugrowth run'"
+        )
+    from incugrowth.prism import write_prism_tables
+
+    growth = _read_table(outdir / "growth.csv")
+    end_path = outdir / "endpoint.csv"
+    write_prism_tables(outdir, growth, _read_table(end_path) if end_path.exists() else None)
+    return write_report(outdir)

@@ -1,0 +1,443 @@
+"""Figures of the report: plate map, endpoint dot plots, plate heat maps, frame gallery.
+
+Growth curves live in :mod:`incugrowth.plots`; the figures here reuse its colours and style so
+that a treatment has one colour everywhere. Like :mod:`incugrowth.plots`, every figure is a
+:class:`matplotlib.figure.Figure` built without pyplot state.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Patch
+from matplotlib.ticker import MaxNLocator
+
+from incugrowth.plots import STYLE, treatment_colors
+
+__all__ = [
+    "contrast_stretch",
+    "endpoint_figure",
+    "frame_gallery_figure",
+    "outline_nuclei",
+    "plate_heatmap_figure",
+    "plate_map_figure",
+    "plate_shape",
+    "well_position",
+]
+
+_WELL_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d+)\s*$")
+_EMPTY_WELL = "#eeeeee"
+_STAR_LEVELS = ("***", "**", "*")
+
+
+def well_position(well: str) -> tuple[int, int]:
+    """0-based (row, column) of a well name.
+
+    Examples
+    --------
+    >>> well_position("B3"), well_position("P24")
+    ((1, 2), (15, 23))
+    """
+    m = _WELL_RE.match(str(well))
+    if m is None:
+        raise ValueError(f"`well` must look like 'B3', got {well!r}")
+    letters, number = m.group(1).upper(), int(m.group(2))
+    row = 0
+    for ch in letters:
+        row = row * 26 + (ord(ch) - 64)
+    return row - 1, number - 1
+
+
+def plate_shape(wells) -> tuple[int, int]:
+    """Rows x columns of the smallest standard plate (96 or 384 wells) holding ``wells``.
+
+    Examples
+    --------
+    >>> plate_shape(["B2", "G11"]), plate_shape(["B2", "J20"])
+    ((8, 12), (16, 24))
+    """
+    rows, cols = zip(*(well_position(w) for w in wells)) if len(wells) else ((0,), (0,))
+    if max(rows) < 8 and max(cols) < 12:
+        return 8, 12
+    if max(rows) < 16 and max(cols) < 24:
+        return 16, 24
+    return max(rows) + 1, max(cols) + 1
+
+
+class _style:
+    def __enter__(self):
+        import matplotlib as mpl
+
+        self._ctx = mpl.rc_context(STYLE)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def _text_color(fill: str) -> str:
+    r, g, b = to_rgb(fill)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
+
+
+def _plate_size(shape: tuple[int, int], extra_width: float) -> tuple[float, float]:
+    """Figure size in inches giving round wells: a fixed well pitch plus room for labels."""
+    pitch = 0.55 if shape[1] <= 12 else 0.3
+    return pitch * shape[1] + 0.5 + extra_width, pitch * shape[0] + 0.55
+
+
+def _plate_axes(ax, shape: tuple[int, int]) -> None:
+    n_rows, n_cols = shape
+    ax.set_xlim(-0.6, n_cols - 0.4)
+    ax.set_ylim(n_rows - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(n_cols), [str(c + 1) for c in range(n_cols)])
+    ax.set_yticks(range(n_rows), [chr(65 + r) for r in range(n_rows)])
+    ax.tick_params(length=0, labelsize=8 if n_cols <= 12 else 6)
+    ax.xaxis.tick_top()
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
+def _cell_line_labels(names, max_chars: int) -> tuple[dict[str, str], bool]:
+    """Text written in a well: every name on at most two short lines, or else short codes.
+
+    Returns the labels and whether they are codes (which then need a key beside the plate).
+    """
+    labels = {}
+    for name in names:
+        wrapped = textwrap.wrap(str(name), max_chars, break_on_hyphens=True)
+        if len(wrapped) > 2 or any(len(w) > max_chars for w in wrapped):
+            return {n: f"L{i + 1}" for i, n in enumerate(names)}, True
+        labels[name] = "\n".join(wrapped)
+    return labels, False
+
+
+def plate_map_figure(
+    plate: pd.DataFrame,
+    *,
+    colors: dict[str, str] | None = None,
+    shape: tuple[int, int] | None = None,
+    control: str = "untreated",
+) -> Figure:
+    """The plate as a grid of wells, filled with the treatment colour, labelled by cell line.
+
+    Parameters
+    ----------
+    plate : DataFrame
+        One row a well: ``well``, ``cell_line``, ``treatment``.
+    colors : dict, optional
+        Treatment colours (default :func:`incugrowth.plots.treatment_colors`).
+    shape : (rows, columns), optional
+        Plate shape (default: 8 x 12, or 16 x 24 when a well lies outside 8 x 12).
+
+    Examples
+    --------
+    >>> plate = pd.DataFrame({"well": ["B2", "B3"], "cell_line": ["M420", "M420"],
+    ...                       "treatment": ["untreated", "IFN gamma"]})
+    >>> fig = plate_map_figure(plate)
+    >>> len(fig.axes[0].patches)
+    96
+    """
+    plate = plate.drop_duplicates("well")
+    shape = shape or plate_shape(list(plate["well"]))
+    treatments = list(dict.fromkeys(plate["treatment"]))
+    treatments.sort(key=lambda t: t != control)
+    colors = colors or treatment_colors(treatments)
+    lines = list(dict.fromkeys(plate["cell_line"]))
+    small = shape[1] > 12
+    labels, coded = _cell_line_labels(lines, 5 if small else 8)
+    with _style():
+        fig = Figure(
+            figsize=_plate_size(shape, 1.7 if not coded else 2.4), dpi=150, layout="constrained"
+        )
+        ax = fig.subplots()
+        _plate_axes(ax, shape)
+        used = {well_position(w): row for w, row in zip(plate["well"], plate.to_dict("records"))}
+        for r in range(shape[0]):
+            for c in range(shape[1]):
+                rec = used.get((r, c))
+                fill = colors.get(rec["treatment"], "#333333") if rec else _EMPTY_WELL
+                ax.add_patch(
+                    Circle((c, r), 0.46, facecolor=fill, edgecolor="#777777", linewidth=0.4)
+                )
+                if rec:
+                    ax.text(
+                        c,
+                        r,
+                        labels[rec["cell_line"]],
+                        ha="center",
+                        va="center",
+                        fontsize=3.4 if small else 5.6,
+                        color=_text_color(fill),
+                        linespacing=1.0,
+                    )
+        handles = [
+            Patch(facecolor=colors[t], edgecolor="#777777", label=str(t)) for t in treatments
+        ]
+        handles.append(Patch(facecolor=_EMPTY_WELL, edgecolor="#777777", label="not in the map"))
+        fig.legend(
+            handles=handles,
+            loc="outside right upper",
+            frameon=False,
+            title="Treatment (fill)",
+            fontsize=8,
+        )
+        if coded:
+            text = "\n".join(f"{labels[name]} = {name}" for name in lines)
+            fig.text(0.99, 0.02, "Cell line (text)\n" + text, ha="right", va="bottom", fontsize=7)
+    return fig
+
+
+def plate_heatmap_figure(
+    values: pd.Series,
+    *,
+    label: str,
+    cmap: str = "viridis",
+    fmt: str = "{:.0f}",
+    shape: tuple[int, int] | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    integer: bool = False,
+) -> Figure:
+    """A plate heat map: one value per well (a Series indexed by well), written in the well.
+
+    Wells without a value are left light grey; ``integer`` keeps colour-bar ticks whole.
+
+    Examples
+    --------
+    >>> fig = plate_heatmap_figure(pd.Series({"B2": 120.0, "C5": 80.0}), label="cells")
+    >>> int(fig.axes[0].images[0].get_array().count())
+    2
+    """
+    values = values.dropna()
+    shape = shape or plate_shape(list(values.index))
+    grid = np.full(shape, np.nan)
+    for well, v in values.items():
+        r, c = well_position(well)
+        grid[r, c] = float(v)
+    small = shape[1] > 12
+    with _style():
+        fig = Figure(figsize=_plate_size(shape, 1.1), dpi=150, layout="constrained")
+        ax = fig.subplots()
+        _plate_axes(ax, shape)
+        ax.set_facecolor(_EMPTY_WELL)
+        masked = np.ma.masked_invalid(grid)
+        im = ax.imshow(masked, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        norm, cm = im.norm, im.get_cmap()
+        if values.size:
+            for (r, c), v in np.ndenumerate(grid):
+                if v == v:
+                    rgba = cm(norm(v))
+                    lum = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
+                    ax.text(
+                        c,
+                        r,
+                        fmt.format(v),
+                        ha="center",
+                        va="center",
+                        fontsize=3.8 if small else 7,
+                        color="black" if lum > 0.55 else "white",
+                    )
+        bar = fig.colorbar(im, ax=ax, label=label, fraction=0.04, pad=0.02, aspect=25)
+        if integer:
+            bar.locator = MaxNLocator(integer=True)
+            bar.update_ticks()
+    return fig
+
+
+def endpoint_figure(
+    endpoint: pd.DataFrame,
+    *,
+    value: str = "pct_change",
+    stars: pd.DataFrame | None = None,
+    cell_lines=None,
+    control: str = "untreated",
+    ncols: int = 3,
+    ylabel: str = "Change in cell count (%)",
+    panel_size: tuple[float, float] = (3.0, 2.8),
+) -> Figure:
+    """Each well's endpoint value as a dot, with the mean and SD bars; one panel per cell line.
+
+    Treatments keep their fixed colours; ``stars`` (the dunnett table) puts each comparison's
+    significance above its treatment.
+
+    Examples
+    --------
+    >>> end = pd.DataFrame({"cell_line": ["M420"] * 4, "well": ["B2", "B3", "B4", "B5"],
+    ...                     "treatment": ["untreated", "untreated", "IFN gamma", "IFN gamma"],
+    ...                     "pct_change": [300.0, 320.0, 50.0, 70.0]})
+    >>> fig = endpoint_figure(end)
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['untreated', 'IFN gamma']
+    """
+    lines = (
+        list(cell_lines) if cell_lines is not None else list(dict.fromkeys(endpoint["cell_line"]))
+    )
+    treatments = list(dict.fromkeys(endpoint["treatment"]))
+    treatments.sort(key=lambda t: t != control)
+    colors = treatment_colors(treatments)
+    with _style():
+        ncols = max(1, min(ncols, len(lines)))
+        nrows = max(1, math.ceil(len(lines) / ncols))
+        fig = Figure(
+            figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.3),
+            dpi=150,
+            layout="constrained",
+        )
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+        top = np.nanmax(endpoint[value].to_numpy(dtype=float)) if len(endpoint) else 0.0
+        bottom = np.nanmin(endpoint[value].to_numpy(dtype=float)) if len(endpoint) else 0.0
+        span = (top - bottom) or 1.0
+        for ax, line in zip(axes.flat, lines):
+            sub = endpoint[endpoint["cell_line"] == line]
+            present = [t for t in treatments if (sub["treatment"] == t).any()]
+            star_map = _stars_for(stars, line)
+            for x, t in enumerate(present):
+                vals = sub.loc[sub["treatment"] == t, value].dropna().to_numpy(dtype=float)
+                _dots(ax, x, vals, colors[t])
+                mark = star_map.get(t)
+                if mark and vals.size:
+                    ax.text(
+                        x,
+                        vals.max() + 0.06 * span,
+                        mark,
+                        ha="center",
+                        va="bottom",
+                        fontsize=8 if mark in _STAR_LEVELS else 7,
+                    )
+            ax.set_xticks(range(len(present)), [str(t) for t in present])
+            ax.tick_params(axis="x", labelrotation=40, labelsize=7)
+            for lab in ax.get_xticklabels():
+                lab.set_horizontalalignment("right")
+                lab.set_rotation_mode("anchor")
+            ax.set_xlim(-0.6, len(present) - 0.4)
+            ax.axhline(0, color="#bbbbbb", linewidth=0.6, zorder=0)
+            ax.set_title(str(line))
+        for ax in axes[:, 0]:
+            ax.set_ylabel(ylabel)
+        if len(endpoint):
+            axes[0, 0].set_ylim(min(bottom, 0) - 0.08 * span, top + 0.2 * span)
+        for ax in list(axes.flat)[len(lines) :]:
+            ax.set_visible(False)
+    return fig
+
+
+def _dots(ax, x: float, vals: np.ndarray, color: str) -> None:
+    n = vals.size
+    if n == 0:
+        return
+    # Fixed, symmetric offsets (no random jitter): the figure is the same on every rerun.
+    offsets = np.linspace(-0.16, 0.16, n) if n > 1 else np.zeros(1)
+    ax.scatter(
+        x + offsets,
+        vals,
+        s=16,
+        color=color,
+        edgecolor="white",
+        linewidth=0.5,
+        zorder=3,
+    )
+    mean = vals.mean()
+    ax.hlines(mean, x - 0.28, x + 0.28, color="#222222", linewidth=1.2, zorder=4)
+    if n > 1:
+        ax.errorbar(
+            x, mean, yerr=vals.std(ddof=1), color="#222222", capsize=3, linewidth=0.9, zorder=4
+        )
+
+
+def _stars_for(dunnett: pd.DataFrame | None, cell_line) -> dict:
+    if dunnett is None or dunnett.empty or "cell_line" not in dunnett.columns:
+        return {}
+    sub = dunnett[dunnett["cell_line"] == cell_line]
+    return dict(zip(sub["treatment"], sub["stars"]))
+
+
+def contrast_stretch(image: np.ndarray, low: float = 1.0, high: float = 99.5) -> np.ndarray:
+    """Float copy of ``image`` scaled so its ``low``-``high`` percentile range fills [0, 1].
+
+    Examples
+    --------
+    >>> contrast_stretch(np.array([[0, 50], [100, 200]], dtype=np.uint16), 0, 100).tolist()
+    [[0.0, 0.25], [0.5, 1.0]]
+    """
+    img = np.asarray(image, dtype=float)
+    if img.size == 0:
+        return img.copy()
+    lo, hi = np.nanpercentile(img, [low, high])
+    if not hi > lo:
+        return np.zeros_like(img)
+    return np.clip((img - lo) / (hi - lo), 0.0, 1.0)
+
+
+def outline_nuclei(
+    image: np.ndarray,
+    labels: np.ndarray,
+    *,
+    color=(1.0, 0.85, 0.0),
+) -> np.ndarray:
+    """RGB picture of a frame (contrast-stretched grey) with each labelled nucleus outlined.
+
+    Examples
+    --------
+    >>> img = np.zeros((7, 7)); img[2:5, 2:5] = 1.0
+    >>> rgb = outline_nuclei(img, (img > 0).astype(int))
+    >>> rgb.shape, bool((rgb[..., 2] == 0).any())
+    ((7, 7, 3), True)
+    """
+    from skimage.segmentation import find_boundaries
+
+    if np.shape(image) != np.shape(labels):
+        raise ValueError(
+            f"`labels` must have the shape of `image` {np.shape(image)}, got {np.shape(labels)}"
+        )
+    grey = contrast_stretch(image)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    edges = find_boundaries(np.asarray(labels), mode="inner")
+    rgb[edges] = color
+    return rgb
+
+
+def frame_gallery_figure(rows, *, tile_size: float = 1.9) -> Figure:
+    """Thumbnails in a grid: one row per well, one column per time point.
+
+    Parameters
+    ----------
+    rows : list of (row title, list of (RGB image, tile title))
+        The pictures, e.g. from :func:`outline_nuclei`.
+
+    Examples
+    --------
+    >>> tile = np.zeros((4, 4, 3))
+    >>> fig = frame_gallery_figure([("B2", [(tile, "0 h"), (tile, "72 h")])])
+    >>> len(fig.axes)
+    2
+    """
+    rows = list(rows)
+    ncols = max((len(tiles) for _, tiles in rows), default=1)
+    with _style():
+        fig = Figure(
+            figsize=(tile_size * ncols + 0.2, (tile_size + 0.35) * max(1, len(rows))), dpi=150
+        )
+        axes = fig.subplots(max(1, len(rows)), ncols, squeeze=False)
+        for r, (row_title, tiles) in enumerate(rows):
+            for c in range(ncols):
+                ax = axes[r, c]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if c >= len(tiles):
+                    ax.set_visible(False)
+                    continue
+                rgb, title = tiles[c]
+                ax.imshow(rgb, interpolation="nearest")
+                ax.set_title(title, fontsize=6.5)
+                if c == 0:
+                    ax.set_ylabel(row_title, fontsize=7)
+    return fig

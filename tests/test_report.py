@@ -1,0 +1,410 @@
+"""Tests of the report: built from a small synthetic run folder (3 cell lines x 4 treatments)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from incugrowth import kinetics
+from incugrowth.errors import IncugrowthError
+from incugrowth.report import (
+    format_number,
+    format_p,
+    methods_text,
+    read_outputs,
+    report_command,
+    write_report,
+)
+
+LINES = ["M420", "M464", "M407 JAK1-KO"]
+TREATMENTS = ["untreated", "IFN gamma", "Lipofectamine", "2'3'-cGAMP"]
+TIMES = [0.0, 23.5, 47.5, 71.5, 95.5]
+# One P value per comparison (line, treatment), chosen to give every star level.
+P_VALUES = {
+    ("M420", "IFN gamma"): 0.00001,
+    ("M420", "Lipofectamine"): 0.8123,
+    ("M420", "2'3'-cGAMP"): 0.0042,
+    ("M464", "IFN gamma"): 0.51,
+    ("M464", "Lipofectamine"): 0.99999,
+    ("M464", "2'3'-cGAMP"): 0.0004,
+    ("M407 JAK1-KO", "IFN gamma"): 0.03,
+    ("M407 JAK1-KO", "Lipofectamine"): 0.2,
+    ("M407 JAK1-KO", "2'3'-cGAMP"): 0.7,
+}
+RATES = {"untreated": 0.020, "IFN gamma": 0.008, "Lipofectamine": 0.019, "2'3'-cGAMP": 0.010}
+
+
+def _stars(p: float) -> str:
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "NS"
+
+
+def _well(li: int, ti: int, rep: int) -> str:
+    return f"{'BCDEFG'[rep + 3 * (li % 2)]}{2 + ti + 5 * (li // 2)}"
+
+
+def make_run_folder(outdir: Path, *, frames: str | None = None) -> dict:
+    """Write the tables and run.json of a realistic small run into ``outdir``."""
+    rng = np.random.default_rng(7)
+    plate, counts = [], []
+    for li, line in enumerate(LINES):
+        for ti, t in enumerate(TREATMENTS):
+            for rep in range(3):
+                well = _well(li, ti, rep)
+                plate.append(
+                    {"well": well, "cell_line": line, "treatment": t, "dose": np.nan,
+                     "dose_unit": ""}
+                )  # fmt: skip
+                rate = RATES[t] * (1.0 if line != "M464" or t != "IFN gamma" else 2.4)
+                for h in TIMES:
+                    for field in (1, 2):
+                        n = 120 * np.exp(rate * h) * rng.normal(1, 0.04)
+                        counts.append(
+                            {"well": well, "field": field, "elapsed_h": h,
+                             "count": round(n), "qc_flag": ""}
+                        )  # fmt: skip
+    plate = pd.DataFrame(plate)
+    counts = pd.DataFrame(counts)
+    counts.loc[5, "qc_flag"] = "out_of_focus"
+    counts.loc[17, "qc_flag"] = "saturated;count_jump"
+    growth = kinetics.growth_table(counts, plate)
+    curves = kinetics.condition_curves(growth)
+    end = kinetics.endpoint(growth, 72.0)
+    rates = kinetics.growth_rates(growth)
+    rows = []
+    for line in LINES:
+        sub = end[end["cell_line"] == line]
+        for t in TREATMENTS[1:]:
+            control = "Lipofectamine" if t == "2'3'-cGAMP" else "untreated"
+            diff = sub.loc[sub.treatment == t, "pct_change"].mean() - (
+                sub.loc[sub.treatment == control, "pct_change"].mean()
+            )
+            p = P_VALUES[(line, t)]
+            rows.append(
+                {"cell_line": line, "treatment": t, "control": control, "mean_diff": diff,
+                 "se": 9.5, "t": diff / 9.5, "df": 24.0, "p_adj": p, "ci_low": diff - 25.1,
+                 "ci_high": diff + 25.1, "stars": _stars(p)}
+            )  # fmt: skip
+    dunnett = pd.DataFrame(rows)
+    anova = pd.DataFrame(
+        {
+            "source": ["cell_line", "treatment", "cell_line:treatment", "Residual"],
+            "ss": [1.2e4, 9.9e4, 2.1e4, 3.3e3],
+            "df": [2.0, 3.0, 6.0, 24.0],
+            "ms": [6.0e3, 3.3e4, 3.5e3, 137.5],
+            "f": [43.6, 240.0, 25.45, np.nan],
+            "p": [1e-8, 1e-17, 0.0123, np.nan],
+        }
+    )
+    checks = pd.DataFrame(
+        {
+            "check": ["normality of residuals", "equal variances"],
+            "test": ["Shapiro-Wilk", "Brown-Forsythe"],
+            "statistic": [0.97, 1.3],
+            "p": [0.41, 0.27],
+            "ok": [True, True],
+        }
+    )
+    outdir.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "counts": counts, "growth": growth, "curves": curves, "endpoint": end,
+        "growth_rates": rates, "anova": anova, "dunnett": dunnett, "assumptions": checks,
+    }  # fmt: skip
+    for name, df in tables.items():
+        df.to_csv(outdir / f"{name}.csv", index=False)
+    export = outdir.parent / "export_red_count.txt"
+    export.write_text("Date Time\tElapsed\tB2\n", encoding="utf-8")
+    run = {
+        "incugrowth": "0.1.0",
+        "started": "2026-01-05T10:00:00+00:00",
+        "finished": "2026-01-05T10:00:09+00:00",
+        "parameters": {
+            "exports": None if frames else [str(export)],
+            "frames": frames,
+            "plate_map": "plate_map.csv",
+            "outdir": str(outdir),
+            "control": "untreated",
+            "controls": {"2'3'-cGAMP": "Lipofectamine"},
+            "endpoint_h": 72.0,
+            "endpoint_tolerance_h": 6.0,
+            "baseline_h": None,
+            "combine": "mean",
+            "metric": "Red Object Count (Per Image)",
+            "channel": None,
+            "diameter": None,
+        },
+        "inputs": [
+            {"path": "plate_map.csv", "size": 2048, "sha256": "ab" * 32},
+            {"path": str(export), "size": 123456, "sha256": "cd" * 32},
+        ],
+        "timings_s": {"counts": 0.2, "kinetics": 0.1, "stats": 0.3},
+        "warnings": ["1 plate-map well(s) have no data: H12"],
+        "messages": ["2'3'-cGAMP compared with Lipofectamine"],
+        "environment": {"python": "3.11.2", "numpy": "2.4.0", "pandas": "3.1.0",
+                        "scipy": "1.17.0", "statsmodels": "0.15.0"},
+    }  # fmt: skip
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    return tables
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("run") / "out"
+    tables = make_run_folder(outdir)
+    path = write_report(outdir)
+    return path, path.read_text(encoding="utf-8"), tables
+
+
+def _panels(text: str) -> dict[str, str]:
+    found = re.findall(r'<div class="panel" data-cell-line="([^"]*)">(.*?)</div>', text, re.S)
+    return {html.unescape(k): v for k, v in found}
+
+
+def _svg_texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return ["".join(el.itertext()).strip() for el in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_report_written_and_self_contained(report):
+    path, text, _ = report
+    assert path.name == "report.html" and path.exists()
+    assert 'src="http' not in text and "src='http" not in text
+    assert not re.search(r"<link\b", text, re.I)
+    assert not re.search(r"<script[^>]*\bsrc=", text, re.I)
+    assert "@import" not in text and "url(http" not in text
+    assert "@media print" in text and "break-before: page" in text
+
+
+def test_every_image_is_embedded_and_every_svg_parses(report):
+    _, text, _ = report
+    for tag in re.findall(r"<img\b[^>]*>", text):
+        assert 'src="data:image/' in tag
+    svgs = re.findall(r"<svg\b.*?</svg>", text, re.S)
+    # plate map, 3 growth panels, endpoint dots, count heat map, QC heat map
+    assert len(svgs) == 7
+    ids = []
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        ids += [el.get("id") for el in root.iter() if el.get("id")]
+    assert len(ids) == len(set(ids)), "figure element ids collide between figures"
+
+
+def test_every_cell_line_has_a_growth_panel(report):
+    _, text, _ = report
+    panels = _panels(text)
+    assert sorted(panels) == sorted(LINES)
+    for line, body in panels.items():
+        svg = re.search(r"<svg\b.*?</svg>", body, re.S).group(0)
+        assert line in _svg_texts(svg)
+
+
+def test_stars_agree_with_dunnett(report):
+    _, text, tables = report
+    dunnett = tables["dunnett"]
+    for line, body in _panels(text).items():
+        shown = dict(
+            (html.unescape(t), s)
+            for t, s in re.findall(r'data-treatment="([^"]*)" data-stars="([^"]*)"', body)
+        )
+        sub = dunnett[dunnett["cell_line"] == line]
+        assert shown == dict(zip(sub["treatment"], sub["stars"]))
+        # ... and the same marks are written at the end of the curves in the figure.
+        svg_texts = _svg_texts(re.search(r"<svg\b.*?</svg>", body, re.S).group(0))
+        for mark in sub["stars"]:
+            assert svg_texts.count(mark) >= list(sub["stars"]).count(mark)
+
+
+def test_dunnett_table_is_formatted_like_prism(report):
+    _, text, _ = report
+    table = re.search(r'<table class="dunnett">.*?</table>', text, re.S).group(0)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]
+    assert len(rows) == len(P_VALUES)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
+    by_key = {(c[0], html.unescape(c[1]).split(" vs. ")[0]): c for c in cells}
+    m420_gamma = by_key[("M420", "IFN gamma")]
+    assert m420_gamma[-1] == "&lt;0.0001" and m420_gamma[-2] == "***"
+    assert by_key[("M464", "Lipofectamine")][-1] == "&gt;0.9999"
+    assert by_key[("M420", "2'3'-cGAMP")][-1] == "0.004200"
+    assert " to " in m420_gamma[3]
+
+
+def test_methods_names_endpoint_control_and_versions(report):
+    path, text, _ = report
+    methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
+    assert "requested at 72 h" in methods and "71.5 h, was used" in methods
+    assert "against untreated" in methods and "against Lipofectamine" in methods
+    assert "Dunnett" in methods and "multivariate t" in methods
+    assert "averaged" in methods and "2 images (fields)" in methods
+    assert "balanced design" in methods
+    assert "statsmodels 0.15.0" in methods and "incugrowth 0.1.0" in methods
+    assert "Red Object Count (Per Image)" in methods
+
+
+def test_figures_saved_in_three_formats(report):
+    path, _, _ = report
+    figdir = path.parent / "figures"
+    for stem in ("plate_map", "endpoint", "plate_counts", "plate_qc", "growth_M420"):
+        for ext in ("png", "svg", "pdf"):
+            assert (figdir / f"{stem}.{ext}").stat().st_size > 1000
+
+
+def test_qc_and_warnings_are_reported(report):
+    _, text, _ = report
+    assert "2 of 360 images (rows of counts.csv) carry a QC flag" in text
+    assert "H12" in text
+    for flag in ("out_of_focus", "saturated", "count_jump"):
+        assert f"<code>{flag}</code>" in text
+
+
+def test_missing_statistics_are_reported_not_fatal(report, tmp_path):
+    src = report[0].parent
+    outdir = tmp_path / "partial"
+    shutil.copytree(src, outdir, ignore=shutil.ignore_patterns("figures", "report.html"))
+    for name in ("anova", "dunnett", "assumptions", "growth_rates", "endpoint"):
+        (outdir / f"{name}.csv").unlink()
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    for name in ("anova", "dunnett", "assumptions", "endpoint"):
+        assert f"{name}.csv is missing" in text
+    assert "growth_rates.csv is missing" in text
+    assert "No ANOVA table was produced" in text
+    assert sorted(_panels(text)) == sorted(LINES)
+    assert not (outdir / "figures").exists()
+
+
+def test_report_command_needs_a_run_folder(tmp_path):
+    with pytest.raises(IncugrowthError, match="growth.csv"):
+        report_command(tmp_path)
+    with pytest.raises(IncugrowthError, match="no such folder"):
+        report_command(tmp_path / "nope")
+
+
+def test_report_command_writes_prism_tables_and_report(report, tmp_path):
+    outdir = tmp_path / "again"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("report.html"))
+    path = report_command(outdir)
+    assert path == outdir / "report.html" and path.exists()
+    assert (outdir / "prism_endpoint.csv").exists()
+    assert (outdir / "prism_growth_M407_JAK1-KO.csv").exists()
+    assert "prism_endpoint.csv" in path.read_text(encoding="utf-8")
+
+
+def _fake_frame_modules(monkeypatch, folder: Path, *, fail: bool = False):
+    """Stand-ins for the frame reader and segmenter: disks on a dark background."""
+    from skimage.draw import disk
+    from skimage.measure import label
+
+    wells = [_well(li, ti, r) for li in range(3) for ti in range(4) for r in range(3)]
+    frames = pd.DataFrame(
+        [
+            {"path": f"{w}|{h}", "well": w, "field": f, "elapsed_h": h, "channel": "red"}
+            for w in wells
+            for f in (1, 2)
+            for h in TIMES
+        ]
+    )
+
+    def find_frames(path):
+        if fail:
+            raise OSError("cannot list the frames folder")
+        assert Path(path) == folder
+        return frames
+
+    def read_frame(path):
+        hours = float(path.split("|")[1])
+        img = np.full((300, 320), 200, dtype=np.uint16)
+        rng = np.random.default_rng(int(hours))
+        for _ in range(5 + int(hours / 10)):
+            rr, cc = disk(tuple(rng.integers(10, 290, 2)), 5, shape=img.shape)
+            img[rr, cc] = 3000
+        return img
+
+    def segment_nuclei(image, *, diameter=None):
+        return label(image > 1000)
+
+    fr = types.ModuleType("incugrowth.frames")
+    fr.find_frames, fr.read_frame = find_frames, read_frame
+    im = types.ModuleType("incugrowth.image")
+    im.segment_nuclei = segment_nuclei
+    monkeypatch.setitem(sys.modules, "incugrowth.frames", fr)
+    monkeypatch.setitem(sys.modules, "incugrowth.image", im)
+
+
+def test_frame_gallery_shows_control_and_treated_wells(tmp_path, monkeypatch):
+    folder = tmp_path / "frames"
+    outdir = tmp_path / "out"
+    make_run_folder(outdir, frames=str(folder))
+    _fake_frame_modules(monkeypatch, folder)
+    text = write_report(outdir, figures=False, max_thumbnails=12).read_text(encoding="utf-8")
+    img = re.search(r'<img src="data:image/png;base64,([^"]+)"', text).group(1)
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(base64.b64decode(img)))
+    assert picture.size[0] > 300 and picture.size[1] > 300
+    shown = re.search(r'id="gallery-wells">(.*?)</p>', text, re.S).group(1)
+    # 12 thumbnails at 3 time points: 4 wells, the control and the most inhibited treatment
+    # (IFN gamma) of the first two cell lines in plate order, first replicate each.
+    assert re.findall(r"<code>(\w+)</code>", shown) == ["B2", "B3", "B7", "B8"]
+    assert "Nuclei were counted by incugrowth" in text
+
+
+def test_frame_gallery_failure_is_a_note(tmp_path, monkeypatch):
+    folder = tmp_path / "frames"
+    outdir = tmp_path / "out"
+    make_run_folder(outdir, frames=str(folder))
+    _fake_frame_modules(monkeypatch, folder, fail=True)
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    assert "The frame gallery was skipped: cannot list the frames folder" in text
+    assert "<img" not in text
+
+
+def test_methods_text_states_baseline_and_sum(report):
+    tables, run = read_outputs(report[0].parent)
+    run["parameters"]["combine"] = "sum"
+    run["parameters"]["baseline_h"] = 24.0
+    text = methods_text(tables, run)
+    assert "were summed" in text and "baseline time 24 h" in text
+
+
+def test_number_formats():
+    assert format_p(0.00005) == "<0.0001" and format_p(0.012345) == "0.01235"
+    assert format_number(-0.000123456) == "-0.0001235" and format_number(98765.4) == "98765"
+
+
+def _chromium() -> str | None:
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    from PIL import Image
+
+    path = report[0]
+    shot = tmp_path / "shot.png"
+    cmd = [
+        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+        "--window-size=1280,2000", path.resolve().as_uri(),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape[:2] == (2000, 1280)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+    non_white = (pixels < 235).any(axis=2).mean()
+    assert 0.03 < non_white < 0.9

@@ -96,6 +96,8 @@ NUCLEUS_RADIUS = 6.0
 NUCLEUS_RADIUS_SD = 0.1
 NUCLEUS_RADIUS_RANGE = (5.0, 7.5)
 MIN_SEPARATION = 0.85
+# Cells per 96-well well for one nucleus per full frame: 0.32 cm2 over 1.746 x 1.290 mm (10x).
+CELLS_PER_WELL = 32.0 / (1.746 * 1.290)
 # Phase channel (8-bit).
 PHASE_BACKGROUND = 128.0
 PHASE_NOISE = 3.0
@@ -1014,15 +1016,15 @@ def write_plate_map_xml(
     *,
     rows: int = 8,
     columns: int = 12,
-    seeding_density: float | None = None,
 ) -> Path:
     """Write a plate map as an IncuCyte ``.PlateMap`` XML file (UTF-8 with a BOM).
 
     Every well of the plate is listed with 0-based ``row``/``col``; an annotated well has a
     ``wellItem type="CellType"`` and, when treated or untreated, a ``wellItem
     type="Compound"`` whose ``referenceItem displayName`` is the treatment, with
-    ``concentration`` and ``concentrationUnits`` when it has a dose. The vehicle
-    (``control``) is not part of the XML.
+    ``concentration`` and ``concentrationUnits`` when it has a dose. A ``seeding_density``
+    column (cells per well) becomes the CellType item's ``seedingDensity``. The vehicle
+    (``control``) is not written: IncuCyte would read a second compound as a combination.
 
     Examples
     --------
@@ -1060,10 +1062,14 @@ def write_plate_map_xml(
                 out.append(f'      <well row="{r}" col="{c}" />')
                 continue
             out += [f'      <well row="{r}" col="{c}">', "        <items>"]
-            density = "" if seeding_density is None else f"{seeding_density:g}"
+            density = row.get("seeding_density", np.nan)
+            cell_attrs = (
+                ""
+                if pd.isna(density)
+                else f' seedingDensity="{float(density):g}" seedingDensityUnits="cells/well"'
+            )
             out += [
-                f'          <wellItem type="CellType" passage="" seedingDensity="{density}" '
-                'seedingDensityUnits="cells/well">',
+                f'          <wellItem type="CellType"{cell_attrs}>',
                 f"            {ref('CellType', str(row['cell_line']))}",
                 "          </wellItem>",
             ]
@@ -1171,7 +1177,10 @@ def simulate_experiment(
     plate = d.plate_map()
     paths = {
         "plate_map_csv": write_csv(plate, out / "plate_map.csv"),
-        "plate_map_xml": write_plate_map_xml(plate, out / "plate_map.PlateMap"),
+        "plate_map_xml": write_plate_map_xml(
+            plate.assign(seeding_density=(d.wells["seeding"] * CELLS_PER_WELL).round(-2)),
+            out / "plate_map.PlateMap",
+        ),
         "export": write_export(
             counts, out / "export_red_count.txt", vessel=f"sim_{d.name} (seed {seed})"
         ),
@@ -1305,7 +1314,7 @@ def _pct_change_summary(counts: pd.DataFrame, at: float) -> list[dict]:
     end = well[well["elapsed_h"] == t_end].set_index("well")["count"]
     pct = (100.0 * (end / base - 1.0)).rename("pct_change").reset_index()
     meta = counts.drop_duplicates("well")[["well", "cell_line", "treatment", "dose"]]
-    pct = pct.merge(meta, on="well")
+    pct = meta.merge(pct, on="well")  # keeps the design's order of conditions
     summary = pct.groupby(["cell_line", "treatment", "dose"], dropna=False, sort=False)[
         "pct_change"
     ].agg(["mean", "std"])

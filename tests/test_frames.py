@@ -1,0 +1,217 @@
+"""Frame finder and frame reader: IncuCyte file names, channels, damaged files."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
+from incugrowth.frames import find_frames, parse_frame_name, read_frame, select_channel
+
+
+def _tif(path: Path, data=None, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.zeros((8, 10), np.uint16) if data is None else data
+    tifffile.imwrite(path, data, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, well, field, hours, prefix",
+    [
+        ("VID1630_C4_1_01d23h34m.tif", "C4", 1, 47 + 34 / 60, "VID1630"),
+        ("my_exp_2_B03_12_00d00h00m.TIFF", "B3", 12, 0.0, "my_exp_2"),
+        ("plate_A1_B2_2_10d04h30m.tiff", "B2", 2, 244.5, "plate_A1"),
+    ],
+)
+def test_parse_elapsed_names(name, well, field, hours, prefix):
+    d = parse_frame_name(name)
+    assert (d["form"], d["well"], d["field"], d["prefix"]) == ("elapsed", well, field, prefix)
+    assert d["elapsed_h"] == pytest.approx(hours)
+
+
+def test_parse_channel_words_and_rejects():
+    assert parse_frame_name("VID1_B3_1_Red_00d04h00m.tif")["channel"] == "red"
+    assert parse_frame_name("VID1_Phase_B3_1_00d04h00m.tif")["channel"] == "phase"
+    assert parse_frame_name("VID1_B3_1_00d04h00m.tif")["channel"] is None
+    for bad in ["VID1_B3_1_00d25h00m.tif", "VID1_Z3_1_00d04h00m.tif", "B3_1.tif", "x.png"]:
+        assert parse_frame_name(bad) is None, bad
+
+
+def test_find_frames_elapsed_layout_sorted_and_typed(tmp_path):
+    names = [
+        "red/VID1_B10_1_00d00h00m.tif",
+        "red/VID1_B2_1_00d04h00m.tif",
+        "red/VID1_B2_1_00d00h00m.tif",
+        "red/VID1_B2_2_00d00h00m.tif",
+        "Phase/VID1_B2_1_00d00h00m.tif",
+    ]
+    for name in names:
+        _tif(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a frame")
+    df = find_frames(tmp_path)
+    assert df.columns.tolist()[:5] == ["path", "well", "field", "elapsed_h", "channel"]
+    assert {"prefix", "mtime", "size"} <= set(df.columns)
+    rows = list(zip(df["channel"], df["well"], df["field"], df["elapsed_h"]))
+    assert rows == [
+        ("phase", "B2", 1, 0.0),
+        ("red", "B2", 1, 0.0),
+        ("red", "B2", 1, 4.0),
+        ("red", "B2", 2, 0.0),
+        ("red", "B10", 1, 0.0),
+    ]
+    assert df["field"].dtype == np.int64 and df["elapsed_h"].dtype == np.float64
+    assert df["size"].gt(0).all() and df.attrs["unparsed"] == []
+    only_red = find_frames(tmp_path, channel="RED")
+    assert set(only_red["channel"]) == {"red"} and len(only_red) == 4
+
+
+def test_find_frames_absolute_times_from_earliest(tmp_path):
+    for name in [
+        "exp_B3_1_2016y03m14d_22h26m.tif",
+        "exp_B3_1_2016y03m15d_02h26m.tif",
+        "exp_B3_1_2016y03m17d_22h26m.tif",
+    ]:
+        _tif(tmp_path / "green" / name)
+    df = find_frames(tmp_path)
+    assert df["elapsed_h"].tolist() == [0.0, 4.0, 72.0]
+    assert set(df["channel"]) == {"green"}
+
+
+def test_find_frames_raw_archive(tmp_path):
+    scan = tmp_path / "EssenFiles" / "ScanData"
+    for folder in ["1603/14/1026", "1603/14/1426", "1603/15/1026"]:
+        for code in ["Ph", "C1", "C2"]:
+            _tif(scan / folder / "700" / f"B3-1-{code}.tif")
+    df = find_frames(tmp_path)
+    assert sorted(set(df["channel"])) == ["green", "phase", "red"]
+    red = df[df["channel"] == "red"]
+    assert red["elapsed_h"].tolist() == [0.0, 4.0, 24.0]
+    assert set(red["prefix"]) == {"700"} and set(red["well"]) == {"B3"}
+
+
+def test_unparsed_names_are_reported_not_dropped(tmp_path):
+    _tif(tmp_path / "VID1_B3_1_00d00h00m.tif")
+    _tif(tmp_path / "snapshot_final.tif")
+    _tif(tmp_path / "VID1_B3_x_00d00h00m.tif")
+    with pytest.warns(IncugrowthWarning, match=r"2 TIFF file\(s\) not named as frames") as rec:
+        df = find_frames(tmp_path)
+    assert "snapshot_final.tif" in str(rec[0].message)
+    assert len(df) == 1
+    assert sorted(Path(p).name for p in df.attrs["unparsed"]) == [
+        "VID1_B3_x_00d00h00m.tif",
+        "snapshot_final.tif",
+    ]
+
+
+def test_duplicate_frames_warned_and_first_path_kept(tmp_path):
+    a = _tif(tmp_path / "a" / "red" / "VID1_B3_1_00d04h00m.tif")
+    b = _tif(tmp_path / "b" / "red" / "VID1_B3_1_00d04h00m.TIF")
+    with pytest.warns(IncugrowthWarning, match="1 duplicate frame"):
+        df = find_frames(tmp_path)
+    assert df["path"].tolist() == [str(a)]
+    assert df.attrs["duplicates"] == [str(b)]
+
+
+def test_missing_and_empty_folders_name_the_folder_and_pattern(tmp_path):
+    with pytest.raises(IncugrowthError, match=r"nothere: folder not found.*_<Well>_<Field>_"):
+        find_frames(tmp_path / "nothere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IncugrowthError, match=r"empty: no TIFF frames found.*<DD>d<HH>h<MM>m"):
+        find_frames(tmp_path / "empty")
+    _tif(tmp_path / "odd" / "picture.tif")
+    with pytest.raises(IncugrowthError, match="no file name is a frame name"):
+        find_frames(tmp_path / "odd")
+    with pytest.raises(IncugrowthError, match="no frames of channel 'green'; available.*red"):
+        _tif(tmp_path / "one" / "red" / "V_B3_1_00d00h00m.tif")
+        find_frames(tmp_path / "one", channel="green")
+
+
+def test_select_channel_prefers_red_then_the_only_one(tmp_path):
+    for ch in ["red", "phase"]:
+        _tif(tmp_path / ch / "V_B3_1_00d00h00m.tif")
+    frames = find_frames(tmp_path)
+    assert select_channel(frames)["channel"].unique().tolist() == ["red"]
+    assert select_channel(frames, "phase")["channel"].unique().tolist() == ["phase"]
+    with pytest.raises(IncugrowthError, match="no frames of channel 'nir'; available.*phase, red"):
+        select_channel(frames, "nir")
+    _tif(tmp_path / "two" / "green" / "V_B3_1_00d00h00m.tif")
+    _tif(tmp_path / "two" / "phase" / "V_B3_1_00d00h00m.tif")
+    with pytest.raises(IncugrowthError, match="several channels.*green, phase.*--channel"):
+        select_channel(find_frames(tmp_path / "two"))
+    single = find_frames(tmp_path / "two", channel="green")
+    assert select_channel(single).attrs["channel"] == "green"
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8])
+def test_read_frame_lzw_keeps_dtype(tmp_path, dtype):
+    data = (np.arange(40 * 30) % 250).astype(dtype).reshape(40, 30)
+    p = _tif(tmp_path / "V_B3_1_00d00h00m.tif", data, compression="lzw", predictor=True)
+    out = read_frame(p)
+    assert out.dtype == dtype and out.shape == (40, 30)
+    np.testing.assert_array_equal(out, data)
+
+
+def test_read_frame_single_channel_rgb_gives_that_channel(tmp_path):
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[5:10, 5:10, 0] = 200
+    out = read_frame(_tif(tmp_path / "rgb.tif", rgb, photometric="rgb"))
+    assert out.shape == (20, 30) and out.max() == 200 and out[7, 7] == 200
+
+
+def test_broken_tiffs_raise_naming_the_file(tmp_path):
+    zero = tmp_path / "V_B3_1_00d00h00m.tif"
+    zero.write_bytes(b"")
+    with pytest.raises(IncugrowthError, match=r"V_B3_1_00d00h00m\.tif: empty file"):
+        read_frame(zero)
+
+    good = _tif(tmp_path / "good.tif", np.ones((200, 200), np.uint16) * 7)
+    truncated = tmp_path / "V_B4_1_00d00h00m.tif"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(IncugrowthError, match=r"V_B4_1_00d00h00m\.tif: truncated or damaged"):
+        read_frame(truncated)
+
+    jpeg = tmp_path / "V_B5_1_00d00h00m.tif"
+    jpeg.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))
+    with pytest.raises(IncugrowthError, match=r"V_B5_1_00d00h00m\.tif: is a JPEG image, not a TIFF"):
+        read_frame(jpeg)
+
+    overlay = np.zeros((20, 30, 3), np.uint8)
+    overlay[..., 0] = np.arange(30, dtype=np.uint8)
+    overlay[..., 1] = 5
+    overlay[2:4, 2:4, 1] = 90
+    rgb = _tif(tmp_path / "V_B6_1_00d00h00m.tif", overlay, photometric="rgb")
+    with pytest.raises(IncugrowthError, match=r"V_B6_1_00d00h00m\.tif: is a colour \(RGB\)"):
+        read_frame(rgb)
+
+    stack = _tif(
+        tmp_path / "V_B7_1_00d00h00m.tif", np.zeros((5, 8, 8), np.uint16), photometric="minisblack"
+    )
+    with pytest.raises(IncugrowthError, match=r"V_B7_1_00d00h00m\.tif: is a stack of 5"):
+        read_frame(stack)
+
+
+def test_simulated_experiment_frames_round_trip(tmp_path):
+    from incugrowth.simulate import simulate_experiment
+
+    simulate_experiment(
+        tmp_path,
+        frame_shape=(64, 96),
+        times=[0, 24, 72],
+        wells=["D1", "A12"],
+        fields=2,
+        jobs=1,
+        progress=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = find_frames(tmp_path)
+    assert len(df) == 2 * 2 * 3 * 2  # channels x wells x times x fields
+    assert set(df["prefix"]) == {"sim_fig4"}
+    red = select_channel(df)
+    assert red["well"].unique().tolist() == ["A12", "D1"]
+    assert red["elapsed_h"].unique().tolist() == [0.0, 24.0, 72.0]
+    assert read_frame(red["path"].iloc[0]).dtype == np.uint16
+    assert read_frame(df.loc[df["channel"] == "phase", "path"].iloc[0]).dtype == np.uint8

@@ -175,7 +175,9 @@ def test_broken_tiffs_raise_naming_the_file(tmp_path):
 
     jpeg = tmp_path / "V_B5_1_00d00h00m.tif"
     jpeg.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))
-    with pytest.raises(IncugrowthError, match=r"V_B5_1_00d00h00m\.tif: is a JPEG image, not a TIFF"):
+    with pytest.raises(
+        IncugrowthError, match=r"V_B5_1_00d00h00m\.tif: is a JPEG image, not a TIFF"
+    ):
         read_frame(jpeg)
 
     overlay = np.zeros((20, 30, 3), np.uint8)

@@ -111,7 +111,7 @@ def test_same_seed_same_bytes_and_subsets_render_identical_frames(tmp_path):
     kwargs = dict(frame_shape=(96, 128), times=[0, 24, 48], jobs=1, progress=False)
     a = simulate_experiment(tmp_path / "a", wells=["A1", "D1"], **kwargs)
     b = simulate_experiment(tmp_path / "b", wells=["D1"], frame_times=[0, 48], **kwargs)
-    c = simulate_experiment(tmp_path / "c", seed=1, wells=["D1"], **kwargs)
+    simulate_experiment(tmp_path / "c", seed=1, wells=["D1"], **kwargs)
     assert a["n_frames"] == 6 and b["n_frames"] == 2
     for name in ["export_red_count.txt", "plate_map.csv", "plate_map.PlateMap"]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -178,6 +178,9 @@ class DoseResponseFit:
     def ci(self, name: str) -> tuple[float, float]:
         """95 % confidence interval of ``"e0"``, ``"einf"``, ``"ec50"``, ``"hill"`` or
         ``"ic50"`` (NaN, NaN when not estimable)."""
+        names = {"e0": 0, "einf": 1, "ec50": 2, "hill": 3}
+        if name not in (*names, "ic50"):
+            raise ValueError(f"`name` must be one of {[*names, 'ic50']}, got {name!r}")
         nan = (np.nan, np.nan)
         if self.flat or not np.all(np.isfinite(self.cov)):
             return nan
@@ -190,9 +193,6 @@ class DoseResponseFit:
             se = float(np.sqrt(grad @ self.cov @ grad))
             log_ic = np.log10(ic)
             return 10.0 ** (log_ic - t * se), 10.0 ** (log_ic + t * se)
-        names = {"e0": 0, "einf": 1, "ec50": 2, "hill": 3}
-        if name not in names:
-            raise ValueError(f"`name` must be one of {[*names, 'ic50']}, got {name!r}")
         i = names[name]
         est, se = self.params[i], self._se()[i]
         low, high = est - t * se, est + t * se

@@ -459,6 +459,7 @@ def _response_rows(
     controls: Mapping[str, str],
     by: list[str],
     at_h: float,
+    tolerance_h: float,
 ) -> tuple[pd.DataFrame, float]:
     """One row per well with the ``response`` column, and the hour used (NaN for DIP)."""
     # Imported here: dip imports kinetics, and a notebook fitting its own table needs neither.
@@ -469,7 +470,7 @@ def _response_rows(
             return table, np.nan
         vehicles = dip._treatment_controls(table, controls).values()
         return dip.dip_rates(table, control={control, *vehicles}), np.nan
-    hour = float(kinetics.endpoint(table, at_h)["endpoint_h"].iloc[0])
+    hour = float(kinetics.endpoint(table, at_h, tolerance_h=tolerance_h)["endpoint_h"].iloc[0])
     if response == "pct_change":
         return table[table["elapsed_h"] == hour], hour
     pair_by = [c for c in by if c not in ("treatment", "dose")] or ["cell_line"]
@@ -485,6 +486,7 @@ def dose_response_table(
     response: str = "gr",
     by: Sequence[str] = ("cell_line", "treatment"),
     at_h: float = 72.0,
+    tolerance_h: float = 6.0,
     control: str = "untreated",
     controls: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
@@ -511,6 +513,8 @@ def dose_response_table(
     at_h : float
         Hour of the response (the nearest imaged time point, as :func:`kinetics.endpoint`);
         unused for DIP rates.
+    tolerance_h : float
+        Farthest the time point used may lie from ``at_h``.
     control : str
         Treatment name of the control wells (GR values, relative counts, DIP windows).
     controls : mapping, optional
@@ -547,7 +551,13 @@ def dose_response_table(
         raise ValueError(f"`response` must be one of {list(RESPONSES)}, got {response!r}")
     by = list(by)
     rows, hour = _response_rows(
-        growth_or_dip, response, control=control, controls=controls or {}, by=by, at_h=at_h
+        growth_or_dip,
+        response,
+        control=control,
+        controls=controls or {},
+        by=by,
+        at_h=at_h,
+        tolerance_h=tolerance_h,
     )
     missing = [c for c in (*by, "dose", response) if c not in rows.columns]
     if missing:

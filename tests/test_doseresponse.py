@@ -247,6 +247,8 @@ def test_table_uses_the_nearest_time_point():
     assert table["at_h"].tolist() == [72.0, 72.0]
     with pytest.raises(IncugrowthError, match="no time point within"):
         dose_response_table(_growth(), response="gr", at_h=200)
+    with pytest.raises(IncugrowthError, match="within 1"):
+        dose_response_table(_growth(), response="gr", at_h=70, tolerance_h=1)
 
 
 def test_simulated_ifn_gamma_dose_series_recovers_the_design_ec50():

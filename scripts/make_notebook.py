@@ -3,8 +3,15 @@
 import nbformat as nbf
 
 cells = []
-md = lambda s: cells.append(nbf.v4.new_markdown_cell(s.strip()))
-code = lambda s: cells.append(nbf.v4.new_code_cell(s.strip()))
+
+
+def md(text):
+    cells.append(nbf.v4.new_markdown_cell(text.strip()))
+
+
+def code(text):
+    cells.append(nbf.v4.new_code_cell(text.strip()))
+
 
 md("""
 # incugrowth walkthrough: from an IncuCyte experiment to Figure 4

@@ -29,6 +29,9 @@ TABLES = (
     "curves",
     "endpoint",
     "growth_rates",
+    "dip",
+    "gr",
+    "dose_response",
     "anova",
     "dunnett",
     "assumptions",
@@ -206,6 +209,11 @@ def run(
                     raise
                 end = None
                 messages.append(f"endpoint not reached yet: {exc}")
+        vehicles = {**_plate_controls(plate), **(controls or {})}
+        with timer.step("growth_metrics"):
+            tables.update(
+                _growth_metrics(growth, end, control, vehicles, endpoint_h, endpoint_tolerance_h)
+            )
         if end is not None:
             tables["endpoint"] = end
             with timer.step("stats"):
@@ -237,6 +245,32 @@ def run(
                 write_report(outdir)
             _write_run_json(result, inputs, started)
     return result
+
+
+def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> dict:
+    """DIP rates and GR values, and dose-response fits where a treatment has a dose series."""
+    from incugrowth import dip, doseresponse
+
+    out = {
+        "dip": dip.dip_rates(growth, control={control, *vehicles.values()}),
+        "gr": dip.gr_values(growth, control=control, controls=vehicles),
+    }
+    if end is not None:
+        fits = [
+            doseresponse.dose_response_table(
+                growth,
+                response=response,
+                at_h=endpoint_h,
+                tolerance_h=tolerance_h,
+                control=control,
+                controls=vehicles,
+            )
+            for response in ("gr", "relative_count", "dip_rate")
+        ]
+        fits = [f for f in fits if len(f)]
+        if fits:
+            out["dose_response"] = pd.concat(fits, ignore_index=True)
+    return out
 
 
 def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFrame]:

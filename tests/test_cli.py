@@ -232,3 +232,21 @@ def test_watch_follows_a_growing_export(plate_files, tmp_path):
     assert second.tables["growth"]["elapsed_h"].max() == 96
     assert set(second.tables["endpoint"]["endpoint_h"]) == {72.0}
     assert (out / "endpoint.csv").exists()
+
+
+def test_dose_series_design_gets_dose_response(tmp_path):
+    from incugrowth.simulate import simulate_experiment
+
+    sim = tmp_path / "sim"
+    simulate_experiment(sim, design="doses", seed=0, render_frames=False, progress=False)
+    out = tmp_path / "out"
+    args = ["run", "--export", str(sim / "export_red_count.txt")]
+    args += ["--plate-map", str(sim / "plate_map.csv"), "-o", str(out), "--no-report"]
+    assert main(args) == 0
+    dr = pd.read_csv(out / "dose_response.csv")
+    assert set(dr["response"]) == {"gr", "relative_count", "dip_rate"}
+    assert (dr["treatment"] == "IFN gamma").all() and (dr["n_doses"] >= 4).all()
+    gr = dr[dr["response"] == "gr"].iloc[0]
+    assert gr["ec50_ci_low"] < gr["ec50"] < gr["ec50_ci_high"]
+    dip = pd.read_csv(out / "dip.csv")
+    assert len(dip) == pd.read_csv(out / "growth.csv")["well"].nunique()

@@ -193,21 +193,23 @@ _ID_RE = re.compile(r'(\bid=")([^"]+)(")')
 _REF_RE = re.compile(r'(url\(#|href="#)([^)"]+)')
 
 
-def _svg_markup(fig, prefix: str) -> str:
-    """The figure as an inline ``<svg>`` element, its ids made unique within the page."""
+def _svg_text(fig) -> str:
     import matplotlib as mpl
 
     from incugrowth.plots import STYLE
 
     buf = io.StringIO()
-    with mpl.rc_context({**STYLE, "svg.hashsalt": "incugrowth"}):
+    with mpl.rc_context(STYLE):
         fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
+    return buf.getvalue()
+
+
+def _inline_svg(text: str, prefix: str) -> str:
+    """An SVG document as an inline ``<svg>`` element, its ids made unique within the page."""
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = _ID_RE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}{m.group(3)}", text)
-    text = _REF_RE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
-    return text
+    return _REF_RE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
 
 
 def _png_data_uri(fig, dpi: int = 150) -> str:
@@ -226,21 +228,26 @@ class _Figures:
         self._n = itertools.count(1)
 
     def svg(self, fig, stem: str | None, *, overwrite: bool = True) -> str:
-        self._save(fig, stem, overwrite)
-        return _svg_markup(fig, f"f{next(self._n)}")
+        saved = self._save(fig, stem, overwrite)
+        # Drawing is the slow part: reuse the SVG file just saved rather than draw again.
+        text = saved.read_text(encoding="utf-8") if saved is not None else _svg_text(fig)
+        return _inline_svg(text, f"f{next(self._n)}")
 
     def png(self, fig, stem: str | None) -> str:
         self._save(fig, stem, True)
         return _png_data_uri(fig)
 
-    def _save(self, fig, stem, overwrite):
+    def _save(self, fig, stem, overwrite) -> Path | None:
+        """Save ``fig`` in every format; the SVG path, or None when nothing was saved."""
         if not self.save or stem is None:
-            return
+            return None
         if not overwrite and (self.figdir / f"{stem}.png").exists():
-            return
+            return None
         from incugrowth.plots import save_figure
 
-        self.saved += save_figure(fig, self.figdir / stem)
+        paths = save_figure(fig, self.figdir / stem)
+        self.saved += paths
+        return next((p for p in paths if p.suffix == ".svg"), None)
 
 
 # --------------------------------------------------------------------------------------
@@ -290,6 +297,14 @@ def _plate_label(run: dict) -> tuple[str, dict]:
     return Path(params.get("outdir") or ".").name, preamble
 
 
+def _metric_of(params: dict, counts: pd.DataFrame | None) -> str:
+    if params.get("metric"):
+        return str(params["metric"])
+    if counts is not None and "metric" in counts.columns:
+        return _list_text(dict.fromkeys(counts["metric"].dropna()))
+    return ""
+
+
 def _experiment(tables, run, figs: _Figures, control: str) -> dict:
     from incugrowth.report_figures import plate_map_figure
 
@@ -330,7 +345,7 @@ def _experiment(tables, run, figs: _Figures, control: str) -> dict:
         "frames": "Image export folder",
         "plate_map": "Plate map",
         "control": "Control treatment",
-        "controls": "Treatment-specific controls",
+        "controls": "Treatment-specific controls (given to the run)",
         "endpoint_h": "Endpoint requested (h)",
         "endpoint_tolerance_h": "Endpoint tolerance (h)",
         "baseline_h": "Baseline time (h)",
@@ -344,6 +359,15 @@ def _experiment(tables, run, figs: _Figures, control: str) -> dict:
         for k in labels
         if k in params and not (k in ("channel", "diameter") and not params.get("frames"))
     ]
+    used_metric = _metric_of(params, counts)
+    for row in shown:
+        if row["name"] == labels["metric"] and params.get("metric") is None and used_metric:
+            row["value"] = f"{used_metric} (the export's count metric)"
+    dunnett = tables["dunnett"]
+    if dunnett is not None and {"treatment", "control"} <= set(dunnett.columns):
+        pairs = dunnett.groupby("control", sort=False)["treatment"].unique()
+        text = "; ".join(f"{c} for {', '.join(ts)}" for c, ts in pairs.items())
+        shown.append({"name": "Controls used in the comparisons", "value": text})
     plate_svg = None
     if growth is not None and len(growth):
         cols = ["well", "cell_line", "treatment"]
@@ -526,7 +550,9 @@ def _generic_rows(df: pd.DataFrame | None) -> dict | None:
             else:
                 cells.append("" if v is None or v != v else str(v))
         rows.append(cells)
-    return {"columns": [c.replace("_", " ") for c in cols], "rows": rows}
+    names = {"p": "P value", "p_value": "P value", "ok": "Passed"}
+    headers = [names.get(c.lower(), c.replace("_", " ").capitalize()) for c in cols]
+    return {"columns": headers, "rows": rows}
 
 
 def _growth_rate_rows(tables, control: str) -> list[dict] | None:
@@ -602,10 +628,15 @@ def _plate_maps(tables, figs: _Figures) -> dict:
     return out
 
 
-def _gallery_wells(tables, control: str, max_wells: int) -> list[dict]:
-    """One control and one treated well per cell line: the treated one with the lowest mean."""
+def _gallery_wells(tables, control: str, max_wells: int, available=None) -> list[dict]:
+    """One control and one treated well per cell line: the treated one with the lowest mean.
+
+    Only wells in ``available`` (the wells that have frames) are considered, when given.
+    """
     end = tables["endpoint"]
     source = end if end is not None and len(end) else tables["growth"]
+    if available is not None:
+        source = source[source["well"].isin(set(available))]
     value = "pct_change" if "pct_change" in source.columns else "count"
     picks = []
     for line in _orders(tables, control)[0]:
@@ -648,7 +679,10 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
             frames = select_channel(frames, params.get("channel"))
         except ImportError:
             pass
-        rows, picks = [], _gallery_wells(tables, control, max(1, max_thumbnails // 3))
+        rows = []
+        picks = _gallery_wells(
+            tables, control, max(1, max_thumbnails // 3), available=frames["well"].unique()
+        )
         for pick in picks:
             sub = frames[frames["well"] == pick["well"]]
             if sub.empty:
@@ -817,9 +851,7 @@ def methods_text(tables: dict, run: dict) -> str:
         )
     else:
         names = [Path(p).name for p in params.get("exports") or []]
-        metric = params.get("metric")
-        if not metric and counts is not None and "metric" in counts.columns:
-            metric = _list_text(dict.fromkeys(counts["metric"].dropna()))
+        metric = _metric_of(params, counts)
         parts.append(
             f"Cell counts were read from the IncuCyte metric export {_list_text(names)}"
             + (f" (metric \u201c{metric}\u201d)" if metric else "")
@@ -881,8 +913,9 @@ def methods_text(tables: dict, run: dict) -> str:
         ]
         resid = _residual_row(anova)
         ss = _ss_type(end, anova)
+        kind = "two-way" if any("\u00d7" in t for t in terms) else "one-way"
         parts.append(
-            "At the endpoint, the change in cell count was analysed by two-way ANOVA with the "
+            f"At the endpoint, the change in cell count was analysed by {kind} ANOVA with the "
             f"terms {_list_text(terms)}"
             + (f" ({ss})" if ss else "")
             + (f"; residual df = {float(resid['df']):g}" if resid is not None else "")
@@ -909,9 +942,9 @@ def methods_text(tables: dict, run: dict) -> str:
                 if pooled
                 else (f" (df = {_list_text(f'{d:g}' for d in dfs)})" if dfs else "")
             )
-            + "; adjusted P values and simultaneous 95% confidence intervals were computed from "
-            "the multivariate t distribution. *** P<0.001, ** P<0.01, * P<0.05, NS not "
-            "significant."
+            + f"; the comparisons of each {level} form one family, whose adjusted P values and "
+            "simultaneous 95% confidence intervals were computed from the multivariate t "
+            "distribution. *** P<0.001, ** P<0.01, * P<0.05, NS not significant."
         )
     else:
         parts.append("No Dunnett comparisons were produced for this run.")

@@ -336,21 +336,22 @@ def _dots(ax, x: float, vals: np.ndarray, color: str) -> None:
         return
     # Fixed, symmetric offsets (no random jitter): the figure is the same on every rerun.
     offsets = np.linspace(-0.16, 0.16, n) if n > 1 else np.zeros(1)
+    # The summary is drawn under the dots, so that every well stays visible.
+    mean = vals.mean()
+    ax.hlines(mean, x - 0.3, x + 0.3, color="#444444", linewidth=1.0, zorder=2)
+    if n > 1:
+        ax.errorbar(
+            x, mean, yerr=vals.std(ddof=1), color="#444444", capsize=3, linewidth=0.8, zorder=2
+        )
     ax.scatter(
         x + offsets,
         vals,
-        s=16,
+        s=24,
         color=color,
-        edgecolor="white",
-        linewidth=0.5,
+        edgecolor="white" if color != "#000000" else "#888888",
+        linewidth=0.6,
         zorder=3,
     )
-    mean = vals.mean()
-    ax.hlines(mean, x - 0.28, x + 0.28, color="#222222", linewidth=1.2, zorder=4)
-    if n > 1:
-        ax.errorbar(
-            x, mean, yerr=vals.std(ddof=1), color="#222222", capsize=3, linewidth=0.9, zorder=4
-        )
 
 
 def _stars_for(dunnett: pd.DataFrame | None, cell_line) -> dict:
@@ -381,7 +382,7 @@ def outline_nuclei(
     image: np.ndarray,
     labels: np.ndarray,
     *,
-    color=(1.0, 0.85, 0.0),
+    color=(1.0, 0.8, 0.0),
 ) -> np.ndarray:
     """RGB picture of a frame (contrast-stretched grey) with each labelled nucleus outlined.
 
@@ -389,8 +390,8 @@ def outline_nuclei(
     --------
     >>> img = np.zeros((7, 7)); img[2:5, 2:5] = 1.0
     >>> rgb = outline_nuclei(img, (img > 0).astype(int))
-    >>> rgb.shape, bool((rgb[..., 2] == 0).any())
-    ((7, 7, 3), True)
+    >>> rgb.shape, rgb[1, 3].tolist(), rgb[3, 3].tolist()
+    ((7, 7, 3), [1.0, 0.8, 0.0], [1.0, 1.0, 1.0])
     """
     from skimage.segmentation import find_boundaries
 
@@ -400,7 +401,9 @@ def outline_nuclei(
         )
     grey = contrast_stretch(image)
     rgb = np.repeat(grey[..., None], 3, axis=2)
-    edges = find_boundaries(np.asarray(labels), mode="inner")
+    # Outer boundaries fall on the dark background, where a bright line stands out; drawn on
+    # the (often saturated) nucleus itself it would vanish.
+    edges = find_boundaries(np.asarray(labels), mode="outer")
     rgb[edges] = color
     return rgb
 
@@ -424,7 +427,9 @@ def frame_gallery_figure(rows, *, tile_size: float = 1.9) -> Figure:
     ncols = max((len(tiles) for _, tiles in rows), default=1)
     with _style():
         fig = Figure(
-            figsize=(tile_size * ncols + 0.2, (tile_size + 0.35) * max(1, len(rows))), dpi=150
+            figsize=(tile_size * ncols + 0.4, (tile_size + 0.3) * max(1, len(rows))),
+            dpi=150,
+            layout="constrained",
         )
         axes = fig.subplots(max(1, len(rows)), ncols, squeeze=False)
         for r, (row_title, tiles) in enumerate(rows):

@@ -118,7 +118,7 @@ _REQUIRED = ["well", "cell_line", "treatment", "seeding", "rate_per_h"]
 # Designs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Design:
     """A plate design: one row per well with its annotation and growth kinetics.
 
@@ -787,7 +787,19 @@ def _smooth_noise(rng, shape, scale: int) -> np.ndarray:
     return (ay @ coarse) @ ax.T
 
 
-def _render_phase(nuc: dict, nuclei: np.ndarray, shape, illum, rng, out_of_focus: bool):
+@functools.lru_cache(maxsize=8)
+def _texture_bank(shape: tuple[int, int], scale: int, seed: int) -> np.ndarray:
+    """A smooth random field twice the frame's size; frames take shifted windows of it."""
+    return _smooth_noise(_rng(seed, _STREAM_PLATE, scale), (2 * shape[0], 2 * shape[1]), scale)
+
+
+def _texture(shape, scale: int, seed: int, rng) -> np.ndarray:
+    bank = _texture_bank(tuple(shape), scale, seed)
+    oy, ox = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+    return bank[oy : oy + shape[0], ox : ox + shape[1]]
+
+
+def _render_phase(nuc: dict, nuclei: np.ndarray, shape, illum, rng, out_of_focus: bool, seed=0):
     """The phase frame (uint8) and its true confluence (percent of the frame covered)."""
     from scipy.ndimage import gaussian_filter, uniform_filter
 
@@ -798,20 +810,28 @@ def _render_phase(nuc: dict, nuclei: np.ndarray, shape, illum, rng, out_of_focus
     ki = _angle_index(nuc["angle"])
     for y, x, i, j, k in zip(nuc["y"], nuc["x"], ci, ai, ki):
         _stamp(mask, bank[i, j, k], y, x, None)
-    # Ragged cell borders: the union of footprints, softened and cut with fine noise.
+    # Ragged cell borders: the union of footprints, softened and cut with fine noise; only
+    # the border band is perturbed, so there are no specks or holes.
     soft = uniform_filter(mask.astype(np.float32), 5)
-    band = soft * (1.0 - soft)  # only the borders get ragged: no specks, no holes
-    cells = ((soft + 1.4 * band * _smooth_noise(rng, shape, 6)) > 0.5).astype(np.float32)
-    edge = gaussian_filter(cells, 2.0) - cells  # > 0 just outside a cell, < 0 just inside
-    img = PHASE_BACKGROUND * (0.85 + 0.15 * illum) + 4.0 * _smooth_noise(rng, shape, 48)
-    texture = rng.standard_normal(shape, dtype=np.float32)
-    img += cells * (-8.0 + 6.0 * texture)  # granular, slightly dark cell bodies
-    img += 130.0 * edge  # bright halo outside, dark rim inside
+    band = soft * (1.0 - soft)
+    band *= 1.4 * _texture(shape, 6, seed, rng)
+    band += soft
+    cells = (band > 0.5).astype(np.float32)
+    edge = uniform_filter(cells, 5)
+    edge -= cells  # > 0 just outside a cell (bright halo), < 0 just inside (dark rim)
+    img = PHASE_BACKGROUND * (0.85 + 0.15 * illum)
+    img += 4.0 * _texture(shape, 48, seed, rng)
+    img += 130.0 * edge
+    img -= 8.0 * cells  # cell bodies slightly dark
     img -= 14.0 * np.minimum(nuclei * (1.0 / RED_PEAK), 1.5)
     if out_of_focus:
         img = gaussian_filter(img, 2.5)
-    img += PHASE_NOISE * rng.standard_normal(shape, dtype=np.float32)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8), float(cells.mean() * 100.0)
+    # Pixel noise outside cells, stronger granular texture inside.
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    noise *= PHASE_NOISE + 3.7 * cells
+    img += noise
+    np.rint(img, out=img)
+    return np.clip(img, 0, 255).astype(np.uint8), float(cells.mean() * 100.0)
 
 
 def _write_tiff(path: Path, image: np.ndarray) -> None:
@@ -856,7 +876,7 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
         rng = _rng(seed, _STREAM_FRAME, code, fld, _minute(t))
         nuc = _frame_nuclei(layout, int(n), window)
         red, nuclei = _render_red(nuc, win_shape, illum, rng, bool(oof))
-        phase, confluence = _render_phase(nuc, nuclei, win_shape, illum, rng, bool(oof))
+        phase, confluence = _render_phase(nuc, nuclei, win_shape, illum, rng, bool(oof), seed=seed)
         name = f"{task['prefix']}_{well}_{fld}_{time_token(t)}.tif"
         _write_tiff(Path(task["outdir"]) / "frames" / "red" / name, red)
         _write_tiff(Path(task["outdir"]) / "frames" / "phase" / name, phase)

@@ -163,7 +163,10 @@ def _plain(value) -> str:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    head = pd.read_csv(path, nrows=0)
+    try:
+        head = pd.read_csv(path, nrows=0)
+    except pd.errors.EmptyDataError:  # a table that could not be computed, written empty
+        return pd.DataFrame()
     dtype = {c: str for c in head.columns if c in _STRING_COLUMNS or c == "dose_unit"}
     # "NA" or "None" can be a treatment name; only truly empty cells are missing.
     df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=["", "NaN", "nan"])
@@ -905,7 +908,7 @@ def methods_text(tables: dict, run: dict) -> str:
     elif asked is not None:
         parts.append(f"The endpoint ({asked:g} h) was not reached, so no endpoint test was made.")
     # ANOVA.
-    if anova is not None:
+    if anova is not None and len(anova) and "source" in anova.columns:
         terms = [
             str(s).replace(":", " \u00d7 ").replace("_", " ")
             for s in anova["source"]
@@ -924,7 +927,7 @@ def methods_text(tables: dict, run: dict) -> str:
     else:
         parts.append("No ANOVA table was produced for this run.")
     # Dunnett.
-    if dunnett is not None and len(dunnett):
+    if dunnett is not None and len(dunnett) and {"treatment", "control"} <= set(dunnett.columns):
         level = "cell line" if "cell_line" in dunnett.columns else "time point"
         pairs = dunnett.groupby("control", sort=False)["treatment"].unique()
         controls = "; ".join(f"{_list_text(ts)} against {c}" for c, ts in pairs.items() if len(ts))

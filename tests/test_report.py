@@ -283,6 +283,20 @@ def test_missing_statistics_are_reported_not_fatal(report, tmp_path):
     assert not (outdir / "figures").exists()
 
 
+def test_empty_statistics_tables_are_reported(report, tmp_path):
+    outdir = tmp_path / "empty"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    anova, dunnett = (pd.read_csv(outdir / f"{n}.csv") for n in ("anova", "dunnett"))
+    anova.iloc[0:0].to_csv(outdir / "anova.csv", index=False)
+    dunnett.iloc[0:0].to_csv(outdir / "dunnett.csv", index=False)
+    (outdir / "assumptions.csv").write_text("")
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    assert "anova.csv is empty" in text and "dunnett.csv is empty" in text
+    assert "assumptions.csv is empty" in text
+    assert "No ANOVA table was produced" in text and "No Dunnett comparisons" in text
+    assert 'data-stars="' not in text
+
+
 def test_report_command_needs_a_run_folder(tmp_path):
     with pytest.raises(IncugrowthError, match="growth.csv"):
         report_command(tmp_path)

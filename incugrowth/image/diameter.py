@@ -15,9 +15,9 @@ __all__ = ["estimate_diameter"]
 #: diameter 2 sqrt(ab) and inscribed diameter 2b).
 ELONGATION = 1.1
 
-#: Refinement rounds: each subtracts the background and splits touching nuclei at the scale
-#: found by the previous round.
-ROUNDS = 2
+#: Most refinement rounds: each subtracts the background and splits touching nuclei at the
+#: scale found by the previous round; they stop once the estimate changes by less than 10 %.
+ROUNDS = 4
 
 
 def inscribed_diameter(mask: np.ndarray) -> float:
@@ -40,7 +40,10 @@ def inscribed_diameter(mask: np.ndarray) -> float:
 def _diameter(smooth: np.ndarray) -> float:
     if smooth.max() <= smooth.min():
         return float("nan")
-    diameter = inscribed_diameter(smooth > threshold_otsu(smooth))
+    # Uneven illumination or a dense cluster can make the first guess as large as the frame;
+    # a nucleus is at most a quarter of the frame's smaller side.
+    largest = min(smooth.shape) / 4
+    diameter = min(inscribed_diameter(smooth > threshold_otsu(smooth)), largest)
     for _ in range(ROUNDS):
         if not np.isfinite(diameter) or diameter < 2:
             break
@@ -50,7 +53,9 @@ def _diameter(smooth: np.ndarray) -> float:
         # Keep pixels brighter than their surroundings at the current scale: this opens the
         # dim seams between touching nuclei that a global threshold closes.
         mask = (flat > threshold_otsu(flat)) & (flat > ndi.gaussian_filter(flat, diameter))
-        diameter = inscribed_diameter(mask)
+        previous, diameter = diameter, min(inscribed_diameter(mask), largest)
+        if abs(diameter / previous - 1) < 0.1:
+            break
     return diameter * ELONGATION
 
 
@@ -60,7 +65,7 @@ def estimate_diameter(image) -> float:
     The frame is lightly smoothed and thresholded (Otsu); the diameter is twice the
     area-weighted median of the largest inscribed radius of the objects (from the distance
     transform), which is about one nucleus wide even for clusters of touching nuclei. It is
-    refined twice: background under objects of that size is subtracted and pixels dimmer than
+    then refined until stable (at most four rounds): background under objects of that size is subtracted and pixels dimmer than
     their surroundings at that scale are dropped, which separates touching nuclei. The
     inscribed diameter is scaled by :data:`ELONGATION` to the equivalent diameter (diameter of
     the circle of the same area) of typical, slightly elongated nuclei.

@@ -86,14 +86,20 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     return _segment(frame, float(max(diameter, 3.0)), **options)
 
 
-def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0):
+def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, dim=0.0):
     radius = diameter / 2
     smooth = ndi.gaussian_filter(frame, max(0.7, diameter / 10))
     flat = smooth - background(smooth, diameter)
     empty = np.zeros(frame.shape, dtype=np.int32)
     if flat.max() <= flat.min():
         return empty
-    foreground = flat > threshold_li(flat)
+    cutoff = threshold_li(flat)
+    if dim:
+        # Down to `dim` times Li's threshold, but above the noise of the background pixels.
+        below = flat[flat < cutoff]
+        spread = 1.4826 * np.median(np.abs(below - np.median(below))) if below.size else 0.0
+        cutoff = min(cutoff, max(dim * cutoff, float(np.median(below)) + 4 * spread))
+    foreground = flat > cutoff
     if not foreground.any() or foreground.all():
         return empty
 

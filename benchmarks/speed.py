@@ -1,0 +1,106 @@
+"""Time ``incugrowth.image.count_nuclei`` against the scikit-image gallery recipe.
+
+Both run on the same frames in the same process, one after the other: synthetic
+IncuCyte-like frames (1408 x 1040, 16-bit, nuclei about 12 px across, from a few hundred to a
+few thousand nuclei) and, when a dataset folder is given (laid out as for ``accuracy.py``),
+up to ``--limit`` of its images. Printed: milliseconds per megapixel for both, and their ratio
+(ours / gallery), per frame set; the best of ``--repeat`` runs counts for each frame.
+
+Usage::
+
+    python benchmarks/speed.py [/work/shared/data/nuclei-dev] [--limit 40] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+
+from accuracy import gallery_segment, read_image
+from incugrowth.image import count_nuclei
+
+FRAME_SHAPE = (1040, 1408)
+
+
+def incucyte_frame(n_nuclei: int, seed: int = 0) -> np.ndarray:
+    """Synthetic 16-bit fluorescence frame: soft nuclei of about 12 px on uneven background."""
+    rng = np.random.default_rng(seed)
+    height, width = FRAME_SHAPE
+    spots = np.zeros(FRAME_SHAPE)
+    ys = rng.integers(0, height, n_nuclei)
+    xs = rng.integers(0, width, n_nuclei)
+    np.add.at(spots, (ys, xs), rng.uniform(0.4, 1.0, n_nuclei))
+    radius = rng.uniform(5, 7, 1)[0]
+    yy, xx = np.mgrid[-8:9, -8:9]
+    kernel = (np.hypot(yy, xx) <= radius).astype(float)
+    nuclei = ndi.gaussian_filter(ndi.convolve(spots, kernel, mode="constant"), 1.2)
+    ramp = np.linspace(0.05, 0.15, width)[None, :] * np.ones((height, 1))
+    frame = 1500 * nuclei + 4000 * ramp + 60 * rng.standard_normal(FRAME_SHAPE) + 300
+    return np.clip(frame, 0, 65535).astype(np.uint16)
+
+
+def best_time(function, image, repeat: int) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        function(image)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def ours(image):
+    return count_nuclei(image)
+
+
+def gallery(image):
+    return int(gallery_segment(image).max())
+
+
+def time_frames(name: str, frames, repeat: int) -> dict:
+    t_ours = t_gallery = 0.0
+    pixels = 0
+    for image in frames:
+        t_ours += best_time(ours, image, repeat)
+        t_gallery += best_time(gallery, image, repeat)
+        pixels += image.size
+    mpix = pixels / 1e6
+    return {
+        "frames": name,
+        "n": len(frames),
+        "ours_ms_per_mpix": 1000 * t_ours / mpix,
+        "gallery_ms_per_mpix": 1000 * t_gallery / mpix,
+        "ratio": t_ours / t_gallery,
+        "ours_ms_per_frame": 1000 * t_ours / len(frames),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, nargs="?", help="folder with images/")
+    parser.add_argument("--limit", type=int, default=40, help="dataset images to time")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per frame (best counts)")
+    args = parser.parse_args(argv)
+
+    rows = []
+    synthetic = [incucyte_frame(n, seed=n) for n in (300, 1000, 3000)]
+    for image, n in zip(synthetic, (300, 1000, 3000)):
+        rows.append(time_frames(f"incucyte-like {n} nuclei", [image], args.repeat))
+    if args.dataset is not None:
+        paths = sorted((args.dataset / "images").iterdir())
+        step = max(1, len(paths) // args.limit)
+        frames = [read_image(p) for p in paths[::step][: args.limit]]
+        rows.append(time_frames(args.dataset.name, frames, args.repeat))
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 120, "display.float_format", "{:.2f}".format):
+        print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

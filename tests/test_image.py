@@ -1,0 +1,285 @@
+"""Known-answer tests of the image module on synthetic frames."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage as ndi
+from skimage.draw import disk
+from skimage.filters import threshold_otsu
+
+from incugrowth.image import (
+    count_nuclei,
+    estimate_diameter,
+    flag_count_jumps,
+    frame_qc,
+    measure_frame,
+    phase_confluence,
+    segment_nuclei,
+)
+
+DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+DIAMETER_TOLERANCE = 0.25  # relative error allowed on the estimated diameter
+CONFLUENCE_TOLERANCE = 3.0  # percentage points
+
+
+def grid_centres(shape, spacing, rng, jitter=0.15):
+    """Centres on a jittered grid, `spacing` apart, away from the edges."""
+    ys = np.arange(spacing, shape[0] - spacing / 2, spacing)
+    xs = np.arange(spacing, shape[1] - spacing / 2, spacing)
+    centres = np.array([(y, x) for y in ys for x in xs], dtype=float)
+    return centres + rng.uniform(-jitter, jitter, centres.shape) * spacing
+
+
+def nuclei_frame(
+    centres, radius, shape, *, brightness=None, background=0.05, noise=0.01, seed=0
+):
+    """Float frame in [0, 1] of soft-edged disks (blurred by a tenth of the diameter)."""
+    rng = np.random.default_rng(seed)
+    brightness = np.ones(len(centres)) if brightness is None else np.asarray(brightness)
+    frame = np.zeros(shape)
+    for (y, x), level in zip(centres, brightness):
+        rr, cc = disk((y, x), radius, shape=shape)
+        frame[rr, cc] = np.maximum(frame[rr, cc], level)
+    frame = ndi.gaussian_filter(frame, max(0.7, radius / 5))
+    frame = 0.8 * frame + background + noise * rng.standard_normal(shape)
+    return np.clip(frame, 0, 1)
+
+
+def as_dtype(frame, dtype):
+    if np.issubdtype(dtype, np.integer):
+        return np.round(frame * np.iinfo(dtype).max).astype(dtype)
+    return frame.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_separated_nuclei_are_counted_exactly(dtype):
+    rng = np.random.default_rng(1)
+    centres = grid_centres((240, 300), 30, rng)
+    frame = as_dtype(nuclei_frame(centres, 6, (240, 300)), dtype)
+    labels = segment_nuclei(frame)
+    assert labels.dtype == np.int32
+    assert labels.max() == len(centres)
+    # every centre lies in its own label
+    hits = labels[tuple(np.round(centres).astype(int).T)]
+    assert np.all(hits > 0) and np.unique(hits).size == len(centres)
+
+
+@pytest.mark.parametrize("radius", [5, 12])
+def test_touching_pairs_are_split(radius):
+    rng = np.random.default_rng(2)
+    spacing = 6 * radius
+    firsts = grid_centres((10 * radius, 14 * radius), spacing, rng, jitter=0.05)
+    angles = rng.uniform(0, np.pi, len(firsts))
+    seconds = firsts + 1.7 * radius * np.column_stack([np.sin(angles), np.cos(angles)])
+    centres = np.concatenate([firsts, seconds])
+    frame = nuclei_frame(centres, radius, (10 * radius, 14 * radius), seed=3)
+    assert ndi.label(frame > 0.3)[1] == len(firsts)  # the pairs do touch
+    assert count_nuclei(frame) == len(centres)
+
+
+def test_uneven_background():
+    rng = np.random.default_rng(4)
+    shape = (256, 320)
+    centres = grid_centres(shape, 32, rng)
+    ramp = np.linspace(0, 1, shape[1])[None, :] * np.linspace(0.2, 1, shape[0])[:, None]
+    frame = nuclei_frame(centres, 6, shape, background=0.0) * 0.5 + 0.45 * ramp
+    # a single global threshold cannot count these
+    assert ndi.label(frame > threshold_otsu(frame))[1] != len(centres)
+    assert count_nuclei(as_dtype(frame, np.uint16)) == len(centres)
+
+
+def test_dim_and_bright_nuclei_together():
+    rng = np.random.default_rng(5)
+    shape = (256, 256)
+    centres = grid_centres(shape, 28, rng)
+    brightness = np.where(np.arange(len(centres)) % 2 == 0, 1.0, 0.1)
+    frame = nuclei_frame(centres, 6, shape, brightness=brightness, noise=0.003)
+    labels = segment_nuclei(as_dtype(frame, np.uint16))
+    assert labels.max() == len(centres)
+    # dim nuclei keep their extent: mean area of dim ones within 30 % of the bright ones
+    at = labels[tuple(np.round(centres).astype(int).T)]
+    areas = np.bincount(labels.ravel())
+    bright_area, dim_area = areas[at[::2]].mean(), areas[at[1::2]].mean()
+    assert abs(dim_area / bright_area - 1) < 0.3
+
+
+def test_noisy_frame_with_debris():
+    rng = np.random.default_rng(6)
+    shape = (256, 256)
+    centres = grid_centres(shape, 32, rng)
+    frame = nuclei_frame(centres, 7, shape, noise=0.05, seed=7)
+    # single-pixel specks between the nuclei are not nuclei
+    specks = centres[:-1] + 16
+    frame[tuple(np.round(specks).astype(int).T)] = 1.0
+    assert count_nuclei(frame) == len(centres)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_frames_give_no_nuclei(dtype):
+    rng = np.random.default_rng(8)
+    assert count_nuclei(np.zeros((64, 80), dtype=dtype)) == 0
+    noise = as_dtype(np.clip(0.1 + 0.01 * rng.standard_normal((128, 128)), 0, 1), dtype)
+    assert count_nuclei(noise) == 0
+    assert segment_nuclei(noise).shape == (128, 128)
+
+
+@pytest.mark.parametrize("radius", [5, 20])
+def test_estimated_diameter(radius):
+    rng = np.random.default_rng(9)
+    shape = (24 * radius, 24 * radius)
+    centres = grid_centres(shape, 4 * radius, rng)
+    frame = nuclei_frame(centres, radius, shape)
+    estimate = estimate_diameter(frame)
+    assert abs(estimate / (2 * radius) - 1) < DIAMETER_TOLERANCE
+
+
+def test_estimated_diameter_of_touching_clusters():
+    rng = np.random.default_rng(10)
+    shape = (320, 320)
+    centres = grid_centres(shape, 12, rng, jitter=0.05)  # 10 px nuclei packed edge to edge
+    frame = nuclei_frame(centres, 5, shape, noise=0.005)
+    assert abs(estimate_diameter(frame) / 10 - 1) < DIAMETER_TOLERANCE
+
+
+def test_custom_segmenter_is_used():
+    calls = []
+
+    def halves(image, offset=0):
+        calls.append(offset)
+        labels = np.zeros(image.shape, dtype=np.uint8)
+        labels[:, : image.shape[1] // 2] = 1
+        labels[:, image.shape[1] // 2 :] = 2
+        return labels
+
+    frame = np.zeros((10, 10))
+    assert count_nuclei(frame, segmenter=halves, offset=3) == 2
+    assert calls == [3]
+    assert segment_nuclei(frame, segmenter=halves).dtype == np.int32
+    with pytest.raises(ValueError, match="`segmenter` must return an integer label image"):
+        segment_nuclei(frame, segmenter=lambda image: image[:5])
+
+
+@pytest.mark.parametrize(
+    "function", [segment_nuclei, count_nuclei, estimate_diameter, phase_confluence, frame_qc]
+)
+def test_bad_shape_is_refused(function):
+    message = r"`image` must be a 2-dimensional array, got shape \(3, 4, 5\)"
+    with pytest.raises(ValueError, match=message):
+        function(np.zeros((3, 4, 5)))
+
+
+def test_bad_diameter_is_refused():
+    with pytest.raises(ValueError, match="`diameter` must be a positive number"):
+        segment_nuclei(np.zeros((8, 8)), diameter=-2)
+
+
+def test_input_is_not_modified():
+    rng = np.random.default_rng(11)
+    frame = as_dtype(nuclei_frame(grid_centres((128, 128), 32, rng), 6, (128, 128)), np.uint16)
+    frame[0, 0] = 65535
+    original = frame.copy()
+    segment_nuclei(frame)
+    measure_frame(frame)
+    phase_confluence(frame)
+    np.testing.assert_array_equal(frame, original)
+    as_float = frame.astype(float)
+    segment_nuclei(as_float)
+    np.testing.assert_array_equal(as_float, original)
+
+
+def phase_frame(n_cells, radius=14, shape=(400, 500), seed=0):
+    """Synthetic phase-contrast frame: dark textured bodies ringed by a bright halo."""
+    rng = np.random.default_rng(seed)
+    covered = np.zeros(shape, dtype=bool)
+    frame = np.full(shape, 0.5)
+    yy, xx = np.indices(shape)
+    for _ in range(n_cells):
+        cy, cx = rng.uniform(radius, shape[0] - radius), rng.uniform(radius, shape[1] - radius)
+        r = radius * rng.uniform(0.7, 1.3)
+        dist = np.hypot(yy - cy, xx - cx)
+        covered |= dist < r
+        frame -= 0.15 * (dist < r) * (1 - 0.5 * (dist / r) ** 2)
+        frame += 0.25 * np.exp(-((dist - r + 1.5) ** 2))
+    texture = 0.2 * ndi.gaussian_filter(rng.standard_normal(shape), 1.5)
+    frame += np.where(covered, texture, 0) + 0.01 * rng.standard_normal(shape)
+    return frame, 100 * covered.mean()
+
+
+@pytest.mark.parametrize("n_cells", [0, 15, 60, 200])
+def test_phase_confluence_matches_covered_area(n_cells):
+    frame, truth = phase_frame(n_cells, seed=n_cells)
+    assert phase_confluence(frame) == pytest.approx(truth, abs=CONFLUENCE_TOLERANCE)
+    as_uint8 = np.round(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+    assert phase_confluence(as_uint8) == pytest.approx(truth, abs=CONFLUENCE_TOLERANCE)
+
+
+def test_qc_flags_saturated_and_blurred_frames():
+    rng = np.random.default_rng(12)
+    centres = grid_centres((256, 256), 24, rng)
+    sharp = as_dtype(nuclei_frame(centres, 5, (256, 256), noise=0.01), np.uint16)
+    qc = frame_qc(sharp)
+    assert not (qc["saturated"] or qc["out_of_focus"] or qc["empty"])
+
+    blurred = ndi.gaussian_filter(sharp.astype(float), 6)
+    assert frame_qc(blurred)["out_of_focus"]
+
+    saturated = np.full((64, 64), 65535, dtype=np.uint16)
+    qc = frame_qc(saturated)
+    assert qc["saturated"] and qc["saturated_fraction"] == 1.0
+
+    partly = sharp.copy()
+    partly[:20] = 65535
+    assert frame_qc(partly)["saturated"]
+    assert frame_qc(partly, saturation_value=70000)["saturated"] is False
+
+
+def test_qc_empty_from_labels_and_from_contrast():
+    rng = np.random.default_rng(13)
+    noise = 0.2 + 0.01 * rng.standard_normal((128, 128))
+    assert frame_qc(noise)["empty"]
+    labels = np.zeros((128, 128), dtype=np.int32)
+    assert frame_qc(noise, labels)["empty"]
+    labels[10:20, 10:20] = 1
+    assert not frame_qc(noise, labels)["empty"]
+    with pytest.raises(ValueError, match="`labels` must have the shape"):
+        frame_qc(noise, labels[:5])
+
+
+def test_count_jumps_on_a_toy_series():
+    counts = pd.DataFrame(
+        {
+            "well": ["B2"] * 6 + ["B3"] * 6,
+            "field": [1] * 12,
+            "elapsed_h": [0, 4, 8, 12, 16, 20] * 2,
+            "count": [100, 104, 108, 20, 118, 125] + [50, 55, 140, 61, 66, 70],
+        }
+    )
+    shuffled = counts.sample(frac=1, random_state=0)
+    flags = flag_count_jumps(shuffled)
+    assert flags.index.equals(shuffled.index)
+    assert flags.name == "count_jump"
+    assert sorted(flags[flags].index) == [3, 8]
+    # steady growth is never flagged, however long the series
+    growth = pd.DataFrame({"well": "C1", "field": 1, "elapsed_h": np.arange(0, 96, 4.0)})
+    growth["count"] = 100 * 2 ** (growth["elapsed_h"] / 24)
+    assert not flag_count_jumps(growth).any()
+    with pytest.raises(ValueError, match="no column 'cnt'"):
+        flag_count_jumps(counts, col="cnt")
+
+
+def test_measure_frame_fields_and_pickling():
+    rng = np.random.default_rng(14)
+    centres = grid_centres((200, 200), 40, rng)
+    frame = as_dtype(nuclei_frame(centres, 8, (200, 200)), np.uint16)
+    result = measure_frame(frame)
+    assert result["count"] == len(centres)
+    assert result["diameter"] == pytest.approx(16, rel=DIAMETER_TOLERANCE)
+    assert result["mean_area"] == pytest.approx(np.pi * 8**2, rel=0.3)
+    assert {"focus", "saturated_fraction", "out_of_focus", "saturated", "empty"} <= set(result)
+    assert pickle.loads(pickle.dumps(measure_frame)) is measure_frame
+    empty = measure_frame(np.zeros((50, 50), dtype=np.uint16))
+    assert empty["count"] == 0 and empty["empty"] and np.isnan(empty["mean_area"])

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from accuracy import gallery_segment, read_image  # noqa: I001 (a sibling script)
 from scipy import ndimage as ndi
 
-from accuracy import gallery_segment, read_image
 from incugrowth.image import count_nuclei
 
 FRAME_SHAPE = (1040, 1408)

@@ -34,9 +34,7 @@ def grid_centres(shape, spacing, rng, jitter=0.15):
     return centres + rng.uniform(-jitter, jitter, centres.shape) * spacing
 
 
-def nuclei_frame(
-    centres, radius, shape, *, brightness=None, background=0.05, noise=0.01, seed=0
-):
+def nuclei_frame(centres, radius, shape, *, brightness=None, background=0.05, noise=0.01, seed=0):
     """Float frame in [0, 1] of soft-edged disks (blurred by a tenth of the diameter)."""
     rng = np.random.default_rng(seed)
     brightness = np.ones(len(centres)) if brightness is None else np.asarray(brightness)

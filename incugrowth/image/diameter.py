@@ -65,8 +65,9 @@ def estimate_diameter(image) -> float:
     The frame is lightly smoothed and thresholded (Otsu); the diameter is twice the
     area-weighted median of the largest inscribed radius of the objects (from the distance
     transform), which is about one nucleus wide even for clusters of touching nuclei. It is
-    then refined until stable (at most four rounds): background under objects of that size is subtracted and pixels dimmer than
-    their surroundings at that scale are dropped, which separates touching nuclei. The
+    then refined until stable (at most four rounds): background under objects of that size
+    is subtracted and pixels dimmer than their surroundings at that scale are dropped, which
+    separates touching nuclei. The
     inscribed diameter is scaled by :data:`ELONGATION` to the equivalent diameter (diameter of
     the circle of the same area) of typical, slightly elongated nuclei.
 

@@ -86,7 +86,7 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     return _segment(frame, float(max(diameter, 3.0)), **options)
 
 
-def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, dim=0.0):
+def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, dim=0.1):
     radius = diameter / 2
     smooth = ndi.gaussian_filter(frame, max(0.7, diameter / 10))
     flat = smooth - background(smooth, diameter)
@@ -94,12 +94,9 @@ def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, di
     if flat.max() <= flat.min():
         return empty
     cutoff = threshold_li(flat)
-    if dim:
-        # Down to `dim` times Li's threshold, but above the noise of the background pixels.
-        below = flat[flat < cutoff]
-        spread = 1.4826 * np.median(np.abs(below - np.median(below))) if below.size else 0.0
-        cutoff = min(cutoff, max(dim * cutoff, float(np.median(below)) + 4 * spread))
     foreground = flat > cutoff
+    if dim:
+        foreground |= _dim_nuclei(flat, foreground, cutoff, dim, radius)
     if not foreground.any() or foreground.all():
         return empty
 
@@ -124,6 +121,31 @@ def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, di
     drop[0] = False
     labels[drop[labels]] = 0
     return _relabel(labels)
+
+
+def _dim_nuclei(flat, foreground, cutoff, dim, radius):
+    """Nucleus-like objects above `dim` times the threshold (and the noise), apart from
+    `foreground`.
+
+    A nucleus several times dimmer than most is below a global threshold; it is taken back
+    when a lower threshold shows it as an object that touches none of the foreground (so
+    halos of bright nuclei stay out), is as thick as a nucleus (inscribed radius at least
+    0.8 `radius`: fibres and specks stay out) and no larger than three nuclei.
+    """
+    below = flat[~foreground]
+    middle = float(np.median(below))
+    spread = 1.4826 * float(np.median(np.abs(below - middle)))
+    low = flat > max(dim * cutoff, middle + 4 * spread)
+    labels, n = ndi.label(low)
+    if n == 0:
+        return low
+    index = np.arange(n + 1)
+    touches = np.bincount(labels[foreground], minlength=n + 1) > 0
+    area = np.bincount(labels.ravel(), minlength=n + 1)
+    thick = np.asarray(ndi.maximum(ndi.distance_transform_edt(low), labels, index))
+    keep = (thick >= 0.8 * radius) & (area <= 3 * np.pi * radius**2) & ~touches
+    keep[0] = False
+    return keep[labels]
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.util import img_as_float
 
-__all__ = ["as_float_image", "background", "noise_sigma"]
+__all__ = ["as_float_image", "background", "label_max", "noise_sigma"]
 
 
 def as_float_image(image, name: str = "image") -> np.ndarray:
@@ -67,3 +67,10 @@ def noise_sigma(image: np.ndarray) -> float:
     lap = ndi.laplace(image)
     mad = np.median(np.abs(lap - np.median(lap)))
     return float(1.4826 * mad / np.sqrt(20.0))
+
+
+def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Maximum of `values` over each label 0..n (-inf where a label is absent); no sorting."""
+    out = np.full(n + 1, -np.inf)
+    np.maximum.at(out, labels.ravel(), values.ravel())
+    return out

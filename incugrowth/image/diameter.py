@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from incugrowth.image._util import as_float_image, background
+from incugrowth.image._util import as_float_image, background, label_max
 
 __all__ = ["estimate_diameter"]
 
@@ -30,7 +30,7 @@ def inscribed_diameter(mask: np.ndarray) -> float:
     labels, n = ndi.label(mask)
     if n == 0:
         return float("nan")
-    radius = ndi.maximum(ndi.distance_transform_edt(mask), labels, np.arange(1, n + 1))
+    radius = label_max(ndi.distance_transform_edt(mask), labels, n)[1:]
     area = np.bincount(labels.ravel())[1:]
     order = np.argsort(radius)
     weight = np.cumsum(area[order])

@@ -8,7 +8,7 @@ from skimage.filters import threshold_li
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from incugrowth.image._util import as_float_image, background, noise_sigma
+from incugrowth.image._util import as_float_image, background, label_max, noise_sigma
 from incugrowth.image.diameter import _diameter
 
 __all__ = ["count_nuclei", "segment_nuclei"]
@@ -108,11 +108,11 @@ def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, di
     floor = max(float(bright.max()) * 1e-3, 1e-6)
     relief = distance / radius + np.log(np.maximum(bright, floor))
     relief[~core] = relief[core].min() if core.any() else 0.0
-    markers, _ = ndi.label(h_maxima(relief.astype(np.float64), split) & core)
+    markers = _markers(relief, core, split, max(1, int(diameter // 8)))
     labels = watershed(-relief, markers, mask=foreground)
 
     index = np.arange(labels.max() + 1)
-    peak = np.asarray(ndi.maximum(flat, labels, index))
+    peak = label_max(flat, labels, index.size - 1)
     peak[0] = np.inf
     labels[flat < cut * peak[labels]] = 0
     area = np.bincount(labels.ravel(), minlength=index.size)
@@ -121,6 +121,22 @@ def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, di
     drop[0] = False
     labels[drop[labels]] = 0
     return _relabel(labels)
+
+
+def _markers(relief, core, split, step):
+    """Labelled regional maxima of `relief` deeper than `split`, found on a grid `step` apart.
+
+    The relief is smooth at the scale of a nucleus, so its maxima survive subsampling by an
+    eighth of the diameter, which makes the morphological reconstruction faster for large
+    nuclei.
+    """
+    small = np.ascontiguousarray(relief[::step, ::step], dtype=np.float64)
+    peaks = h_maxima(small, split) & core[::step, ::step]
+    markers = np.zeros(relief.shape, dtype=np.int32)
+    rows, cols = np.nonzero(peaks)
+    small_labels, _ = ndi.label(peaks)
+    markers[rows * step, cols * step] = small_labels[rows, cols]
+    return markers
 
 
 def _dim_nuclei(flat, foreground, cutoff, dim, radius):
@@ -139,10 +155,9 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     labels, n = ndi.label(low)
     if n == 0:
         return low
-    index = np.arange(n + 1)
     touches = np.bincount(labels[foreground], minlength=n + 1) > 0
     area = np.bincount(labels.ravel(), minlength=n + 1)
-    thick = np.asarray(ndi.maximum(ndi.distance_transform_edt(low), labels, index))
+    thick = label_max(ndi.distance_transform_edt(low), labels, n)
     keep = (thick >= 0.8 * radius) & (area <= 3 * np.pi * radius**2) & ~touches
     keep[0] = False
     return keep[labels]

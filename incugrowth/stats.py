@@ -13,6 +13,17 @@ The tables match what GraphPad Prism and R (``car::Anova``, ``emmeans``, ``multc
 - :func:`endpoint_statistics`: the call the ``run`` command makes on the endpoint table.
 
 All take a long (tidy) DataFrame and column names, and return DataFrames with documented columns.
+
+Layouts, as in Prism:
+
+- endpoint (the default): ``two_way_anova(endpoint)`` and ``dunnett(endpoint)``, cell line x
+  treatment, one family of comparisons per cell line;
+- growth curves of one cell line: ``two_way_anova(line, factors=("elapsed_h", "treatment"))`` and
+  ``dunnett(line, by="elapsed_h")``, one family per time point, every time (the endpoint among
+  them) reported;
+- repeated measures (the same wells over time): ``rm_two_way_anova(line)``; the comparisons at
+  each time are ``dunnett(line, by="elapsed_h")``, whose pooled error is exactly Prism's
+  "MS within cells" of that ANOVA (``attrs["ms_within_cells"]``).
 """
 
 from __future__ import annotations
@@ -148,7 +159,7 @@ def _prepare(data, dv: str, factors: Sequence[str], caller: str) -> tuple[pd.Dat
                 f"{y.dropna().astype(str).iloc[0]!r}"
             ) from None
     y = y.astype(float)
-    frame = pd.DataFrame({f: data[f].to_numpy() for f in factors}, index=data.index)
+    frame = pd.DataFrame({f: data[f] for f in factors}, index=data.index)
     frame[dv] = y.to_numpy()
     bad = ~np.isfinite(frame[dv].to_numpy()) | frame[factors].isna().any(axis=1).to_numpy()
     messages = []
@@ -486,13 +497,14 @@ def _control_map(control, controls, treatments) -> dict:
             f"`controls` must map treatment -> its control, e.g. "
             f"{{\"2'3'-cGAMP\": 'Lipofectamine'}}, got {type(controls).__name__}"
         )
-    controls = dict(controls)
-    for t, c in controls.items():
-        if t == c:
-            raise IncugrowthError(
-                f"`controls` maps {t!r} to itself: a treatment needs another control"
-            )
-    parent = {t: controls.get(t, control) for t in treatments if t != control or t in controls}
+    # a treatment mapped to itself (a control column listing the control) is a control only
+    only_control = {t for t, c in controls.items() if t == c}
+    controls = {t: c for t, c in controls.items() if t != c}
+    parent = {
+        t: controls.get(t, control)
+        for t in treatments
+        if (t != control or t in controls) and t not in only_control
+    }
     parent |= controls
     for start in parent:
         path, node = [start], start
@@ -690,7 +702,8 @@ def dunnett(
     conf_level : float
         Confidence level of the simultaneous intervals.
     controls : mapping, optional
-        Treatment -> its own control, e.g. ``{"2'3'-cGAMP": "Lipofectamine"}``.
+        Treatment -> its own control, e.g. ``{"2'3'-cGAMP": "Lipofectamine"}``; a treatment
+        mapped to itself is a control only (not compared). Chains are allowed, cycles are not.
 
     Returns
     -------

@@ -42,6 +42,7 @@ CELL_LINES <- c("M420", "M464", "M407")
 TREATMENTS <- c("untreated", "IFN gamma", "Lipofectamine", "2'3'-cGAMP")
 SEED <- 20160901
 GB_HP <- GenzBretz(maxpts = 1e6, abseps = 1e-7, releps = 0)
+GB_GLHT <- if (quick) GenzBretz() else GB_HP
 
 read_input <- function(name) {
   d <- read.csv(file.path(indir, name), check.names = FALSE, stringsAsFactors = FALSE)
@@ -174,9 +175,9 @@ glht_reference <- function(d, line, tag) {
   colnames(K) <- names(coef(fit))
   g <- glht(fit, linfct = K)
   set.seed(SEED)
-  s <- summary(g, test = adjusted("single-step", algorithm = GB_HP))
+  s <- summary(g, test = adjusted("single-step", algorithm = GB_GLHT))
   set.seed(SEED)
-  ci <- confint(g, level = 0.95, calpha = adjusted_calpha(algorithm = GB_HP))
+  ci <- confint(g, level = 0.95, calpha = adjusted_calpha(algorithm = GB_GLHT))
   out <- data.frame(cell_line = line, treatment = others, control = "untreated",
                     estimate = as.numeric(s$test$coefficients), se = as.numeric(s$test$sigma),
                     df = g$df, t = as.numeric(s$test$tstat), p_glht = as.numeric(s$test$pvalues),

@@ -158,14 +158,14 @@ def test_sigkill_during_counting_then_rerun_equals_uninterrupted(tmp_path):
     journal = out / ".cache" / batch.JOURNAL
     deadline = time.time() + 60
     while time.time() < deadline:
-        if journal.exists() and journal.read_text().count("\n") >= 5:
+        if journal.exists() and journal.read_text().count("\n") >= 3:
             break
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = journal.read_text().count("\n")
-    total = len(WELLS) * 19
-    assert 5 <= done_before < total, "the kill must land during counting"
+    total = len(WELLS) * 10
+    assert 3 <= done_before < total, "the kill must land during counting"
     assert not (out / "growth.csv").exists()
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     run = json.loads((out / "run.json").read_text())

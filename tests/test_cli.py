@@ -116,6 +116,7 @@ def test_run_writes_tables_with_known_values(plate_files, tmp_path, capsys):
 def test_rerun_gives_identical_tables(plate_files, tmp_path):
     export, plate = plate_files
     args = ["run", "--export", str(export), "--plate-map", str(plate), "--no-report"]
+    args.append("--no-figures")
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     assert main([*args, "-o", str(tmp_path / "b")]) == 0
@@ -130,13 +131,15 @@ def test_config_round_trip(plate_files, tmp_path):
     export, plate = plate_files
     out = tmp_path / "first"
     args = ["run", "--export", str(export), "--plate-map", str(plate), "--endpoint", "48"]
-    assert main([*args, "-o", str(out), "--no-report"]) == 0
+    assert main([*args, "-o", str(out), "--no-report", "--no-figures"]) == 0
     toml = tmp_path / "experiment.toml"
     assert main(["config", str(out), "-o", str(toml)]) == 0
     text = toml.read_text()
     assert "endpoint_h = 48.0" in text
     second = tmp_path / "second"
-    assert main(["run", "--config", str(toml), "-o", str(second), "--no-report"]) == 0
+    assert (
+        main(["run", "--config", str(toml), "-o", str(second), "--no-report", "--no-figures"]) == 0
+    )
     a = pd.read_csv(out / "endpoint.csv")
     b = pd.read_csv(second / "endpoint.csv")
     pd.testing.assert_frame_equal(a, b)

@@ -352,7 +352,10 @@ def _two_way(frame: pd.DataFrame, dv: str, a: str, b: str, ss_type: int) -> pd.D
 
 
 def _one_way(frame: pd.DataFrame, dv: str, factor: str) -> pd.DataFrame:
-    _residual_df(len(frame), frame[factor].nunique())
+    levels = _levels(frame[factor])
+    if len(levels) < 2:
+        raise IncugrowthError(f"one-way ANOVA needs >= 2 levels of {factor!r}, got {levels}")
+    _residual_df(len(frame), len(levels))
     table = _fit_anova(frame, dv, factor, None, 2)
     table["df"] = table["df"].round().astype(int)
     return table
@@ -1076,7 +1079,8 @@ def endpoint_statistics(
     Raises
     ------
     IncugrowthError
-        Missing columns, or nothing at all can be computed.
+        Mistakes in the call (missing columns, a control that no well has, a cyclic
+        ``controls``), or nothing at all can be computed (e.g. no replicate wells).
 
     Examples
     --------

@@ -267,8 +267,9 @@ def test_unpooled_equals_scipy_dunnett(alternative):
         assert_array_equal(rows["treatment"], treatments)
         assert_allclose(rows["t"], ref.statistic, atol=1e-12)
         assert_array_equal(rows["df"], sum(map(len, groups.values())) - len(groups))
-        # scipy integrates by randomised QMC with 1000 points per dimension (error ~1e-5)
-        assert_allclose(rows["p_adj"], ref.pvalue, atol=1e-4)
+        # scipy integrates by randomised QMC with 1000 points per dimension: its own error is
+        # up to 1.7e-4 over seeds (9e-5 at this one); the exact checks are further down
+        assert_allclose(rows["p_adj"], ref.pvalue, atol=3e-4)
         # scipy's interval: the same formula with a critical value from a minimiser at
         # tol=1e-3 on a noisy objective; compare the bounds at that precision
         ci = ref.confidence_interval(0.95)
@@ -276,11 +277,11 @@ def test_unpooled_equals_scipy_dunnett(alternative):
             ours_bound, ref_bound = np.asarray(ours_bound), np.asarray(ref_bound, float)
             assert_array_equal(np.isinf(ours_bound), np.isinf(ref_bound))
             finite = np.isfinite(ref_bound)
-            assert_allclose(ours_bound[finite], ref_bound[finite], atol=0.1)
+            assert_allclose(ours_bound[finite], ref_bound[finite], atol=0.05)
 
 
-def test_unpooled_critical_value_has_exact_coverage_under_scipy_multivariate_t():
-    # our critical value, plugged into scipy's own multivariate t, gives 95 % coverage
+def test_unpooled_p_and_critical_value_under_scipy_multivariate_t():
+    # our P values and critical value, checked with scipy's own multivariate t at 5e5 points
     data = endpoint("unbalanced")
     ours = stats.dunnett(data, pooled=False)
     rows = ours[ours["cell_line"] == "M464"]
@@ -297,6 +298,15 @@ def test_unpooled_critical_value_has_exact_coverage_under_scipy_multivariate_t()
         random_state=np.random.default_rng(1),
     )
     assert cover == pytest.approx(0.95, abs=3e-6)  # scipy's QMC error ~1e-6 at 5e5 points
+    for t, p in zip(rows["t"], rows["p_adj"], strict=True):
+        q = abs(t)
+        inside = mvt.cdf(
+            np.full(k, q),
+            lower_limit=np.full(k, -q),
+            maxpts=500_000,
+            random_state=np.random.default_rng(2),
+        )
+        assert p == pytest.approx(1 - inside, abs=3e-6)
 
 
 def test_unpooled_skips_single_well_groups():
@@ -580,6 +590,9 @@ def test_endpoint_statistics_raises_when_nothing_can_be_computed():
     ]
     with pytest.raises(IncugrowthError, match="no statistics can be computed"):
         stats.endpoint_statistics(apart)
+    alone = data[(data["cell_line"] == "M420") & (data["treatment"] == "untreated")]
+    with pytest.raises(IncugrowthError, match="no statistics can be computed"):
+        stats.endpoint_statistics(alone)
 
 
 # --------------------------------------------------------------------------------------------

@@ -206,9 +206,17 @@ def run(
     )
 
 
-@cli.command(epilog="\b\nExample:\n  incugrowth simulate sim --design fig4 --seed 1")
+@cli.command(
+    epilog="\b\nExamples:\n  incugrowth simulate sim --design fig4 --seed 1\n"
+    "  incugrowth simulate small --wells D1,D2 --times 0,24,48,72 --crop 256x256 --jobs 2"
+)
 @click.argument("outdir", type=click.Path(path_type=Path))
-@click.option("--design", default="fig4", show_default=True, help="Built-in design name.")
+@click.option(
+    "--design",
+    default="fig4",
+    show_default=True,
+    help="Built-in design (fig4, doses) or a CSV design table.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--size",
@@ -217,22 +225,40 @@ def run(
     show_default=True,
     help="Frame size WIDTHxHEIGHT in pixels.",
 )
+@click.option("--times", default=None, help="Comma-separated hours [default: every 4 h to 96 h].")
+@click.option("--fields", type=int, default=1, show_default=True, help="Images per well.")
+@click.option("--wells", default=None, help="Comma-separated wells to render frames for.")
+@click.option("--crop", default=None, help="Write only the central WIDTHxHEIGHT of each frame.")
+@click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
 @click.option("--no-frames", is_flag=True, help="Write truth, export and plate maps only.")
-def simulate(outdir, design, seed, frame_size, no_frames):
+def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs, no_frames):
     """Simulate an IncuCyte experiment with known truth (frames, export, plate maps)."""
     from incugrowth.simulate import simulate_experiment
 
-    try:
-        w, h = (int(v) for v in frame_size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(
-            f"expected WIDTHxHEIGHT, got {frame_size!r}", param_hint="--size"
-        ) from None
     info = simulate_experiment(
-        outdir, design=design, seed=seed, frame_shape=(h, w), render_frames=not no_frames
+        outdir,
+        design=design,
+        seed=seed,
+        frame_shape=_size(frame_size, "--size"),
+        times=None if times is None else [float(t) for t in times.split(",")],
+        fields=fields,
+        wells=None if wells is None else [w.strip() for w in wells.split(",")],
+        crop=None if crop is None else _size(crop, "--crop"),
+        render_frames=not no_frames,
+        jobs=jobs,
+        progress=sys.stderr.isatty(),
     )
     click.echo(f"simulated design {design!r} (seed {seed}) into {outdir}")
     return info
+
+
+def _size(text: str, hint: str) -> tuple[int, int]:
+    """'WIDTHxHEIGHT' to (height, width)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT, got {text!r}", param_hint=hint) from None
+    return h, w
 
 
 @cli.command(epilog="\b\nExample:\n  incugrowth count sample_data/frames -o counts.csv --jobs 2")

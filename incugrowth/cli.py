@@ -307,6 +307,15 @@ def count(folder, output, channel, diameter, jobs, scheduler):
     )
 
 
+@cli.command(epilog="\b\nExample:\n  incugrowth report results")
+@click.argument("outdir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def report(outdir):
+    """Rebuild OUTDIR/report.html from the tables of a finished run."""
+    from incugrowth.report import write_report
+
+    click.echo(f"wrote {write_report(outdir)}")
+
+
 @cli.command(
     "config",
     epilog="\b\nExample:\n  incugrowth config results -o experiment.toml\n"

@@ -49,6 +49,7 @@ class RunResult:
     messages: list[str]
     parameters: dict
     timings: dict[str, float]
+    extra_outputs: list[Path] = dataclasses.field(default_factory=list)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -221,6 +222,11 @@ def run(
         for name in TABLES:
             if name in tables:
                 write_csv(tables[name], outdir / f"{name}.csv")
+        from incugrowth.prism import write_prism_tables
+
+        prism_paths = write_prism_tables(
+            outdir / "prism", tables["growth"], tables.get("endpoint"), control=control
+        )
         if figures:
             with timer.step("figures"):
                 figure_paths = _figures(tables, outdir / "figures")
@@ -233,6 +239,7 @@ def run(
         messages=messages,
         parameters=params,
         timings=timer.timings,
+        extra_outputs=prism_paths,
     )
     _write_run_json(result, inputs, started)
     if report:
@@ -331,7 +338,7 @@ def _write_run_json(result: RunResult, inputs: list[Path], started: datetime) ->
         "inputs": [_input_record(p) for p in inputs],
         "outputs": sorted(
             [f"{n}.csv" for n in result.tables]
-            + [str(p.relative_to(result.outdir)) for p in result.figures]
+            + [str(p.relative_to(result.outdir)) for p in result.figures + result.extra_outputs]
         ),
         "timings_s": result.timings,
         "warnings": result.warnings,

@@ -61,6 +61,9 @@ _FILE_NOTES = {
     "anova.csv": "the two-way ANOVA table at the endpoint",
     "dunnett.csv": "Dunnett's comparisons of each treatment with its control",
     "assumptions.csv": "checks of the ANOVA assumptions",
+    "dip.csv": "drug-induced proliferation (DIP) rates per well",
+    "gr.csv": "growth-rate inhibition (GR) values",
+    "dose_response.csv": "dose-response fits of treatments given at several doses",
     "run.json": "parameters, input files (sizes, SHA-256), timings, warnings, software versions",
     "report.html": "this report",
 }
@@ -752,16 +755,17 @@ def _outputs(outdir: Path) -> list[dict]:
     for path in sorted(outdir / n for n in names):
         if not path.name.startswith("."):
             note = _FILE_NOTES.get(path.name, "")
-            if path.name.startswith("prism_"):
-                note = "GraphPad Prism-ready table (see the column-layout note above)"
             size = _human_size(path.stat().st_size) if path.exists() else ""
             files.append({"name": path.name, "size": size, "note": note})
-    figdir = outdir / "figures"
-    if figdir.is_dir():
-        n = sum(1 for p in figdir.iterdir() if p.is_file())
-        files.append(
-            {"name": "figures/", "size": f"{n} files", "note": "every figure as PNG, SVG and PDF"}
-        )
+    folders = {
+        "figures": "every figure as PNG, SVG and PDF",
+        "prism": "GraphPad Prism-ready tables (see the column-layout note above)",
+    }
+    for name, note in folders.items():
+        folder = outdir / name
+        if folder.is_dir():
+            n = sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+            files.append({"name": f"{name}/", "size": f"{n} files", "note": note})
     return files
 
 
@@ -1058,7 +1062,7 @@ def write_report(
 
 
 def report_command(outdir: str | os.PathLike) -> Path:
-    """What ``incugrowth report OUTDIR`` does: the Prism tables, then ``report.html``.
+    """What ``incugrowth report OUTDIR`` does: the Prism tables (``OUTDIR/prism``), then the report.
 
     Raises :class:`~incugrowth.errors.IncugrowthError` when ``outdir`` is not the output of a
     run.
@@ -1072,7 +1076,8 @@ def report_command(outdir: str | os.PathLike) -> Path:
         )
     from incugrowth.prism import write_prism_tables
 
-    growth = _read_table(outdir / "growth.csv")
-    end_path = outdir / "endpoint.csv"
-    write_prism_tables(outdir, growth, _read_table(end_path) if end_path.exists() else None)
+    tables, run = read_outputs(outdir)
+    write_prism_tables(
+        outdir / "prism", tables["growth"], tables["endpoint"], control=_control_of(run)
+    )
     return write_report(outdir)

@@ -309,9 +309,9 @@ def test_report_command_writes_prism_tables_and_report(report, tmp_path):
     shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("report.html"))
     path = report_command(outdir)
     assert path == outdir / "report.html" and path.exists()
-    assert (outdir / "prism_endpoint.csv").exists()
-    assert (outdir / "prism_growth_M407_JAK1-KO.csv").exists()
-    assert "prism_endpoint.csv" in path.read_text(encoding="utf-8")
+    assert (outdir / "prism" / "prism_endpoint.csv").exists()
+    assert (outdir / "prism" / "prism_growth_M407_JAK1-KO.csv").exists()
+    assert '<code>prism/</code></td><td class="num">4 files</td>' in path.read_text("utf-8")
 
 
 def _fake_frame_modules(monkeypatch, folder: Path, *, fail: bool = False):

@@ -137,6 +137,18 @@ def _parse_controls(values) -> dict[str, str]:
 )
 @click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
+@click.option(
+    "--normalize",
+    is_flag=True,
+    help="Also give counts as percent of the control at each time (curves_vs_control.csv).",
+)
+@click.option(
+    "--rate-window",
+    type=(float, float),
+    default=None,
+    metavar="START END",
+    help="Hours of the log-linear growth-rate fit [default: whole course].",
+)
 @click.option("--no-figures", is_flag=True, help="Skip the figures.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 def run(
@@ -155,6 +167,8 @@ def run(
     diameter,
     jobs,
     scheduler,
+    normalize,
+    rate_window,
     no_figures,
     no_report,
 ):
@@ -185,6 +199,8 @@ def run(
         diameter=diameter,
         jobs=jobs,
         scheduler=scheduler,
+        normalize=normalize,
+        rate_window=rate_window,
         figures=not no_figures,
         report=not no_report,
         progress=sys.stderr.isatty(),

@@ -44,6 +44,8 @@ RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
     "diameter": (int, float),
     "jobs": (int,),
     "scheduler": (str,),
+    "normalize": (bool,),
+    "rate_window": (list,),
 }
 _PATHS = ("frames", "plate_map", "outdir")
 
@@ -74,7 +76,8 @@ def load_config(path: str | os.PathLike) -> dict:
             raise input_error(
                 path, f"unknown parameter {key!r}; known: {', '.join(sorted(RUN_PARAMETERS))}"
             )
-        if not isinstance(value, RUN_PARAMETERS[key]) or isinstance(value, bool):
+        wrong_bool = isinstance(value, bool) and bool not in RUN_PARAMETERS[key]
+        if not isinstance(value, RUN_PARAMETERS[key]) or wrong_bool:
             kinds = " or ".join(t.__name__ for t in RUN_PARAMETERS[key])
             raise input_error(path, f"{key!r} must be {kinds}, got {value!r}")
         out[key] = value

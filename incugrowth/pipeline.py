@@ -27,6 +27,7 @@ TABLES = (
     "counts",
     "growth",
     "curves",
+    "curves_vs_control",
     "endpoint",
     "growth_rates",
     "dip",
@@ -109,6 +110,8 @@ def run(
     scheduler: str | None = None,
     figures: bool = True,
     report: bool = True,
+    normalize: bool = False,
+    rate_window: tuple[float, float] | None = None,
     progress: bool = False,
     partial: bool = False,
 ) -> RunResult:
@@ -140,6 +143,11 @@ def run(
         Which count metric of the exports to use when there are several.
     channel, diameter, jobs, scheduler
         Frame counting options (``frames`` input only).
+    normalize : bool
+        Also express each well's count as percent of its control's mean at the same time
+        (``pct_of_control`` in growth.csv, curves in curves_vs_control.csv).
+    rate_window : (start_h, end_h), optional
+        Time window of the log-linear growth-rate fit (default: the whole course).
     partial : bool
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
@@ -149,10 +157,12 @@ def run(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     params = {
-        "exports": [str(p) for p in exports] if exports is not None else None,
-        "frames": str(frames) if frames is not None else None,
-        "plate_map": str(plate_map),
-        "outdir": str(outdir),
+        # Absolute paths, so that run.json (and an experiment file made from it) still
+        # names the same files from any working directory.
+        "exports": [str(Path(p).absolute()) for p in exports] if exports is not None else None,
+        "frames": str(Path(frames).absolute()) if frames is not None else None,
+        "plate_map": str(Path(plate_map).absolute()),
+        "outdir": str(outdir.absolute()),
         "control": control,
         "controls": controls or {},
         "endpoint_h": endpoint_h,
@@ -163,6 +173,8 @@ def run(
         "channel": channel,
         "diameter": diameter,
         "jobs": jobs,
+        "normalize": normalize,
+        "rate_window": list(rate_window) if rate_window else None,
         "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
     timer = _Timer()
@@ -202,7 +214,14 @@ def run(
             growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
             tables["growth"] = growth
             tables["curves"] = kinetics.condition_curves(growth)
-            tables["growth_rates"] = kinetics.growth_rates(growth)
+            if normalize:
+                growth = kinetics.normalize_to_control(growth, control=control)
+                tables["growth"] = growth
+                tables["curves_vs_control"] = kinetics.condition_curves(
+                    growth, value="pct_of_control"
+                )
+            start_h, end_h = rate_window if rate_window else (None, None)
+            tables["growth_rates"] = kinetics.growth_rates(growth, start_h=start_h, end_h=end_h)
             try:
                 end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
             except IncugrowthError as exc:

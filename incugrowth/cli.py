@@ -324,12 +324,12 @@ def count(folder, output, channel, diameter, jobs, scheduler):
 
 
 @cli.command(epilog="\b\nExample:\n  incugrowth report results")
-@click.argument("outdir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(path_type=Path))
 def report(outdir):
-    """Rebuild OUTDIR/report.html from the tables of a finished run."""
-    from incugrowth.report import write_report
+    """Rebuild OUTDIR/report.html and the Prism tables (OUTDIR/prism/) from a finished run."""
+    from incugrowth.report import report_command
 
-    click.echo(f"wrote {write_report(outdir)}")
+    click.echo(f"wrote {report_command(outdir)}")
 
 
 @cli.command(

@@ -332,10 +332,12 @@ def _figures(tables, figdir: Path) -> list[Path]:
     curves = tables["curves"]
     dunnett = tables.get("dunnett")
     paths: list[Path] = []
-    fig = plots.growth_curve_figure(curves, stars=dunnett)
+    end = tables.get("endpoint")
+    at = float(end["endpoint_h"].iloc[0]) if end is not None and len(end) else None
+    fig = plots.growth_curve_figure(curves, stars=dunnett, endpoint_h=at)
     paths += plots.save_figure(fig, figdir / "growth_curves")
     for line in dict.fromkeys(curves["cell_line"]):
-        fig = plots.growth_curve_figure(curves, cell_lines=[line], stars=dunnett)
+        fig = plots.growth_curve_figure(curves, cell_lines=[line], stars=dunnett, endpoint_h=at)
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
     return paths
 

@@ -118,11 +118,13 @@ def plot_growth_curves(
     error: str = "sd",
     ylabel: str = "Change in cell count (%)",
     control: str = "untreated",
+    endpoint_h: float | None = None,
 ) -> None:
     """Draw mean +/- ``error`` curves of one cell line on ``ax``, one line per condition.
 
-    ``stars`` maps a treatment to its endpoint annotation (``***``, ``NS``, ...), written at the
-    right end of its curve.
+    ``stars`` maps a treatment to its endpoint annotation (``***``, ``NS``, ...), written
+    beside its curve at ``endpoint_h`` (marked by a dashed line; the last time point when not
+    given), moved apart where curves end close together.
     """
     treatments = list(dict.fromkeys(curves["treatment"]))
     colors = colors or treatment_colors(treatments)
@@ -132,6 +134,7 @@ def plot_growth_curves(
     groups = list(curves.groupby(keys, sort=False, dropna=False))
     # The control is drawn first so that it leads the legend, as in the study's figures.
     groups.sort(key=lambda g: g[1]["treatment"].iloc[0] != control)
+    labels: list[tuple[float, float, str, str]] = []
     for _, sub in groups:
         sub = sub.sort_values("elapsed_h")
         first = sub.iloc[0]
@@ -149,17 +152,13 @@ def plot_growth_curves(
             elinewidth=0.8,
             label=condition_label(first, multi),
         )
-        if stars and first["treatment"] in stars and stars[first["treatment"]]:
-            last = sub.iloc[-1]
-            ax.annotate(
-                stars[first["treatment"]],
-                (last["elapsed_h"], last["mean"]),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8,
-                color=color,
-            )
+        if stars and stars.get(first["treatment"]):
+            at = _value_at(sub, endpoint_h)
+            if at is not None:
+                labels.append((at[1], at[0], stars[first["treatment"]], color))
+    if endpoint_h is not None:
+        _mark_endpoint(ax, endpoint_h)
+    _place_stars(ax, labels, endpoint_h)
     ax.axhline(0, color="#bbbbbb", linewidth=0.6, zorder=0)
     ax.set_xlabel("Time (h)")
     ax.set_ylabel(ylabel)
@@ -179,6 +178,7 @@ def growth_curve_figure(
     ylabel: str = "Change in cell count (%)",
     panel_size: tuple[float, float] = (3.2, 2.6),
     control: str = "untreated",
+    endpoint_h: float | None = None,
 ) -> Figure:
     """One panel per cell line: mean +/- SD per treatment over time (Figure 4 style).
 
@@ -210,6 +210,7 @@ def growth_curve_figure(
                 error=error,
                 ylabel=ylabel,
                 control=control,
+                endpoint_h=endpoint_h,
             )
             ax.set_title(str(line))
         for ax in list(axes.flat)[len(lines) :]:
@@ -218,6 +219,70 @@ def growth_curve_figure(
         fig.legend(handles, labels, loc="outside right center", frameon=False)
         fig.set_layout_engine("constrained")
     return fig
+
+
+def _value_at(sub: pd.DataFrame, hours: float | None):
+    """(time, mean) of the curve at ``hours`` (nearest point), or its last point."""
+    sub = sub.dropna(subset=["mean"])
+    if sub.empty:
+        return None
+    i = (sub["elapsed_h"] - hours).abs().idxmin() if hours is not None else sub.index[-1]
+    return float(sub.at[i, "elapsed_h"]), float(sub.at[i, "mean"])
+
+
+def _mark_endpoint(ax, hours: float) -> None:
+    ax.axvline(hours, color="#888888", linestyle="--", linewidth=0.7, zorder=0)
+    ax.text(
+        hours,
+        0.98,
+        f"{hours:g} h ",
+        rotation=90,
+        ha="right",
+        va="top",
+        fontsize=6.5,
+        color="#666666",
+        transform=ax.get_xaxis_transform(),
+    )
+
+
+def _place_stars(ax, labels, endpoint_h: float | None) -> None:
+    """A column of labels right of the plot, each at the height of its curve's endpoint value,
+    nudged apart so that none overlap and none sit on a curve."""
+    if not labels:
+        return
+    lo, hi = ax.get_ylim()
+    gap = 0.07 * (hi - lo)
+    labels = sorted(labels)
+    ys = [labels[0][0]]
+    for y, *_ in labels[1:]:
+        ys.append(max(y, ys[-1] + gap))
+    # Centre the stack on the points it labels, so that it does not only drift upwards.
+    shift = np.mean([lab[0] for lab in labels]) - np.mean(ys)
+    trans = ax.get_yaxis_transform()  # x in axes fraction, y in data
+    for (_, _, text, color), y_text in zip(labels, ys):
+        ax.text(
+            1.02,
+            y_text + shift,
+            text,
+            va="center",
+            ha="left",
+            fontsize=7,
+            color=color,
+            transform=trans,
+            clip_on=False,
+        )
+    if endpoint_h is not None:
+        ax.text(
+            1.02,
+            1.0,
+            f"{endpoint_h:g} h",
+            va="bottom",
+            ha="left",
+            fontsize=6.5,
+            color="#666666",
+            transform=ax.transAxes,
+            clip_on=False,
+        )
 
 
 def _legend_entries(axes):

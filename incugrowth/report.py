@@ -404,22 +404,6 @@ def _comparisons(dunnett: pd.DataFrame | None, cell_line) -> list[dict]:
     ]
 
 
-def _mark_endpoint(ax, hours: float) -> None:
-    """A dashed line at the endpoint, the time the stars at the curve ends refer to."""
-    ax.axvline(hours, color="#888888", linestyle="--", linewidth=0.7, zorder=0)
-    ax.text(
-        hours,
-        0.98,
-        f"endpoint {hours:g} h ",
-        rotation=90,
-        ha="right",
-        va="top",
-        fontsize=6.5,
-        color="#666666",
-        transform=ax.get_xaxis_transform(),
-    )
-
-
 def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
     from incugrowth.plots import growth_curve_figure, slug
 
@@ -431,15 +415,15 @@ def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
     panels = []
     lines = list(dict.fromkeys(curves["cell_line"]))
     for line in lines:
-        fig = growth_curve_figure(curves, cell_lines=[line], stars=dunnett, control=control)
-        if at is not None:
-            _mark_endpoint(fig.axes[0], at)
+        fig = growth_curve_figure(
+            curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at
+        )
         svg = figs.svg(fig, f"growth_{slug(line)}", overwrite=False)
         panels.append({"cell_line": line, "svg": svg, "comparisons": _comparisons(dunnett, line)})
     if figs.save and not (figs.figdir / "growth_curves.png").exists():
         from incugrowth.plots import save_figure
 
-        fig = growth_curve_figure(curves, stars=dunnett, control=control)
+        fig = growth_curve_figure(curves, stars=dunnett, control=control, endpoint_h=at)
         figs.saved += save_figure(fig, figs.figdir / "growth_curves")
     return panels
 

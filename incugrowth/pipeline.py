@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from incugrowth import __version__, kinetics
@@ -35,6 +36,7 @@ TABLES = (
     "dose_response",
     "anova",
     "dunnett",
+    "dunnett_log2",
     "assumptions",
 )
 
@@ -300,14 +302,18 @@ def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> 
 
 
 def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFrame]:
+    """Endpoint ANOVA and Dunnett on percent change, and the same on the log scale.
+
+    Percent change of growing cultures has a variance that rises with the mean, which the
+    assumption checks often flag; the log2 fold change (log2 of count / baseline count) is
+    the usual remedy, so its comparisons are written beside (``dunnett_log2.csv``) as a
+    sensitivity analysis that the report sets against the main result.
+    """
+    from incugrowth.stats import endpoint_statistics
+
+    merged = {**_plate_controls(plate), **(controls or {})} or None
     try:
-        from incugrowth.stats import endpoint_statistics
-    except ImportError:
-        return {}
-    merged = dict(_plate_controls(plate))
-    merged.update(controls or {})
-    try:
-        res = endpoint_statistics(end, dv="pct_change", control=control, controls=merged or None)
+        res = endpoint_statistics(end, dv="pct_change", control=control, controls=merged)
     except IncugrowthError as exc:
         messages.append(f"statistics not computed: {exc}")
         return {}
@@ -315,6 +321,15 @@ def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFra
     out = {"anova": res["anova"], "dunnett": res["dunnett"]}
     if res.get("checks") is not None:
         out["assumptions"] = res["checks"]
+    logged = end.assign(log2_fold_change=np.log2(end["count"] / end["baseline_count"]))
+    logged = logged[np.isfinite(logged["log2_fold_change"])]
+    try:
+        log_res = endpoint_statistics(
+            logged, dv="log2_fold_change", control=control, controls=merged
+        )
+    except IncugrowthError:
+        return out
+    out["dunnett_log2"] = log_res["dunnett"]
     return out
 
 

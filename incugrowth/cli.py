@@ -57,154 +57,136 @@ def _parse_controls(values) -> dict[str, str]:
     return out
 
 
-@cli.command(epilog=_RUN_EPILOG)
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path),
-    is_eager=True,
-    expose_value=False,
-    callback=_load_config,
-    help="Experiment file (TOML) holding any of these options; flags override it.",
-)
-@click.option(
-    "--export",
-    "exports",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="IncuCyte metric export (.txt); repeat for several metrics of one plate.",
-)
-@click.option(
-    "--frames",
-    type=click.Path(path_type=Path),
-    help="IncuCyte image export folder to count instead of an export.",
-)
-@click.option(
-    "--plate-map",
-    type=click.Path(path_type=Path),
-    help="Plate map: long CSV, grid CSV or IncuCyte .PlateMap.",
-)
-@click.option("-o", "--outdir", type=click.Path(path_type=Path), help="Output folder.")
-@click.option(
-    "--control",
-    default="untreated",
-    show_default=True,
-    help="Treatment that the others are compared with, within each cell line.",
-)
-@click.option(
-    "--treatment-control",
-    "treatment_controls",
-    multiple=True,
-    metavar="T=C",
-    help="Own control for one treatment, e.g. \"2'3'-cGAMP=Lipofectamine\".",
-)
-@click.option(
-    "--endpoint",
-    "endpoint_h",
-    type=float,
-    default=72.0,
-    show_default=True,
-    help="Endpoint (h): the nearest imaged time point is used.",
-)
-@click.option(
-    "--endpoint-tolerance",
-    "endpoint_tolerance_h",
-    type=float,
-    default=6.0,
-    show_default=True,
-    help="Largest allowed distance (h) to the endpoint.",
-)
-@click.option(
-    "--baseline",
-    "baseline_h",
-    type=float,
-    default=None,
-    help="Baseline time (h) for percent change [default: first time point].",
-)
-@click.option(
-    "--combine",
-    type=click.Choice(["mean", "sum"]),
-    default="mean",
-    show_default=True,
-    help="How fields (images) of a well are combined.",
-)
-@click.option("--metric", default=None, help="Count metric to use when an export has several.")
-@click.option("--channel", default=None, help="Frame channel to count [default: red].")
-@click.option(
-    "--diameter",
-    type=float,
-    default=None,
-    help="Nucleus diameter (px) [default: estimated per frame].",
-)
-@click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
-@click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
-@click.option(
-    "--normalize",
-    is_flag=True,
-    help="Also give counts as percent of the control at each time (curves_vs_control.csv).",
-)
-@click.option(
-    "--rate-window",
-    type=(float, float),
-    default=None,
-    metavar="START END",
-    help="Hours of the log-linear growth-rate fit [default: whole course].",
-)
-@click.option("--no-figures", is_flag=True, help="Skip the figures.")
-@click.option("--no-report", is_flag=True, help="Skip report.html.")
-def run(
-    exports,
-    frames,
-    plate_map,
-    outdir,
-    control,
-    treatment_controls,
-    endpoint_h,
-    endpoint_tolerance_h,
-    baseline_h,
-    combine,
-    metric,
-    channel,
-    diameter,
-    jobs,
-    scheduler,
-    normalize,
-    rate_window,
-    no_figures,
-    no_report,
-):
-    """Analyse one plate: counts, growth curves, endpoint statistics, figures, report."""
-    from incugrowth.pipeline import run as run_pipeline
+#: The options of `run`, shared with `watch`; each maps onto an argument of pipeline.run.
+_RUN_OPTIONS = [
+    click.option(
+        "--config",
+        type=click.Path(path_type=Path),
+        is_eager=True,
+        expose_value=False,
+        callback=_load_config,
+        help="Experiment file (TOML) holding any of these options; flags override it.",
+    ),
+    click.option(
+        "--export",
+        "exports",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="IncuCyte metric export (.txt); repeat for several metrics of one plate.",
+    ),
+    click.option(
+        "--frames",
+        type=click.Path(path_type=Path),
+        help="IncuCyte image export folder to count instead of an export.",
+    ),
+    click.option(
+        "--plate-map",
+        type=click.Path(path_type=Path),
+        help="Plate map: long CSV, grid CSV or IncuCyte .PlateMap.",
+    ),
+    click.option("-o", "--outdir", type=click.Path(path_type=Path), help="Output folder."),
+    click.option(
+        "--control",
+        default="untreated",
+        show_default=True,
+        help="Treatment that the others are compared with, within each cell line.",
+    ),
+    click.option(
+        "--treatment-control",
+        "treatment_controls",
+        multiple=True,
+        metavar="T=C",
+        help="Own control for one treatment, e.g. \"2'3'-cGAMP=Lipofectamine\".",
+    ),
+    click.option(
+        "--endpoint",
+        "endpoint_h",
+        type=float,
+        default=72.0,
+        show_default=True,
+        help="Endpoint (h): the nearest imaged time point is used.",
+    ),
+    click.option(
+        "--endpoint-tolerance",
+        "endpoint_tolerance_h",
+        type=float,
+        default=6.0,
+        show_default=True,
+        help="Largest allowed distance (h) to the endpoint.",
+    ),
+    click.option(
+        "--baseline",
+        "baseline_h",
+        type=float,
+        default=None,
+        help="Baseline time (h) for percent change [default: first time point].",
+    ),
+    click.option(
+        "--combine",
+        type=click.Choice(["mean", "sum"]),
+        default="mean",
+        show_default=True,
+        help="How fields (images) of a well are combined.",
+    ),
+    click.option("--metric", default=None, help="Count metric to use when an export has several."),
+    click.option("--channel", default=None, help="Frame channel to count [default: red]."),
+    click.option(
+        "--diameter",
+        type=float,
+        default=None,
+        help="Nucleus diameter (px) [default: estimated per frame].",
+    ),
+    click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores]."),
+    click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler."),
+    click.option(
+        "--normalize",
+        is_flag=True,
+        help="Also give counts as percent of the control at each time (curves_vs_control.csv).",
+    ),
+    click.option(
+        "--rate-window",
+        type=(float, float),
+        default=None,
+        metavar="START END",
+        help="Hours of the log-linear growth-rate fit [default: whole course].",
+    ),
+    click.option("--no-figures", is_flag=True, help="Skip the figures."),
+    click.option("--no-report", is_flag=True, help="Skip report.html."),
+]
 
-    if plate_map is None or outdir is None:
+
+def _run_options(func):
+    for option in reversed(_RUN_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _pipeline_kwargs(opts: dict) -> dict:
+    """Check the `run` options and turn them into keyword arguments of pipeline.run."""
+    if opts["plate_map"] is None or opts["outdir"] is None:
         raise click.UsageError(
             "--plate-map and -o/--outdir are required (or give them in --config)"
         )
-    if not exports and frames is None:
+    if not opts["exports"] and opts["frames"] is None:
         raise click.UsageError("give --export FILE (one or more) or --frames DIR")
-    if exports and frames is not None:
+    if opts["exports"] and opts["frames"] is not None:
         raise click.UsageError("give --export or --frames, not both")
-    result = run_pipeline(
-        exports=list(exports) or None,
-        frames=frames,
-        plate_map=plate_map,
-        outdir=outdir,
-        control=control,
-        controls=_parse_controls(treatment_controls),
-        endpoint_h=endpoint_h,
-        endpoint_tolerance_h=endpoint_tolerance_h,
-        baseline_h=baseline_h,
-        combine=combine,
-        metric=metric,
-        channel=channel,
-        diameter=diameter,
-        jobs=jobs,
-        scheduler=scheduler,
-        normalize=normalize,
-        rate_window=rate_window,
-        figures=not no_figures,
-        report=not no_report,
-        progress=sys.stderr.isatty(),
-    )
+    kwargs = dict(opts)
+    kwargs["exports"] = list(opts["exports"]) or None
+    kwargs["controls"] = _parse_controls(kwargs.pop("treatment_controls"))
+    kwargs["figures"] = not kwargs.pop("no_figures")
+    kwargs["report"] = not kwargs.pop("no_report")
+    kwargs["progress"] = sys.stderr.isatty()
+    return kwargs
+
+
+@cli.command(epilog=_RUN_EPILOG)
+@_run_options
+def run(**opts):
+    """Analyse one plate: counts, growth curves, endpoint statistics, figures, report."""
+    from incugrowth.pipeline import run as run_pipeline
+
+    result = run_pipeline(**_pipeline_kwargs(opts))
     for text in result.warnings:
         click.echo(f"warning: {text}", err=True)
     for text in result.messages:
@@ -356,28 +338,7 @@ def config_cmd(outdir, output):
     epilog="\b\nExample:\n  incugrowth watch --frames /data/plate1 --plate-map plate1.PlateMap "
     "-o results/plate1 --interval 300"
 )
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path),
-    is_eager=True,
-    expose_value=False,
-    callback=_load_config,
-    help="Experiment file (TOML) with the options of `run`.",
-)
-@click.option(
-    "--export",
-    "exports",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Metric export that is rewritten as acquisition goes on.",
-)
-@click.option("--frames", type=click.Path(path_type=Path), help="Image export folder.")
-@click.option("--plate-map", type=click.Path(path_type=Path), help="Plate map.")
-@click.option("-o", "--outdir", type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--control", default="untreated", show_default=True)
-@click.option("--endpoint", "endpoint_h", type=float, default=72.0, show_default=True)
-@click.option("--jobs", type=int, default=None)
-@click.option("--scheduler", default=None)
+@_run_options
 @click.option(
     "--interval",
     "interval_s",
@@ -393,34 +354,12 @@ def config_cmd(outdir, output):
     default=None,
     help="Stop after this many seconds without new data [default: never].",
 )
-def watch(
-    exports,
-    frames,
-    plate_map,
-    outdir,
-    control,
-    endpoint_h,
-    jobs,
-    scheduler,
-    interval_s,
-    idle_timeout_s,
-):
+def watch(interval_s, idle_timeout_s, **opts):
     """Follow a growing export folder and refresh the outputs and report as data arrive."""
     from incugrowth.pipeline import watch as watch_pipeline
 
-    if plate_map is None or outdir is None or (not exports and frames is None):
-        raise click.UsageError("give --plate-map, -o and --export or --frames (or --config)")
     updates = watch_pipeline(
-        exports=list(exports) or None,
-        frames=frames,
-        plate_map=plate_map,
-        outdir=outdir,
-        control=control,
-        endpoint_h=endpoint_h,
-        jobs=jobs,
-        scheduler=scheduler,
-        interval_s=interval_s,
-        idle_timeout_s=idle_timeout_s,
+        interval_s=interval_s, idle_timeout_s=idle_timeout_s, **_pipeline_kwargs(opts)
     )
     for result in updates:
         last = result.tables["growth"]["elapsed_h"].max()

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_path", "write_csv", "write_json", "sha256"]
+from incugrowth.errors import input_error
+
+__all__ = ["atomic_path", "read_input", "sha256", "write_csv", "write_json"]
 
 
 @contextlib.contextmanager
@@ -63,3 +65,24 @@ def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def read_input(path: str | os.PathLike, *, expected: str, instead_of_excel: str) -> bytes:
+    """The bytes of an input file, or a one-line error naming it and what to do.
+
+    ``expected`` names the kind of file (for a folder given by mistake); ``instead_of_excel``
+    says what to do when an Excel workbook was given.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise input_error(path, "file not found") from None
+    except IsADirectoryError:
+        raise input_error(path, f"is a folder, expected {expected}") from None
+    except OSError as exc:
+        raise input_error(path, f"cannot read the file ({exc.strerror})") from None
+    if not data.strip():
+        raise input_error(path, "the file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        raise input_error(path, f"this is an Excel workbook; {instead_of_excel}")
+    return data

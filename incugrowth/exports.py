@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from incugrowth._io import read_input
 from incugrowth.errors import IncugrowthWarning, input_error
 from incugrowth.platemap import _decode, _try_well, well_sort_key
 
@@ -137,20 +138,11 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
 
 
 def _read_lines(path) -> list[str]:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise input_error(path, "file not found") from None
-    except IsADirectoryError:
-        raise input_error(path, "is a folder, expected an IncuCyte metric export (.txt)") from None
-    except OSError as exc:
-        raise input_error(path, f"cannot read the file ({exc.strerror})") from None
-    if not data.strip():
-        raise input_error(path, "the file is empty")
-    if data.startswith(b"PK\x03\x04"):
-        raise input_error(
-            path, "this is an Excel workbook; export the metric from IncuCyte as text (.txt)"
-        )
+    data = read_input(
+        path,
+        expected="an IncuCyte metric export (.txt)",
+        instead_of_excel="export the metric from IncuCyte as text (.txt)",
+    )
     text = _decode(data).replace("\x00", "")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 

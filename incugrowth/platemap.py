@@ -24,11 +24,11 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from incugrowth._io import read_input
 from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
 __all__ = [
@@ -285,19 +285,7 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
 
 
 def _read_bytes(path) -> bytes:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise input_error(path, "file not found") from None
-    except IsADirectoryError:
-        raise input_error(path, "is a folder, expected a plate map file") from None
-    except OSError as exc:
-        raise input_error(path, f"cannot read the file ({exc.strerror})") from None
-    if not data.strip():
-        raise input_error(path, "the file is empty")
-    if data.startswith(b"PK\x03\x04"):
-        raise input_error(path, "this is an Excel workbook; save the sheet as CSV")
-    return data
+    return read_input(path, expected="a plate map file", instead_of_excel="save the sheet as CSV")
 
 
 def _decode(data: bytes) -> str:

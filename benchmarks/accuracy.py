@@ -51,7 +51,7 @@ def gallery_segment(image: np.ndarray) -> np.ndarray:
     image = img_as_float(image)
     cells = image > threshold_multiotsu(image, classes=3)[0]
     distance = ndi.distance_transform_edt(cells)
-    coords = peak_local_max(distance, min_distance=7)
+    coords = peak_local_max(distance, min_distance=7, exclude_border=False)
     peaks = np.zeros(distance.shape, dtype=bool)
     peaks[tuple(coords.T)] = True
     markers = label(peaks)

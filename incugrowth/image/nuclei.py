@@ -4,34 +4,56 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.feature import peak_local_max
 from skimage.filters import threshold_li
-from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
+from skimage.transform import resize
 
-from incugrowth.image._util import as_float_image, background, label_max, noise_sigma
+from incugrowth.image._util import (
+    as_float_image,
+    background,
+    boundary_pairs,
+    label_max,
+    noise_sigma,
+    relabel,
+)
 from incugrowth.image.diameter import _diameter
 
 __all__ = ["count_nuclei", "segment_nuclei"]
+
+#: Nucleus diameter (pixels) at which the built-in segmenter works: frames with larger
+#: nuclei are shrunk to it, so that every step costs the same per nucleus and behaves the
+#: same at every magnification. Frames with smaller nuclei are used as they are.
+WORKING_DIAMETER = 16.0
 
 
 def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.ndarray:
     """Label each nucleus of a fluorescence frame.
 
-    The built-in segmenter, with ``d`` the nucleus diameter (estimated by
-    :func:`~incugrowth.image.estimate_diameter` when not given):
+    The built-in segmenter works with ``d`` the nucleus diameter (estimated by
+    :func:`~incugrowth.image.estimate_diameter` when not given). Frames whose nuclei are
+    larger than :data:`WORKING_DIAMETER` are first shrunk (anti-aliased) so that ``d`` is
+    that size, and the labels are mapped back to the frame at the end. Then:
 
-    1. smooth with a Gaussian of ``d / 10`` and subtract the background under objects of
+    1. smooth with a Gaussian of ``d / 16`` and subtract the background under objects of
        size ``d`` (grey opening), which flattens uneven illumination;
     2. foreground: Li's minimum cross-entropy threshold, low enough to keep dim nuclei;
-    3. markers: regional maxima deeper than ``split`` of a function that adds the distance to
-       the edge (in nucleus radii, from pixels brighter than their surroundings at scale ``d``)
-       and the logarithm of intensity smoothed at ``d / 6``. The logarithm makes the split
-       depend on relative, not absolute, brightness, so dim and bright nuclei split alike;
-    4. watershed of that function from the markers within the foreground;
+       nucleus-shaped objects down to ``dim`` times that threshold are taken back when
+       they stand apart from the bright foreground;
+    3. relief: intensity smoothed at ``d / 10`` times the distance (in nucleus radii, at
+       most 1) to the edge of the *core*, the pixels brighter than ``core`` times the
+       brightest pixel within ``d``. The core is relative to the local peak, so touching
+       nuclei show a neck whatever their brightness;
+    4. markers: local maxima of the relief at least ``d / 5`` apart; watershed of the
+       relief from them within the foreground; neighbours are merged when the pass between
+       them is less than ``split`` times the lower peak below that peak (a shallow dip is
+       texture, not a boundary);
     5. each nucleus keeps its pixels brighter than ``cut`` times its own peak, so a bright
-       nucleus loses its halo and a dim one keeps its extent;
-    6. drop objects smaller than ``min_area`` times the area of a disk of diameter ``d``, and
-       objects whose peak does not stand out of the background by ``snr`` times the noise.
+       nucleus loses its halo and a dim one keeps its extent; fragments smaller than 0.3
+       nucleus areas join the neighbour they share the longest boundary with;
+    6. drop objects smaller than ``min_area`` times the area of a disk of diameter ``d``,
+       and objects whose peak does not stand out of the background by ``snr`` times the
+       noise.
 
     Parameters
     ----------
@@ -44,8 +66,8 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
         wrapper around Cellpose or StarDist); `diameter` is then ignored, pass it to the
         callable with :func:`functools.partial` if it needs one.
     **options
-        For the built-in segmenter: ``split`` (0.05), ``cut`` (0.3), ``min_area`` (0.15),
-        ``snr`` (5.0), as described above.
+        For the built-in segmenter: ``split`` (0.03), ``core`` (0.65), ``cut`` (0.3),
+        ``min_area`` (0.1), ``snr`` (5.0), ``dim`` (0.3), as described above.
 
     Returns
     -------
@@ -64,18 +86,7 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     (dtype('int32'), 2)
     """
     if segmenter is not None:
-        if not callable(segmenter):
-            raise ValueError(f"`segmenter` must be callable, got {type(segmenter).__name__}")
-        array = np.asarray(image)
-        if array.ndim != 2:
-            raise ValueError(f"`image` must be a 2-dimensional array, got shape {array.shape}")
-        labels = np.asarray(segmenter(array.copy(), **options))
-        if labels.shape != array.shape or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                f"`segmenter` must return an integer label image of shape {array.shape}, "
-                f"got {labels.dtype} of shape {labels.shape}"
-            )
-        return labels.astype(np.int32)
+        return _custom(image, segmenter, options)
     frame = as_float_image(image)
     if diameter is None:
         diameter = _diameter(ndi.gaussian_filter(frame, 1.0))
@@ -83,14 +94,41 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
         raise ValueError(f"`diameter` must be a positive number of pixels, got {diameter!r}")
     if not np.isfinite(diameter):
         return np.zeros(frame.shape, dtype=np.int32)
-    return _segment(frame, float(max(diameter, 3.0)), **options)
+    diameter = float(max(diameter, 3.0))
+    sigma = noise_sigma(frame)
+    scale = WORKING_DIAMETER / diameter
+    if scale >= 1:
+        return _segment(frame, diameter, sigma, **options)
+    shape = tuple(max(8, round(side * scale)) for side in frame.shape)
+    small = resize(frame, shape, order=1, anti_aliasing=True, preserve_range=True)
+    labels = _segment(small.astype(np.float32), WORKING_DIAMETER, sigma, **options)
+    return resize(labels, frame.shape, order=0, preserve_range=True, anti_aliasing=False).astype(
+        np.int32
+    )
 
 
-def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, dim=0.1):
+def _custom(image, segmenter, options):
+    if not callable(segmenter):
+        raise ValueError(f"`segmenter` must be callable, got {type(segmenter).__name__}")
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(f"`image` must be a 2-dimensional array, got shape {array.shape}")
+    labels = np.asarray(segmenter(array.copy(), **options))
+    if labels.shape != array.shape or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"`segmenter` must return an integer label image of shape {array.shape}, "
+            f"got {labels.dtype} of shape {labels.shape}"
+        )
+    return labels.astype(np.int32)
+
+
+def _segment(
+    frame, diameter, sigma, *, split=0.03, core=0.65, cut=0.3, min_area=0.1, snr=5.0, dim=0.3
+):
     radius = diameter / 2
-    smooth = ndi.gaussian_filter(frame, max(0.7, diameter / 10))
-    flat = smooth - background(smooth, diameter)
     empty = np.zeros(frame.shape, dtype=np.int32)
+    smooth = ndi.gaussian_filter(frame, max(0.7, diameter / 16))
+    flat = smooth - background(smooth, diameter)
     if flat.max() <= flat.min():
         return empty
     cutoff = threshold_li(flat)
@@ -100,43 +138,90 @@ def _segment(frame, diameter, *, split=0.05, cut=0.3, min_area=0.15, snr=5.0, di
     if not foreground.any() or foreground.all():
         return empty
 
-    # Distance to the edge of the locally bright pixels, in nucleus radii.
-    core = foreground & (flat > ndi.gaussian_filter(flat, diameter))
-    distance = ndi.gaussian_filter(ndi.distance_transform_edt(core), max(1.0, diameter / 10))
-    bright = ndi.gaussian_filter(frame, diameter / 6)
-    bright -= bright[~foreground].mean()
-    floor = max(float(bright.max()) * 1e-3, 1e-6)
-    relief = distance / radius + np.log(np.maximum(bright, floor))
-    relief[~core] = relief[core].min() if core.any() else 0.0
-    markers = _markers(relief, core, split, max(1, int(diameter // 8)))
-    labels = watershed(-relief, markers, mask=foreground)
+    bright = ndi.gaussian_filter(flat, diameter / 10)
+    peaks = ndi.maximum_filter(bright, size=int(diameter) | 1)
+    inner = foreground & (flat > core * peaks)
+    distance = ndi.gaussian_filter(ndi.distance_transform_edt(inner), diameter / 8)
+    relief = np.minimum(distance / radius, 1.0) * np.maximum(bright, 0.0)
+    relief[~foreground] = 0.0
+    labels = _watershed(relief, foreground, max(1, round(diameter / 5)))
+    labels = _merge_shallow(labels, relief, split)
 
-    index = np.arange(labels.max() + 1)
-    peak = label_max(flat, labels, index.size - 1)
+    n = int(labels.max())
+    peak = label_max(flat, labels, n)
     peak[0] = np.inf
     labels[flat < cut * peak[labels]] = 0
-    area = np.bincount(labels.ravel(), minlength=index.size)
-    sigma = noise_sigma(frame)
-    drop = (area < min_area * np.pi * radius**2) | (peak < snr * sigma)
+    area = np.pi * radius**2
+    labels = _merge_fragments(labels, 0.3 * area)
+    n = int(labels.max())
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    peak = label_max(flat, labels, n)
+    drop = (sizes < min_area * area) | (peak < snr * sigma)
     drop[0] = False
     labels[drop[labels]] = 0
-    return _relabel(labels)
+    return relabel(labels)
 
 
-def _markers(relief, core, split, step):
-    """Labelled regional maxima of `relief` deeper than `split`, found on a grid `step` apart.
-
-    The relief is smooth at the scale of a nucleus, so its maxima survive subsampling by an
-    eighth of the diameter, which makes the morphological reconstruction faster for large
-    nuclei.
-    """
-    small = np.ascontiguousarray(relief[::step, ::step], dtype=np.float64)
-    peaks = h_maxima(small, split) & core[::step, ::step]
+def _watershed(relief, foreground, spacing):
+    """Watershed of `relief` from its local maxima at least `spacing` apart."""
+    objects, _ = ndi.label(foreground)
+    coords = peak_local_max(relief, min_distance=spacing, labels=objects, exclude_border=False)
     markers = np.zeros(relief.shape, dtype=np.int32)
-    rows, cols = np.nonzero(peaks)
-    small_labels, _ = ndi.label(peaks)
-    markers[rows * step, cols * step] = small_labels[rows, cols]
-    return markers
+    markers[tuple(coords.T)] = np.arange(1, len(coords) + 1)
+    return watershed(-relief, markers, mask=foreground)
+
+
+def _merge_shallow(labels, relief, split):
+    """Merge neighbouring regions whose pass lies less than `split` (relative) below the lower peak.
+
+    This is the dynamics of the relief (as in h-maxima, but relative to the peak height)
+    computed on the region adjacency graph: passes are visited from the highest down, and two
+    regions join when the lower one's peak rises less than `split` times its height above
+    the pass.
+    """
+    n = int(labels.max())
+    if n < 2 or split <= 0:
+        return labels
+    top = label_max(relief, labels, n)
+    first, second, saddle, _ = boundary_pairs(labels, relief)
+    parent = np.arange(n + 1)
+    for i in np.argsort(-saddle):
+        a, b = _root(parent, first[i]), _root(parent, second[i])
+        if a == b:
+            continue
+        if top[a] < top[b]:
+            a, b = b, a
+        if top[b] - saddle[i] < split * top[b]:
+            parent[b] = a
+    roots = np.array([_root(parent, i) for i in range(n + 1)])
+    return roots[labels]
+
+
+def _merge_fragments(labels, smallest):
+    """Join regions smaller than `smallest` pixels to the larger neighbour they share the
+    longest boundary with (over-split pieces of one nucleus)."""
+    n = int(labels.max())
+    if n < 2:
+        return labels
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    first, second, _, length = boundary_pairs(labels, labels)
+    target = np.arange(n + 1)
+    longest = np.zeros(n + 1)
+    for a, b, contact in zip(first, second, length):
+        for small, large in ((a, b), (b, a)):
+            if size[small] < smallest and size[large] >= size[small] and contact > longest[small]:
+                longest[small] = contact
+                target[small] = large
+    for _ in range(4):  # a fragment may join a fragment that joins a nucleus
+        target = target[target]
+    return target[labels]
+
+
+def _root(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
 
 
 def _dim_nuclei(flat, foreground, cutoff, dim, radius):
@@ -144,8 +229,9 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     `foreground`.
 
     A nucleus several times dimmer than most is below a global threshold; it is taken back
-    when a lower threshold shows it as an object that touches none of the foreground (so
-    halos of bright nuclei stay out), is as thick as a nucleus (inscribed radius at least
+    when a lower threshold shows it as an object that touches neither the foreground (so
+    halos of bright nuclei stay out) nor the frame's edge (where the background is least
+    certain), is as thick as a nucleus (inscribed radius at least
     0.8 `radius`: fibres and specks stay out) and no larger than three nuclei.
     """
     below = flat[~foreground]
@@ -156,21 +242,13 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     if n == 0:
         return low
     touches = np.bincount(labels[foreground], minlength=n + 1) > 0
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    touches[edge] = True
     area = np.bincount(labels.ravel(), minlength=n + 1)
     thick = label_max(ndi.distance_transform_edt(low), labels, n)
     keep = (thick >= 0.8 * radius) & (area <= 3 * np.pi * radius**2) & ~touches
     keep[0] = False
     return keep[labels]
-
-
-def _relabel(labels: np.ndarray) -> np.ndarray:
-    """Number the labels present 1..n in order, as int32."""
-    present = np.zeros(labels.max() + 1, dtype=bool)
-    present[labels.ravel()] = True
-    present[0] = False
-    lut = np.zeros(present.size, dtype=np.int32)
-    lut[present] = np.arange(1, present.sum() + 1, dtype=np.int32)
-    return lut[labels]
 
 
 def count_nuclei(image, *, diameter=None, segmenter=None, **options) -> int:

@@ -77,9 +77,10 @@ def noise_sigma(image: np.ndarray) -> float:
 
 
 def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Maximum of `values` over each label 0..n (-inf where a label is absent); no sorting."""
+    """Maximum of `values` over each label 1..n (-inf for label 0 and absent labels)."""
     out = np.full(n + 1, -np.inf)
-    np.maximum.at(out, labels.ravel(), values.ravel())
+    inside = labels > 0
+    np.maximum.at(out, labels[inside], values[inside])
     return out
 
 

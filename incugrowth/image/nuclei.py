@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.feature import peak_local_max
 from skimage.filters import threshold_li
 from skimage.segmentation import watershed
 from skimage.transform import resize
@@ -163,11 +162,13 @@ def _segment(
 
 
 def _watershed(relief, foreground, spacing):
-    """Watershed of `relief` from its local maxima at least `spacing` apart."""
-    objects, _ = ndi.label(foreground)
-    coords = peak_local_max(relief, min_distance=spacing, labels=objects, exclude_border=False)
-    markers = np.zeros(relief.shape, dtype=np.int32)
-    markers[tuple(coords.T)] = np.arange(1, len(coords) + 1)
+    """Watershed of `relief` from its local maxima within `spacing` pixels (maximum filter).
+
+    Pixels of a flat-topped maximum form one marker; neighbours closer than `spacing` that
+    are not the highest around are left to the watershed and to :func:`_merge_shallow`.
+    """
+    top = ndi.maximum_filter(relief, size=2 * spacing + 1)
+    markers, _ = ndi.label((relief >= top) & foreground & (relief > 0))
     return watershed(-relief, markers, mask=foreground)
 
 

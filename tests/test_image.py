@@ -281,3 +281,26 @@ def test_measure_frame_fields_and_pickling():
     assert pickle.loads(pickle.dumps(measure_frame)) is measure_frame
     empty = measure_frame(np.zeros((50, 50), dtype=np.uint16))
     assert empty["count"] == 0 and empty["empty"] and np.isnan(empty["mean_area"])
+
+
+def test_boundary_pairs_gives_the_pass_between_touching_labels():
+    from incugrowth.image._util import boundary_pairs
+
+    labels = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [0, 0, 3, 3]])
+    values = np.array([[5.0, 4, 3, 9], [5, 2, 1, 9], [0, 0, 7, 7]])
+    first, second, saddle, length = boundary_pairs(labels, values)
+    assert list(zip(first, second)) == [(1, 2), (2, 3)]
+    # 1|2 contacts score min(4, 3) = 3 and min(2, 1) = 1; 2/3 contacts score 1 and 7
+    np.testing.assert_array_equal(saddle, [3.0, 7.0])
+    np.testing.assert_array_equal(length, [2, 2])
+
+
+def test_large_nuclei_are_counted_on_a_shrunk_frame():
+    rng = np.random.default_rng(15)
+    shape = (400, 400)
+    centres = grid_centres(shape, 100, rng, jitter=0.1)
+    frame = as_dtype(nuclei_frame(centres, 30, shape), np.uint16)
+    labels = segment_nuclei(frame, diameter=60)
+    assert labels.shape == shape and labels.max() == len(centres)
+    areas = np.bincount(labels.ravel())[1:]
+    assert np.allclose(areas, np.pi * 30**2, rtol=0.25)

@@ -43,23 +43,39 @@ TABLE_FILES = (
     "counts",
     "growth",
     "curves",
+    "curves_vs_control",
     "endpoint",
     "growth_rates",
+    "dip",
+    "gr",
+    "dose_response",
     "anova",
     "dunnett",
+    "dunnett_log2",
     "assumptions",
 )
-_STRING_COLUMNS = ("well", "cell_line", "treatment", "control", "stars", "qc_flag", "source")
+_STRING_COLUMNS = (
+    "well",
+    "cell_line",
+    "treatment",
+    "control",
+    "stars",
+    "qc_flag",
+    "source",
+    "response",
+)
 _GALLERY_CROP = 256
 
 _FILE_NOTES = {
     "counts.csv": "the raw counts: one row per image (or per well) and time point, with QC flags",
     "growth.csv": "one row per well and time point: combined count and percent change",
     "curves.csv": "mean, SD, SEM and number of wells per condition and time point",
+    "curves_vs_control.csv": "the curves as percent of the control wells (--normalize)",
     "endpoint.csv": "the growth rows at the endpoint time point (one row per well)",
     "growth_rates.csv": "per-well exponential growth rate and doubling time",
     "anova.csv": "the two-way ANOVA table at the endpoint",
     "dunnett.csv": "Dunnett's comparisons of each treatment with its control",
+    "dunnett_log2.csv": "the same comparisons on log2 fold change (sensitivity analysis)",
     "assumptions.csv": "checks of the ANOVA assumptions",
     "dip.csv": "drug-induced proliferation (DIP) rates per well",
     "gr.csv": "growth-rate inhibition (GR) values",
@@ -75,12 +91,16 @@ _FILE_NOTES = {
 
 
 def format_p(p) -> str:
-    """A P value as GraphPad Prism writes it: ``<0.0001``, else 4 significant digits.
+    """A P value as GraphPad Prism writes it: ``<0.0001``, else at most 4 decimals.
+
+    Trailing zeros are dropped; values that would round to 1 are ``>0.9999``.
 
     Examples
     --------
-    >>> [format_p(p) for p in (0.00001, 0.0001234, 0.04567, 0.5, 0.99999, float("nan"))]
-    ['<0.0001', '0.0001234', '0.04567', '0.5000', '>0.9999', '']
+    >>> [format_p(p) for p in (0.00001, 0.0001234, 0.0042, 0.03876, 0.40612, 0.5)]
+    ['<0.0001', '0.0001', '0.0042', '0.0388', '0.4061', '0.5']
+    >>> [format_p(p) for p in (0.99994, 0.99996, 1.0, float("nan"), None)]
+    ['0.9999', '>0.9999', '>0.9999', '', '']
     """
     try:
         p = float(p)
@@ -90,9 +110,10 @@ def format_p(p) -> str:
         return ""
     if p < 0.0001:
         return "<0.0001"
-    if p > 0.9999:
+    text = f"{p:.4f}"
+    if float(text) > 0.9999:
         return ">0.9999"
-    return f"{p:#.4g}"
+    return text.rstrip("0").rstrip(".")
 
 
 def format_number(x, digits: int = 4) -> str:
@@ -281,6 +302,71 @@ def _rank(order: list):
     return lambda v: index.get(v, len(index))
 
 
+def _dose_key(dose) -> float:
+    try:
+        dose = float(dose)
+    except (TypeError, ValueError):
+        return -math.inf
+    return -math.inf if dose != dose else dose
+
+
+class _Conditions:
+    """Condition labels: the treatment, with its dose when the treatment has several doses.
+
+    Built once from the growth table so that every table and figure names (and orders) the
+    conditions alike: treatments in plate order with the control first, doses ascending.
+    """
+
+    def __init__(self, source: pd.DataFrame, treatments: list):
+        from incugrowth.plots import condition_label
+
+        has_dose = "dose" in source.columns
+        cols = [c for c in ("treatment", "dose", "dose_unit") if c in source.columns]
+        unique = source[cols].drop_duplicates([c for c in cols if c != "dose_unit"])
+        self.multi: set = set()
+        if has_dose:
+            n_doses = unique.groupby("treatment")["dose"].nunique()
+            self.multi = set(n_doses[n_doses > 1].index)
+        rank = _rank(treatments)
+        records = sorted(
+            unique.to_dict("records"),
+            key=lambda r: (rank(r["treatment"]), _dose_key(r.get("dose"))),
+        )
+        self.labels = {
+            self._key(r): condition_label(r, r["treatment"] in self.multi) for r in records
+        }
+        self.order = list(dict.fromkeys(self.labels.values()))
+
+    @staticmethod
+    def _key(r) -> tuple:
+        dose = _dose_key(r.get("dose", np.nan))
+        return (r["treatment"], None if dose == -math.inf else dose)
+
+    def label(self, df: pd.DataFrame) -> pd.Series:
+        """The condition label of each row of ``df`` (``treatment``, optionally ``dose``)."""
+        from incugrowth.plots import condition_label
+
+        records = df[[c for c in ("treatment", "dose", "dose_unit") if c in df.columns]]
+        out = [
+            self.labels.get(self._key(r)) or condition_label(r, r["treatment"] in self.multi)
+            for r in records.to_dict("records")
+        ]
+        return pd.Series(out, index=df.index, dtype=object)
+
+    def ordered(self, present) -> list:
+        present = set(present)
+        extra = [c for c in dict.fromkeys(present) if c not in self.order]
+        return [c for c in self.order if c in present] + sorted(extra, key=str)
+
+
+def _colors(tables) -> dict[str, str]:
+    """Treatment colours as the growth-curve figures assign them (order of the curves)."""
+    from incugrowth.plots import treatment_colors
+
+    source = tables["curves"] if tables["curves"] is not None else tables["growth"]
+    return treatment_colors(list(dict.fromkeys(source["treatment"])))
+
+
 def _plate_label(run: dict) -> tuple[str, dict]:
     params = run.get("parameters") or {}
     preamble: dict = {}
@@ -311,7 +397,7 @@ def _metric_of(params: dict, counts: pd.DataFrame | None) -> str:
     return ""
 
 
-def _experiment(tables, run, figs: _Figures, control: str) -> dict:
+def _experiment(tables, run, figs: _Figures, control: str, colors: dict) -> dict:
     from incugrowth.report_figures import plate_map_figure
 
     growth = tables["growth"]
@@ -377,7 +463,7 @@ def _experiment(tables, run, figs: _Figures, control: str) -> dict:
     plate_svg = None
     if growth is not None and len(growth):
         cols = ["well", "cell_line", "treatment"]
-        fig = plate_map_figure(growth[cols].drop_duplicates("well"), control=control)
+        fig = plate_map_figure(growth[cols].drop_duplicates("well"), control=control, colors=colors)
         plate_svg = figs.svg(fig, "plate_map")
     extra = {k: v for k, v in preamble.items() if v}
     return {
@@ -428,31 +514,49 @@ def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
     return panels
 
 
-def _endpoint_section(tables, figs: _Figures, control: str) -> dict | None:
+def _endpoint_section(
+    tables, figs: _Figures, control: str, conds: _Conditions, colors: dict
+) -> dict | None:
     from incugrowth.report_figures import endpoint_figure
 
     end = tables["endpoint"]
     if end is None or end.empty:
         return None
     value = "pct_change" if "pct_change" in end.columns else "count"
-    lines, treatments = _orders(tables, control)
-    lines = [x for x in lines if (end["cell_line"] == x).any()]
-    treatments = [t for t in treatments if (end["treatment"] == t).any()]
+    end = end.assign(condition=conds.label(end))
+    lines = [x for x in _orders(tables, control)[0] if (end["cell_line"] == x).any()]
+    conditions = conds.ordered(end["condition"])
     fig = endpoint_figure(
-        end, value=value, stars=tables["dunnett"], cell_lines=lines, control=control
+        end,
+        value=value,
+        stars=tables["dunnett"],
+        cell_lines=lines,
+        control=control,
+        x="condition",
+        order=conditions,
+        colors=colors,
     )
     rows = []
     for line in lines:
         sub = end[end["cell_line"] == line]
         cells = []
-        for t in treatments:
-            w = sub[sub["treatment"] == t]
+        for c in conditions:
+            w = sub[sub["condition"] == c]
             cells.append([f"{format_number(v)} ({well})" for well, v in zip(w["well"], w[value])])
         rows.append({"cell_line": line, "cells": cells})
+    # Many conditions (a dose series) read better down the page than across it.
+    transposed = len(conditions) > 6 and len(conditions) > len(lines)
+    if transposed:
+        rows = [
+            {"cell_line": c, "cells": [r["cells"][i] for r in rows]}
+            for i, c in enumerate(conditions)
+        ]
     used = float(end["endpoint_h"].iloc[0]) if "endpoint_h" in end.columns else None
     return {
         "svg": figs.svg(fig, "endpoint"),
-        "treatments": treatments,
+        "treatments": lines if transposed else conditions,
+        "corner": "Condition" if transposed else "Cell line",
+        "multi_dose": bool(conds.multi),
         "rows": rows,
         "endpoint_h": _hours(used),
         "value": "change in cell count (%)" if value == "pct_change" else "count",
@@ -477,6 +581,13 @@ def _term_name(source) -> str:
     if ":" in name:
         return name.replace(":", " \u00d7 ") + " (interaction)"
     return name
+
+
+def _anova_kind(anova: pd.DataFrame | None) -> str:
+    """``Two-way`` when the table has an interaction term, else ``One-way``."""
+    if anova is None or "source" not in anova.columns:
+        return "Two-way"
+    return "Two-way" if anova["source"].astype(str).str.contains(":").any() else "One-way"
 
 
 def _anova_rows(anova: pd.DataFrame | None) -> list[dict] | None:
@@ -545,18 +656,18 @@ def _generic_rows(df: pd.DataFrame | None) -> dict | None:
     return {"columns": headers, "rows": rows}
 
 
-def _growth_rate_rows(tables, control: str) -> list[dict] | None:
+def _growth_rate_rows(tables, control: str, conds: _Conditions) -> list[dict] | None:
     rates = tables["growth_rates"]
     if rates is None or rates.empty:
         return None
-    keys = [k for k in ("cell_line", "treatment") if k in rates.columns]
-    if not keys:
+    if not {"cell_line", "treatment"} <= set(rates.columns):
         return None
-    lines, treatments = _orders(tables, control)
-    line_rank, treatment_rank = _rank(lines), _rank(treatments)
+    rates = rates.assign(condition=conds.label(rates))
+    keys = ["cell_line", "condition"]
+    line_rank, cond_rank = _rank(_orders(tables, control)[0]), _rank(conds.order)
     rows = []
     groups = list(rates.groupby(keys, sort=False))
-    groups.sort(key=lambda g: (line_rank(g[0][0]), treatment_rank(g[0][-1])))
+    groups.sort(key=lambda g: (line_rank(g[0][0]), cond_rank(g[0][-1])))
     for key, sub in groups:
         key = key if isinstance(key, tuple) else (key,)
         r = sub["rate_per_h"].dropna()
@@ -576,6 +687,375 @@ def _growth_rate_rows(tables, control: str) -> list[dict] | None:
             }
         )
     return rows
+
+
+# Growth-rate metrics (DIP, GR) ------------------------------------------------------------
+
+
+def _gr_time(gr: pd.DataFrame, tables, run) -> float:
+    """The hour of the GR heat map: the endpoint used, else the nearest to the one asked."""
+    times = np.sort(gr["elapsed_h"].dropna().unique())
+    end = tables["endpoint"]
+    if end is not None and len(end) and "endpoint_h" in end.columns:
+        used = float(end["endpoint_h"].iloc[0])
+        if np.isclose(times, used).any():
+            return float(times[np.isclose(times, used)][0])
+    params = run.get("parameters") or {}
+    asked = params.get("endpoint_h")
+    if asked is not None and len(times):
+        nearest = float(times[np.argmin(np.abs(times - float(asked)))])
+        if abs(nearest - float(asked)) <= float(params.get("endpoint_tolerance_h") or 6.0):
+            return nearest
+    return float(times[-1])
+
+
+def _not_self(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of conditions other than a control compared with itself (GR = 1 by definition)."""
+    if "control" not in df.columns:
+        return df
+    return df[df["treatment"].astype(str) != df["control"].astype(str)]
+
+
+def _growth_metrics(tables, run, figs: _Figures, control, conds, colors) -> dict:
+    from incugrowth.report_figures import endpoint_figure, gr_heatmap_figure
+
+    dip, gr = tables["dip"], tables["gr"]
+    lines = _orders(tables, control)[0]
+    out: dict = {"dip_svg": None, "gr_svg": None, "rows": [], "notes": [], "gr_at": ""}
+    gr_end = pd.DataFrame(columns=["cell_line", "condition", "gr", "relative_count"])
+    if gr is None:
+        out["notes"].append("gr.csv is missing: no GR values were computed for this run.")
+    elif gr.empty or not {"gr", "elapsed_h", "cell_line", "treatment"} <= set(gr.columns):
+        out["notes"].append("gr.csv is empty: GR values could not be computed.")
+    else:
+        at = _gr_time(gr, tables, run)
+        out["gr_at"] = _hours(at)
+        sub = _not_self(gr[np.isclose(gr["elapsed_h"], at)])
+        gr_end = sub.assign(condition=conds.label(sub))
+        if gr_end["gr"].notna().any():
+            matrix = gr_end.drop_duplicates(["cell_line", "condition"])
+            matrix = matrix.set_index(["cell_line", "condition"])["gr"].unstack()
+            rows = [x for x in lines if x in matrix.index]
+            rows += [x for x in matrix.index if x not in rows]
+            matrix = matrix.reindex(index=rows, columns=conds.ordered(matrix.columns))
+            fig = gr_heatmap_figure(matrix, label=f"GR value at {at:g} h")
+            out["gr_svg"] = figs.svg(fig, "gr_heatmap")
+        else:
+            out["notes"].append(
+                f"gr.csv has no GR value at {at:g} h (the controls had not grown since time zero)."
+            )
+    gr_of = {
+        (r["cell_line"], r["condition"]): r
+        for r in gr_end.to_dict("records")
+        if r["cell_line"] == r["cell_line"]
+    }
+    self_controls = set()
+    if gr is not None and "control" in gr.columns and "treatment" in gr.columns:
+        self_controls = set(gr.loc[gr["treatment"] == gr["control"], "treatment"])
+    if dip is None:
+        out["notes"].append("dip.csv is missing: no DIP rates were computed for this run.")
+        dip = pd.DataFrame(columns=["cell_line", "treatment", "dip_rate"])
+    elif dip.empty or not {"dip_rate", "cell_line", "treatment"} <= set(dip.columns):
+        out["notes"].append("dip.csv is empty: DIP rates could not be computed.")
+        dip = pd.DataFrame(columns=["cell_line", "treatment", "dip_rate"])
+    dip = dip.assign(condition=conds.label(dip))
+    if dip["dip_rate"].notna().any():
+        present = [x for x in lines if (dip["cell_line"] == x).any()]
+        fig = endpoint_figure(
+            dip,
+            value="dip_rate",
+            cell_lines=present,
+            control=control,
+            x="condition",
+            order=conds.ordered(dip["condition"]),
+            colors=colors,
+            ylabel="DIP rate (doublings/h)",
+        )
+        out["dip_svg"] = figs.svg(fig, "dip_rates")
+    keys = list(dict.fromkeys([*zip(dip["cell_line"], dip["condition"]), *gr_of]))
+    line_rank, cond_rank = _rank(lines), _rank(conds.order)
+    keys.sort(key=lambda k: (line_rank(k[0]), cond_rank(k[1])))
+    for line, cond in keys:
+        sub = dip[(dip["cell_line"] == line) & (dip["condition"] == cond)]
+        r = sub["dip_rate"].dropna()
+        mean = r.mean() if len(r) else np.nan
+        g = gr_of.get((line, cond), {})
+        first = sub["first_h"].dropna() if "first_h" in sub.columns else pd.Series(dtype=float)
+        out["rows"].append(
+            {
+                "cell_line": line,
+                "condition": cond,
+                "n": int(len(r)),
+                "dip": format_number(mean, 3),
+                "dip_sd": format_number(r.std(ddof=1), 2) if len(r) > 1 else "",
+                "doubling": format_number(1 / mean, 3)
+                if mean > 0
+                else ("" if mean != mean else "none"),
+                "window": (
+                    ""
+                    if first.empty
+                    else f"{first.min():g} h"
+                    if first.min() == first.max()
+                    else f"{first.min():g}\u2013{first.max():g} h"
+                ),
+                "gr": format_number(g.get("gr"), 3) if g else "",
+                "relative": format_number(g.get("relative_count"), 3) if g else "",
+                "is_control": not g and cond in self_controls,
+            }
+        )
+    return out
+
+
+# Dose-response -----------------------------------------------------------------------------
+
+_RESPONSE_NAMES = {
+    # response: (shown as, potency, maximal effect, asymptote, area column, area name)
+    "gr": ("GR value", "GR50", "GRmax", "GRinf", "gr_aoc", "GR_AOC"),
+    "relative_count": ("Relative cell count", "IC50", "Emax", "Einf", "auc", "AUC"),
+    "dip_rate": ("DIP rate", "IC50", "Emax", "Einf", "activity_area", "Activity area"),
+    "pct_change": ("Change in cell count (%)", "IC50", "Emax", "Einf", "activity_area",
+                   "Activity area"),
+}  # fmt: skip
+
+
+def _truthy(v) -> bool:
+    return str(v).strip().lower() in ("true", "1", "1.0", "yes")
+
+
+def _dose_text(x, unit: str = "") -> str:
+    text = format_number(x, 3)
+    return f"{text} {unit}".strip() if text else ""
+
+
+def _potency(r: dict, unit: str) -> tuple[str, str]:
+    """The IC50 (GR50) and its 95 % CI as text, saying when it was not reached."""
+    ic = r.get("ic50", np.nan)
+    try:
+        ic = float(ic)
+    except (TypeError, ValueError):
+        ic = np.nan
+    if ic == math.inf:
+        return f"> {_dose_text(r.get('max_dose'), unit)} (not reached)", ""
+    if ic == -math.inf:
+        return f"< {_dose_text(r.get('min_dose'), unit)} (below every dose)", ""
+    if ic != ic:
+        return "not estimable", ""
+    low, high = r.get("ic50_ci_low"), r.get("ic50_ci_high")
+    ci = (
+        f"{format_number(low, 3)}\u2013{format_number(high, 3)}"
+        if low == low and high == high and low is not None
+        else "not estimable"
+    )
+    return _dose_text(ic, unit), ci
+
+
+def _with_ci(r: dict, name: str, digits: int = 3) -> str:
+    value = format_number(r.get(name), digits)
+    low, high = r.get(f"{name}_ci_low"), r.get(f"{name}_ci_high")
+    if value and low == low and high == high and low is not None and high is not None:
+        return f"{value} ({format_number(low, digits)}\u2013{format_number(high, digits)})"
+    return value
+
+
+def _fit_row(r: dict, unit: str) -> dict:
+    kind = str(r.get("response", ""))
+    shown, potency, emax, einf, area_col, area_name = _RESPONSE_NAMES.get(
+        kind, (kind, "IC50", "Emax", "Einf", "auc", "AUC")
+    )
+    flat = _truthy(r.get("flat"))
+    if kind == "dip_rate" or kind == "pct_change":
+        potency += " (half of E0)"
+    ic, ci = _potency(r, unit)
+    area = r.get("auc", np.nan)
+    area = 1.0 - area if area_col == "gr_aoc" and area == area else r.get(area_col, np.nan)
+    flags = []
+    if flat:
+        flags.append(f"flat: no effect of dose (F test P = {format_p(r.get('p_flat'))})")
+    if "converged" in r and not _truthy(r.get("converged")):
+        flags.append("fit did not converge")
+    if _truthy(r.get("extrapolated")) and not flat:
+        flags.append(f"{potency.split(' ')[0]} outside the tested doses")
+    if _truthy(r.get("at_bound")) and not flat:
+        flags.append("a parameter at its bound")
+    return {
+        "response": shown,
+        "potency_name": potency,
+        "potency": ic,
+        "ci": ci,
+        "emax_name": emax,
+        "emax": format_number(r.get("emax"), 3),
+        "einf_name": einf,
+        "einf": "" if flat else _with_ci(r, "einf"),
+        "hill": "" if flat else _with_ci(r, "hill"),
+        "area_name": area_name,
+        "area": format_number(area, 3),
+        "r2": format_number(r.get("r_squared"), 3),
+        "p_flat": format_p(r.get("p_flat")),
+        "n": "" if r.get("n_obs") != r.get("n_obs") else f"{float(r.get('n_obs', 0)):g}",
+        "flags": flags,
+    }
+
+
+def _per_well_gr(growth, control, controls, by, hour) -> pd.DataFrame | None:
+    """Each well's GR value and relative count at ``hour`` (the values the fits used)."""
+    from incugrowth import dip
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dip.gr_values(
+                growth, control=control, controls=controls, by=by, per_well=True, times=[hour]
+            )
+    except Exception:  # older or partial tables: the condition means of gr.csv are used
+        return None
+
+
+def _series_points(tables, run, control, keys: dict, treatment, response, hour, cache):
+    """The responses of one series' wells and of its control wells, and whether they are
+    condition means rather than wells; plus the name of the control."""
+    params = run.get("parameters") or {}
+    controls = dict(params.get("controls") or {})
+    by = [k for k in keys if k not in ("treatment", "dose")] or ["cell_line"]
+    growth = tables["growth"]
+
+    def matching(df):
+        mask = pd.Series(True, index=df.index)
+        for k, v in keys.items():
+            if k != "treatment" and k in df.columns:
+                mask &= df[k].astype(str) == str(v)
+        return df[mask]
+
+    ctrl = controls.get(treatment, control)
+    if response == "dip_rate":
+        table, means = tables["dip"], False
+    else:
+        if hour not in cache:
+            ok = growth is not None and set(by) <= set(growth.columns)
+            cache[hour] = _per_well_gr(growth, control, controls, by, hour) if ok else None
+        table, means = cache[hour], False
+        if table is None and tables["gr"] is not None:
+            gr = tables["gr"]
+            table, means = gr[np.isclose(gr["elapsed_h"], hour)], True
+    if table is None or response not in table.columns or "treatment" not in table.columns:
+        return None, means, ctrl
+    sub = matching(table)
+    if "control" in sub.columns:
+        named = sub.loc[sub["treatment"] == treatment, "control"].dropna()
+        named = named[named.astype(str).str.strip() != ""]
+        if len(named):
+            ctrl = str(named.iloc[0])
+    sub = sub[sub["treatment"].isin([treatment, ctrl])]
+    dose = pd.to_numeric(sub["dose"], errors="coerce") if "dose" in sub.columns else np.nan
+    dose = dose.where(sub["treatment"] == treatment)
+    return pd.DataFrame({"dose": dose, "value": sub[response]}), means, ctrl
+
+
+def _dose_response_section(tables, run, figs: _Figures, control, colors) -> dict:
+    from incugrowth.plots import slug
+    from incugrowth.report_figures import dose_response_figure
+
+    dr = tables["dose_response"]
+    if dr is None:
+        return {
+            "note": "dose_response.csv is absent: no treatment was given at 4 or more doses "
+            "(the fewest a four-parameter curve needs), so no dose-response curve was fitted."
+        }
+    if dr.empty or "response" not in dr.columns:
+        return {"note": "dose_response.csv is empty: no dose series could be fitted."}
+    cols = list(dr.columns)
+    keys = [c for c in cols[: cols.index("response")] if c != "dose_unit"]
+    series = []
+    cache: dict = {}
+    groups = dr.groupby(keys, sort=False, dropna=False) if keys else [((), dr)]
+    for key, fits in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        named = dict(zip(keys, key))
+        treatment = named.get("treatment", "")
+        unit = ""
+        if "dose_unit" in fits.columns and fits["dose_unit"].notna().any():
+            unit = str(fits["dose_unit"].dropna().iloc[0])
+        title = " \u00b7 ".join(str(v) for v in key)
+        points, means, ctrl = {}, False, control
+        for r in fits.to_dict("records"):
+            hour = r.get("at_h")
+            hour = float(hour) if hour == hour and hour is not None else None
+            got, was_mean, ctrl = _series_points(
+                tables, run, control, named, treatment, r["response"], hour, cache
+            )
+            if got is not None:
+                points[r["response"]] = got
+                means |= was_mean
+        fig = dose_response_figure(
+            fits,
+            points,
+            color=colors.get(treatment, "#0072B2"),
+            control_color=colors.get(ctrl, "#000000"),
+            dose_unit=unit,
+            title=title,
+        )
+        at = fits["at_h"].dropna() if "at_h" in fits.columns else pd.Series(dtype=float)
+        series.append(
+            {
+                "title": title,
+                "svg": figs.svg(fig, f"dose_response_{slug(title)}"),
+                "rows": [_fit_row(r, unit) for r in fits.to_dict("records")],
+                "control": ctrl,
+                "at": _hours(float(at.iloc[0])) if len(at) else "",
+                "means": means,
+                "unit": unit,
+            }
+        )
+    return {"series": series}
+
+
+# Sensitivity of the conclusions ------------------------------------------------------------
+
+
+def _sensitivity(tables, alpha: float = 0.05) -> dict:
+    """Whether each Dunnett comparison keeps its conclusion on the log2 fold-change scale."""
+    main, logged = tables["dunnett"], tables["dunnett_log2"]
+    if main is None or main.empty or "p_adj" not in main.columns:
+        return {"note": "There are no comparisons with the control whose sensitivity to check."}
+    if logged is None:
+        return {
+            "note": "dunnett_log2.csv is missing: the comparisons were not repeated on the log "
+            "scale, so how much the conclusions depend on the assumptions is not known."
+        }
+    if logged.empty or "p_adj" not in logged.columns:
+        return {"note": "dunnett_log2.csv is empty: the log-scale comparisons could not be made."}
+    keys = [
+        c
+        for c in ("cell_line", "elapsed_h", "treatment", "control")
+        if c in main.columns and c in logged.columns
+    ]
+    both = main[[*keys, "p_adj"]].merge(
+        logged[[*keys, "p_adj"]].drop_duplicates(keys),
+        on=keys,
+        how="left",
+        suffixes=("", "_log"),
+    )
+    compared = both["p_adj"].notna() & both["p_adj_log"].notna()
+    sig, sig_log = both["p_adj"] < alpha, both["p_adj_log"] < alpha
+    same = compared & (sig == sig_log)
+    level = "cell_line" if "cell_line" in keys else "elapsed_h" if "elapsed_h" in keys else None
+    differ = [
+        {
+            "level": r[level] if level else "",
+            "treatment": r.get("treatment", ""),
+            "control": r.get("control", ""),
+            "p": format_p(r["p_adj"]),
+            "p_log": format_p(r["p_adj_log"]),
+            "where": "percent change only" if r["p_adj"] < alpha else "log scale only",
+        }
+        for r in both[compared & ~same].to_dict("records")
+    ]
+    return {
+        "same": int(same.sum()),
+        "total": len(both),
+        "unmatched": int((~compared).sum()),
+        "differ": differ,
+        "level": "Cell line" if level == "cell_line" else "Time (h)",
+    }
 
 
 def _plate_maps(tables, figs: _Figures) -> dict:
@@ -649,6 +1129,28 @@ def _center_crop(arr: np.ndarray, size: int) -> np.ndarray:
     return arr[top : top + size, left : left + size]
 
 
+def _tile_title(hours: float, labels: np.ndarray) -> str:
+    """Tile title: the nuclei outlined in the crop shown, and in the whole frame when larger.
+
+    Examples
+    --------
+    >>> labels = np.zeros((600, 600), dtype=int)
+    >>> labels[300, 300], labels[5, 5] = 1, 2
+    >>> _tile_title(24.0, labels)
+    '24 h: 1 nucleus in crop\\n(2 in whole frame)'
+    >>> _tile_title(0.0, labels[:200, :200])
+    '0 h: 1 nucleus (whole frame)'
+    """
+    total = int(np.unique(labels[labels > 0]).size)
+    crop = _center_crop(labels, _GALLERY_CROP)
+    noun = "nucleus" if total == 1 else "nuclei"
+    if crop.shape == labels.shape:
+        return f"{hours:g} h: {total} {noun} (whole frame)"
+    shown = int(np.unique(crop[crop > 0]).size)
+    noun = "nucleus" if shown == 1 else "nuclei"
+    return f"{hours:g} h: {shown} {noun} in crop\n({total} in whole frame)"
+
+
 def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> dict:
     params = run.get("parameters") or {}
     folder = params.get("frames")
@@ -685,9 +1187,8 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
                 path = sub.loc[sub["elapsed_h"] == t, "path"].iloc[0]
                 image = read_frame(path)
                 labels = segment_nuclei(image, diameter=params.get("diameter"))
-                n = int(np.unique(labels[labels > 0]).size)
                 crop = _center_crop(outline_nuclei(image, labels), _GALLERY_CROP)
-                tiles.append((crop, f"{t:g} h: {n} nuclei in frame"))
+                tiles.append((crop, _tile_title(t, labels)))
             rows.append((f"{pick['well']}\n{pick['cell_line']}\n{pick['treatment']}", tiles))
         if not rows:
             return {"note": f"No frames of the chosen wells were found in {folder}."}
@@ -795,6 +1296,69 @@ def _ss_type(endpoint: pd.DataFrame | None, anova: pd.DataFrame | None) -> str:
     except Exception:  # the statement is then left out rather than guessed
         return ""
     return ""
+
+
+def _growth_metrics_methods(tables: dict) -> list[str]:
+    """Methods sentences for the log-scale sensitivity analysis, DIP, GR and dose-response."""
+    parts = []
+    logged = tables.get("dunnett_log2")
+    if logged is not None and len(logged):
+        sens = _sensitivity({"dunnett": tables.get("dunnett"), "dunnett_log2": logged})
+        agree = (
+            f"; {sens['same']} of {sens['total']} comparisons reached the same conclusion at P<0.05"
+            if "total" in sens
+            else ""
+        )
+        parts.append(
+            "As a sensitivity analysis, the ANOVA and Dunnett's comparisons were repeated on the "
+            "log2 fold change, log2(N(t) / N(t\u2080)), which makes the spread of growing "
+            f"cultures more even{agree}."
+        )
+    dip = tables.get("dip")
+    if dip is not None and len(dip):
+        parts.append(
+            "Drug-induced proliferation (DIP) rates (Harris et al., Nat Methods 2016) are the "
+            "least-squares slopes of log2(count) against time, in doublings per hour: over the "
+            "whole time course for control wells, and for treated wells over the late window "
+            "ending at the last time point that maximises adjusted R\u00b2 \u00d7 "
+            "(1 \u2212 RMSE)\u00b2 \u00d7 (n \u2212 3)^0.25, as in Thunor."
+        )
+    gr = tables.get("gr")
+    if gr is not None and len(gr):
+        parts.append(
+            "Growth-rate inhibition (GR) values (Hafner et al., Nat Methods 2016) were computed "
+            "per condition and time point as GR = 2^(log2(x / x\u2080) / log2(x_c / "
+            "x_c\u2080)) \u2212 1, from the mean count of the condition's wells (x) and of its "
+            "control wells (x_c), each relative to its own count at time zero; GR is 1 without "
+            "effect, 0 for a cytostatic and below 0 for a cytotoxic effect."
+        )
+    dr = tables.get("dose_response")
+    if dr is not None and len(dr) and "response" in dr.columns:
+        cols = list(dr.columns)
+        keys = [c for c in cols[: cols.index("response")] if c != "dose_unit"]
+        n_series = len(dr.drop_duplicates(keys)) if keys else 1
+        names = {"gr": "GR values", "relative_count": "relative cell counts",
+                 "dip_rate": "DIP rates", "pct_change": "changes in cell count"}  # fmt: skip
+        kinds = [names.get(k, str(k)) for k in dict.fromkeys(dr["response"])]
+        at = dr["at_h"].dropna() if "at_h" in dr.columns else pd.Series(dtype=float)
+        when = (
+            f" (at {float(at.iloc[0]):g} h where the response is a time point)" if len(at) else ""
+        )
+        doses = f"{int(dr['n_doses'].min())}" if "n_doses" in dr.columns else "4 or more"
+        parts.append(
+            f"For each of the {n_series} dose series (at least {doses} doses), a "
+            "four-parameter log-logistic curve, y = E\u221e + (E\u2080 \u2212 E\u221e) / "
+            "(1 + (dose / EC50)^h), was fitted by least squares on log10 dose to the values of "
+            f"the individual wells: {_list_text(kinds)}{when}. Confidence intervals (95 %) are "
+            "Wald intervals from the covariance of the fit (Student t with n \u2212 4 df), for "
+            "EC50 and IC50 taken on log10 dose. An extra-sum-of-squares F test against a flat "
+            "(constant) model decided whether the response depended on dose at all (P > 0.05: "
+            "flat, no IC50). GR50 is the dose at which GR = 0.5, the IC50 of relative count the "
+            "dose at which it is 0.5, the IC50 of DIP rate the dose that halves the fitted "
+            "rate without drug; GR_AOC is 1 minus the mean GR over the log10 dose range "
+            "(trapezoid rule) and AUC the mean relative count."
+        )
+    return parts
 
 
 def _list_text(items) -> str:
@@ -939,6 +1503,7 @@ def methods_text(tables: dict, run: dict) -> str:
         )
     else:
         parts.append("No Dunnett comparisons were produced for this run.")
+    parts += _growth_metrics_methods(tables)
     # Software.
     soft = [f"incugrowth {run.get('incugrowth', __version__)}"]
     if env.get("python"):
@@ -979,8 +1544,9 @@ def write_report(
     ----------
     outdir : path
         A folder written by :func:`incugrowth.pipeline.run`. ``growth.csv`` and
-        ``curves.csv`` are needed; any of ``endpoint``, ``growth_rates``, ``anova``,
-        ``dunnett`` and ``assumptions`` may be missing, and the report says so.
+        ``curves.csv`` are needed; any of ``endpoint``, ``growth_rates``, ``dip``, ``gr``,
+        ``dose_response``, ``anova``, ``dunnett``, ``dunnett_log2`` and ``assumptions`` may be
+        missing, and the report says so.
     figures : bool
         Also save the report's figures as PNG, SVG and PDF in ``OUTDIR/figures``.
     gallery : bool
@@ -1005,8 +1571,10 @@ def write_report(
             )
     control = _control_of(run)
     figs = _Figures(outdir / "figures", figures)
-    experiment = _experiment(tables, run, figs, control)
-    endpoint = _endpoint_section(tables, figs, control)
+    colors = _colors(tables)
+    conds = _Conditions(tables["growth"], _orders(tables, control)[1])
+    experiment = _experiment(tables, run, figs, control, colors)
+    endpoint = _endpoint_section(tables, figs, control, conds, colors)
     context = {
         "title": f"Growth report: {experiment['facts']['plate']}",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1017,6 +1585,7 @@ def write_report(
         "endpoint": endpoint,
         "findings": _findings(tables, control),
         "anova": _anova_rows(tables["anova"]),
+        "anova_kind": _anova_kind(tables["anova"]),
         "dunnett": _dunnett_rows(tables["dunnett"]),
         "dunnett_level": (
             "Cell line"
@@ -1024,7 +1593,10 @@ def write_report(
             else "Time (h)"
         ),
         "assumptions": _generic_rows(tables["assumptions"]),
-        "rates": _growth_rate_rows(tables, control),
+        "sensitivity": _sensitivity(tables),
+        "metrics": _growth_metrics(tables, run, figs, control, conds, colors),
+        "doses": _dose_response_section(tables, run, figs, control, colors),
+        "rates": _growth_rate_rows(tables, control, conds),
         "plates": _plate_maps(tables, figs),
         "gallery": (
             _gallery(tables, run, figs, control, max_thumbnails)

@@ -1,4 +1,4 @@
-"""Figures of the report: plate map, endpoint dot plots, plate heat maps, frame gallery.
+"""Figures of the report: plate map, dot plots, plate and GR heat maps, dose-response, frames.
 
 Growth curves live in :mod:`incugrowth.plots`; the figures here reuse its colours and style so
 that a treatment has one colour everywhere. Like :mod:`incugrowth.plots`, every figure is a
@@ -22,8 +22,10 @@ from incugrowth.plots import STYLE, treatment_colors
 
 __all__ = [
     "contrast_stretch",
+    "dose_response_figure",
     "endpoint_figure",
     "frame_gallery_figure",
+    "gr_heatmap_figure",
     "outline_nuclei",
     "plate_heatmap_figure",
     "plate_map_figure",
@@ -263,11 +265,17 @@ def endpoint_figure(
     ncols: int = 3,
     ylabel: str = "Change in cell count (%)",
     panel_size: tuple[float, float] = (3.0, 2.8),
+    x: str = "treatment",
+    order=None,
+    colors: dict[str, str] | None = None,
 ) -> Figure:
-    """Each well's endpoint value as a dot, with the mean and SD bars; one panel per cell line.
+    """Each well's value as a dot, with the mean and SD bars; one panel per cell line.
 
-    Treatments keep their fixed colours; ``stars`` (the dunnett table) puts each comparison's
-    significance above its treatment.
+    Dots take the fixed colour of their treatment. ``x`` names the column whose values are
+    the groups along the x axis (the treatment, or a condition label that adds the dose), in
+    ``order`` when given. ``stars`` (the dunnett table) puts each comparison's significance
+    above its treatment, or above all the groups of a treatment with a bracket when the
+    treatment spans several groups (doses compared together).
 
     Examples
     --------
@@ -281,9 +289,16 @@ def endpoint_figure(
     lines = (
         list(cell_lines) if cell_lines is not None else list(dict.fromkeys(endpoint["cell_line"]))
     )
-    treatments = list(dict.fromkeys(endpoint["treatment"]))
-    treatments.sort(key=lambda t: t != control)
-    colors = treatment_colors(treatments)
+    treatment_of = dict(zip(endpoint[x], endpoint["treatment"]))
+    if order is None:
+        order = list(dict.fromkeys(endpoint[x]))
+        order.sort(key=lambda g: treatment_of[g] != control)
+    treatments = list(dict.fromkeys(treatment_of[g] for g in order if g in treatment_of))
+    colors = colors or treatment_colors(treatments)
+    data = endpoint[value].to_numpy(dtype=float)
+    top = np.nanmax(data) if np.isfinite(data).any() else 0.0
+    bottom = np.nanmin(data) if np.isfinite(data).any() else 0.0
+    span = (top - bottom) or 1.0
     with _style():
         ncols = max(1, min(ncols, len(lines)))
         nrows = max(1, math.ceil(len(lines) / ncols))
@@ -293,27 +308,20 @@ def endpoint_figure(
             layout="constrained",
         )
         axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
-        top = np.nanmax(endpoint[value].to_numpy(dtype=float)) if len(endpoint) else 0.0
-        bottom = np.nanmin(endpoint[value].to_numpy(dtype=float)) if len(endpoint) else 0.0
-        span = (top - bottom) or 1.0
         for ax, line in zip(axes.flat, lines):
             sub = endpoint[endpoint["cell_line"] == line]
-            present = [t for t in treatments if (sub["treatment"] == t).any()]
-            star_map = _stars_for(stars, line)
-            for x, t in enumerate(present):
-                vals = sub.loc[sub["treatment"] == t, value].dropna().to_numpy(dtype=float)
-                _dots(ax, x, vals, colors[t])
-                mark = star_map.get(t)
-                if mark and vals.size:
-                    ax.text(
-                        x,
-                        vals.max() + 0.06 * span,
-                        mark,
-                        ha="center",
-                        va="bottom",
-                        fontsize=8 if mark in _STAR_LEVELS else 7,
-                    )
-            ax.set_xticks(range(len(present)), [str(t) for t in present])
+            present = [g for g in order if (sub[x] == g).any()]
+            tops = {}
+            for i, g in enumerate(present):
+                vals = sub.loc[sub[x] == g, value].dropna().to_numpy(dtype=float)
+                _dots(ax, i, vals, colors.get(treatment_of[g], "#333333"))
+                if vals.size:
+                    tops[i] = vals.max()
+            for t, mark in _stars_for(stars, line).items():
+                where = [i for i, g in enumerate(present) if treatment_of[g] == t and i in tops]
+                if mark and where:
+                    _mark(ax, where, max(tops[i] for i in where) + 0.06 * span, mark, span)
+            ax.set_xticks(range(len(present)), [str(g) for g in present])
             ax.tick_params(axis="x", labelrotation=40, labelsize=7)
             for lab in ax.get_xticklabels():
                 lab.set_horizontalalignment("right")
@@ -328,6 +336,15 @@ def endpoint_figure(
         for ax in list(axes.flat)[len(lines) :]:
             ax.set_visible(False)
     return fig
+
+
+def _mark(ax, where: list[int], y: float, mark: str, span: float) -> None:
+    """A significance mark above one group, or above a bracket spanning several."""
+    size = 8 if mark in _STAR_LEVELS else 7
+    if len(where) > 1:
+        ax.hlines(y, min(where) - 0.2, max(where) + 0.2, color="#444444", linewidth=0.7)
+        y += 0.02 * span
+    ax.text((min(where) + max(where)) / 2, y, mark, ha="center", va="bottom", fontsize=size)
 
 
 def _dots(ax, x: float, vals: np.ndarray, color: str) -> None:
@@ -359,6 +376,227 @@ def _stars_for(dunnett: pd.DataFrame | None, cell_line) -> dict:
         return {}
     sub = dunnett[dunnett["cell_line"] == cell_line]
     return dict(zip(sub["treatment"], sub["stars"]))
+
+
+def gr_heatmap_figure(
+    matrix: pd.DataFrame,
+    *,
+    label: str = "GR value",
+    cmap: str = "RdBu",
+    fmt: str = "{:.2f}",
+) -> Figure:
+    """GR values as a grid: one row per cell line, one column per condition, values written in.
+
+    The colours diverge from white at GR = 0 (cytostatic) to blue at 1 (no effect) and red at
+    -1 (every cell killed); values beyond the scale take its end colours, missing ones are
+    left grey.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"IFN gamma": [0.25, 1.04]}, index=["M420", "M464"])
+    >>> fig = gr_heatmap_figure(m)
+    >>> sorted(t.get_text() for t in fig.axes[0].texts)
+    ['0.25', '1.04']
+    """
+    from matplotlib.colors import Normalize
+
+    values = matrix.to_numpy(dtype=float)
+    n_rows, n_cols = values.shape
+    longest = max((len(str(c)) for c in matrix.columns), default=4)
+    with _style():
+        fig = Figure(
+            figsize=(max(3.2, 0.78 * n_cols + 2.6), 0.42 * n_rows + 0.9 + 0.05 * longest),
+            dpi=150,
+            layout="constrained",
+        )
+        ax = fig.subplots()
+        ax.set_facecolor(_EMPTY_WELL)
+        norm = Normalize(-1.0, 1.0)
+        im = ax.imshow(
+            np.ma.masked_invalid(values),
+            cmap=cmap,
+            norm=norm,
+            aspect="auto",
+            interpolation="nearest",
+        )
+        cm = im.get_cmap()
+        for (r, c), v in np.ndenumerate(values):
+            if v == v:
+                ax.text(
+                    c,
+                    r,
+                    fmt.format(v),
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color=_text_color(cm(norm(v))),
+                )
+        ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns])
+        ax.set_yticks(range(n_rows), [str(i) for i in matrix.index])
+        ax.tick_params(length=0, labelsize=8)
+        ax.tick_params(axis="x", labelrotation=40)
+        for lab in ax.get_xticklabels():
+            lab.set_horizontalalignment("right")
+            lab.set_rotation_mode("anchor")
+        for side in ax.spines.values():
+            side.set_visible(False)
+        bar = fig.colorbar(im, ax=ax, label=label, extend="both", fraction=0.05, pad=0.02)
+        bar.set_ticks([-1.0, -0.5, 0.0, 0.5, 1.0])
+    return fig
+
+
+_RESPONSE_AXIS = {
+    "gr": "GR value",
+    "relative_count": "Relative cell count",
+    "dip_rate": "DIP rate (doublings/h)",
+    "pct_change": "Change in cell count (%)",
+}
+
+
+def dose_response_figure(
+    fits: pd.DataFrame,
+    points: dict,
+    *,
+    color: str = "#0072B2",
+    control_color: str = "#000000",
+    dose_unit: str = "",
+    title: str | None = None,
+    panel_size: tuple[float, float] = (2.9, 2.6),
+) -> Figure:
+    """One panel per fitted response of a dose series: each well against dose, and the fit.
+
+    Parameters
+    ----------
+    fits : DataFrame
+        The rows of ``dose_response.csv`` of one series (one per ``response``), with
+        ``e0``, ``einf``, ``ec50``, ``hill``, ``flat``, ``ic50``, ``ic_level``, ``min_dose``,
+        ``max_dose``.
+    points : dict
+        Response name -> DataFrame of ``dose`` and ``value``, one row a well. Rows with no
+        positive dose (the control wells) are drawn at "control", left of a break in the
+        log-dose axis.
+    color, control_color : str
+        Colours of the treated and the control wells.
+
+    The fitted four-parameter log-logistic curve is drawn over the tested doses (a flat fit
+    as a dashed horizontal line), and its IC50 (GR50 for GR values) by dotted lines.
+
+    Examples
+    --------
+    >>> from incugrowth.doseresponse import ll4
+    >>> dose = np.repeat([0.1, 1.0, 10.0, 100.0], 2)
+    >>> fits = pd.DataFrame({"response": ["gr"], "e0": [1.0], "einf": [0.0], "ec50": [3.0],
+    ...                      "hill": [1.0], "flat": [False], "ic50": [3.0], "ic_level": [0.5],
+    ...                      "min_dose": [0.1], "max_dose": [100.0]})
+    >>> pts = {"gr": pd.DataFrame({"dose": dose, "value": ll4(dose, 1.0, 0.0, 3.0, 1.0)})}
+    >>> fig = dose_response_figure(fits, pts, dose_unit="nM")
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_ylabel()
+    ('log', 'GR value')
+    """
+    from incugrowth.doseresponse import ll4
+
+    fits = fits.reset_index(drop=True)
+    with _style():
+        n = max(1, len(fits))
+        fig = Figure(
+            figsize=(panel_size[0] * n, panel_size[1] + (0.25 if title else 0)),
+            dpi=150,
+            layout="constrained",
+        )
+        axes = fig.subplots(1, n, squeeze=False)[0]
+        for ax, fit in zip(axes, fits.to_dict("records")):
+            lo, hi = float(fit["min_dose"]), float(fit["max_dose"])
+            at_ctrl = lo / 10.0
+            ax.set_xscale("log")
+            data = points.get(fit["response"])
+            if data is not None and len(data):
+                dose = pd.to_numeric(data["dose"], errors="coerce").to_numpy(dtype=float)
+                value = pd.to_numeric(data["value"], errors="coerce").to_numpy(dtype=float)
+                treated = np.isfinite(dose) & (dose > 0)
+                _log_dots(ax, dose[treated], value[treated], color, filled=True)
+                ctrl = np.full((~treated).sum(), at_ctrl)
+                _log_dots(ax, ctrl, value[~treated], control_color, filled=False)
+            grid = np.logspace(np.log10(lo) - 0.3, np.log10(hi) + 0.3, 200)
+            flat = _is_true(fit.get("flat"))
+            params = [float(fit[k]) for k in ("e0", "einf", "ec50", "hill")]
+            if flat:
+                ax.plot(grid, np.full(grid.size, params[0]), "--", color=color, linewidth=1.2)
+            elif all(np.isfinite(params)):
+                ax.plot(grid, ll4(grid, *params), color=color, linewidth=1.4)
+            if fit["response"] in ("gr", "dip_rate", "pct_change"):
+                ax.axhline(0, color="#bbbbbb", linewidth=0.6, zorder=0)
+            ax.set_xlim(at_ctrl / 10**0.35, hi * 10**0.45)
+            _mark_ic50(ax, fit, flat)
+            _dose_ticks(ax, lo, hi, at_ctrl)
+            ax.set_xlabel(f"Dose ({dose_unit})" if dose_unit else "Dose")
+            ax.set_ylabel(_RESPONSE_AXIS.get(fit["response"], str(fit["response"])))
+        if title:
+            fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _is_true(v) -> bool:
+    return str(v).strip().lower() in ("true", "1", "1.0", "yes")
+
+
+def _log_dots(ax, dose, value, color, *, filled: bool) -> None:
+    if not dose.size:
+        return
+    # Replicates share a dose: fixed offsets (a few hundredths of a decade) keep them apart.
+    _, inverse = np.unique(dose, return_inverse=True)
+    rank = np.zeros(dose.size)
+    for k in np.unique(inverse):
+        idx = np.flatnonzero(inverse == k)
+        rank[idx] = np.linspace(-1, 1, idx.size) if idx.size > 1 else 0.0
+    ax.scatter(
+        dose * 10 ** (0.04 * rank),
+        value,
+        s=16,
+        facecolor=color if filled else "white",
+        edgecolor=color if not filled or color != "#000000" else "#888888",
+        linewidth=0.8,
+        zorder=3,
+    )
+
+
+def _mark_ic50(ax, fit: dict, flat: bool) -> None:
+    ic = float(fit.get("ic50", np.nan))
+    if flat or not np.isfinite(ic):
+        return
+    level = float(fit.get("ic_level", np.nan))
+    if level != level:
+        level = float(fit["e0"]) / 2.0
+    (x0, x1), (y0, _) = ax.get_xlim(), ax.get_ylim()
+    if not x0 < ic < x1:
+        return
+    style = {"color": "#666666", "linewidth": 0.8, "linestyle": ":", "zorder": 1}
+    ax.plot([x0, ic], [level, level], **style)
+    ax.plot([ic, ic], [y0, level], **style)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(bottom=y0)
+
+
+def _dose_ticks(ax, lo: float, hi: float, at_ctrl: float) -> None:
+    from matplotlib.ticker import NullLocator
+
+    decades = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+    decades = decades[(decades >= lo / 10**0.35) & (decades <= hi * 10**0.45)]
+    ax.set_xticks([at_ctrl, *decades], ["control", *(f"{d:g}" for d in decades)])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.tick_params(axis="x", labelsize=7)
+    # Mark the break between the control position and the dose axis.
+    brk = np.sqrt(at_ctrl * lo / 10**0.3)
+    ax.text(
+        brk,
+        0,
+        "//",
+        transform=ax.get_xaxis_transform(),
+        ha="center",
+        va="center",
+        fontsize=8,
+        color="#444444",
+        clip_on=False,
+    )
 
 
 def contrast_stretch(image: np.ndarray, low: float = 1.0, high: float = 99.5) -> np.ndarray:

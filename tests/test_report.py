@@ -236,7 +236,7 @@ def test_dunnett_table_is_formatted_like_prism(report):
     m420_gamma = by_key[("M420", "IFN gamma")]
     assert m420_gamma[-1] == "&lt;0.0001" and m420_gamma[-2] == "***"
     assert by_key[("M464", "Lipofectamine")][-1] == "&gt;0.9999"
-    assert by_key[("M420", "2'3'-cGAMP")][-1] == "0.004200"
+    assert by_key[("M420", "2'3'-cGAMP")][-1] == "0.0042"
     assert " to " in m420_gamma[3]
 
 
@@ -392,7 +392,7 @@ def test_methods_text_states_baseline_and_sum(report):
 
 
 def test_number_formats():
-    assert format_p(0.00005) == "<0.0001" and format_p(0.012345) == "0.01235"
+    assert format_p(0.00005) == "<0.0001" and format_p(0.012345) == "0.0123"
     assert format_number(-0.000123456) == "-0.0001235" and format_number(98765.4) == "98765"
 
 

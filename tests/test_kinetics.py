@@ -147,9 +147,7 @@ def test_endpoint_nearest_time_and_tolerance():
 
 
 def test_endpoint_missing_well_value_warns():
-    g = pd.DataFrame(
-        {"well": ["B2", "B3"], "elapsed_h": [72.0, 72.0], "pct_change": [1.0, np.nan]}
-    )
+    g = pd.DataFrame({"well": ["B2", "B3"], "elapsed_h": [72.0, 72.0], "pct_change": [1.0, np.nan]})
     with pytest.warns(IncugrowthWarning, match="B3"):
         kinetics.endpoint(g)
 

@@ -27,7 +27,7 @@ from scipy import stats as sps
 
 from incugrowth import stats
 from incugrowth.errors import IncugrowthError, IncugrowthWarning
-from incugrowth.stats import comparisons
+from incugrowth.stats import mvt
 
 DATA = Path(__file__).parent / "data" / "stats"
 R_SCRIPT = Path(__file__).parent / "r" / "stats_reference.R"
@@ -355,7 +355,7 @@ def test_forest_probability_equals_nested_quadrature(n_control, n_treatment, df,
     edges = [(i, "ctrl") for i in range(len(n_treatment))]
     se = np.array([np.sqrt(variances[i] + variances["ctrl"]) for i, _ in edges])
     if len(edges) > 1:
-        got = comparisons._forest_prob(variances, edges, -c * se, c * se, df)
+        got = mvt._forest_prob(variances, edges, -c * se, c * se, df)
     else:
         got = 1 - 2 * sps.t.sf(c, df)
     assert got == pytest.approx(
@@ -377,7 +377,7 @@ def test_forest_probability_of_a_chain_equals_scipy_multivariate_t():
     corr = cov / np.outer(se, se)
     assert corr[2, 3] == pytest.approx(-0.4)  # Lipofectamine shared, with opposite signs
     for c, df in [(2.0, 11), (2.8, 5)]:
-        got = comparisons._forest_prob(variances, edges, -c * se, c * se, df)
+        got = mvt._forest_prob(variances, edges, -c * se, c * se, df)
         ref = sps.multivariate_t(shape=corr, df=df).cdf(
             np.full(4, c),
             lower_limit=np.full(4, -c),

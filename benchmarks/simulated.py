@@ -1,6 +1,6 @@
 """Count error on simulated IncuCyte frames, from sparse to confluent, against the known truth.
 
-    python benchmarks/simulated.py [--counts 100 300 1000 2000 3000 4000] [--repeats 2]
+    python benchmarks/simulated.py [--counts 100 300 1000 2000 4000 6000] [--repeats 2]
 
 Frames are rendered by the plate simulator at full IncuCyte size (1408 x 1040, nuclei 10-15 px
 across at 10x, clustered colonies, touching nuclei at high density, dividing cells, uneven
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     from incugrowth.simulate import synthetic_frame
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--counts", type=int, nargs="+", default=[100, 300, 1000, 2000, 3000, 4000])
+    ap.add_argument("--counts", type=int, nargs="+", default=[100, 300, 1000, 2000, 4000, 6000])
     ap.add_argument("--repeats", type=int, default=2, help="frames (seeds) per density")
     ap.add_argument("--shape", default="1040x1408", help="HEIGHTxWIDTH")
     args = ap.parse_args(argv)

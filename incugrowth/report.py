@@ -842,7 +842,7 @@ def _potency(r: dict, unit: str) -> tuple[str, str]:
         return "not estimable", ""
     low, high = r.get("ic50_ci_low"), r.get("ic50_ci_high")
     ci = (
-        f"{format_number(low, 3)}\u2013{format_number(high, 3)}"
+        f"{format_number(low, 3)} to {format_number(high, 3)}"
         if low == low and high == high and low is not None
         else "not estimable"
     )
@@ -853,7 +853,7 @@ def _with_ci(r: dict, name: str, digits: int = 3) -> str:
     value = format_number(r.get(name), digits)
     low, high = r.get(f"{name}_ci_low"), r.get(f"{name}_ci_high")
     if value and low == low and high == high and low is not None and high is not None:
-        return f"{value} ({format_number(low, digits)}\u2013{format_number(high, digits)})"
+        return f"{value} ({format_number(low, digits)} to {format_number(high, digits)})"
     return value
 
 

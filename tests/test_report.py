@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from incugrowth import kinetics
+from incugrowth import dip, doseresponse, kinetics
 from incugrowth.errors import IncugrowthError
 from incugrowth.report import (
     format_number,
@@ -45,6 +45,11 @@ P_VALUES = {
     ("M407 JAK1-KO", "2'3'-cGAMP"): 0.7,
 }
 RATES = {"untreated": 0.020, "IFN gamma": 0.008, "Lipofectamine": 0.019, "2'3'-cGAMP": 0.010}
+# A five-dose series of "drug X" in M420 (rows A and H of the plate): its growth rate falls
+# from the control's along a log-logistic curve.
+DRUG_DOSES = [0.01, 0.1, 1.0, 10.0, 100.0]
+DRUG_WELLS = [f"A{c}" for c in range(1, 13)] + ["H1", "H2", "H3"]
+VEHICLES = {"2'3'-cGAMP": "Lipofectamine"}
 
 
 def _stars(p: float) -> str:
@@ -75,6 +80,20 @@ def make_run_folder(outdir: Path, *, frames: str | None = None) -> dict:
                             {"well": well, "field": field, "elapsed_h": h,
                              "count": round(n), "qc_flag": ""}
                         )  # fmt: skip
+    for i, well in enumerate(DRUG_WELLS):
+        dose = DRUG_DOSES[i // 3]
+        plate.append(
+            {"well": well, "cell_line": "M420", "treatment": "drug X", "dose": dose,
+             "dose_unit": "uM"}
+        )  # fmt: skip
+        rate = float(doseresponse.ll4(dose, RATES["untreated"], 0.001, 1.0, 1.2))
+        for h in TIMES:
+            for field in (1, 2):
+                n = 120 * np.exp(rate * h) * rng.normal(1, 0.04)
+                counts.append(
+                    {"well": well, "field": field, "elapsed_h": h, "count": round(n),
+                     "qc_flag": ""}
+                )  # fmt: skip
     plate = pd.DataFrame(plate)
     counts = pd.DataFrame(counts)
     counts.loc[5, "qc_flag"] = "out_of_focus"
@@ -98,6 +117,9 @@ def make_run_folder(outdir: Path, *, frames: str | None = None) -> dict:
                  "ci_high": diff + 25.1, "stars": _stars(p)}
             )  # fmt: skip
     dunnett = pd.DataFrame(rows)
+    # The same comparisons on the log scale: other P values, the same conclusions.
+    dunnett_log2 = dunnett.assign(p_adj=np.minimum(dunnett["p_adj"] * 1.3, 1.0))
+    dunnett_log2["stars"] = dunnett_log2["p_adj"].map(_stars)
     anova = pd.DataFrame(
         {
             "source": ["cell_line", "treatment", "cell_line:treatment", "Residual"],
@@ -117,10 +139,18 @@ def make_run_folder(outdir: Path, *, frames: str | None = None) -> dict:
             "ok": [True, True],
         }
     )
+    fits = [
+        doseresponse.dose_response_table(growth, response=response, at_h=72.0, controls=VEHICLES)
+        for response in ("gr", "relative_count", "dip_rate")
+    ]
     outdir.mkdir(parents=True, exist_ok=True)
     tables = {
         "counts": counts, "growth": growth, "curves": curves, "endpoint": end,
         "growth_rates": rates, "anova": anova, "dunnett": dunnett, "assumptions": checks,
+        "dip": dip.dip_rates(growth, control={"untreated", "Lipofectamine"}),
+        "gr": dip.gr_values(growth, controls=VEHICLES),
+        "dose_response": pd.concat(fits, ignore_index=True),
+        "dunnett_log2": dunnett_log2,
     }  # fmt: skip
     for name, df in tables.items():
         df.to_csv(outdir / f"{name}.csv", index=False)
@@ -192,8 +222,9 @@ def test_every_image_is_embedded_and_every_svg_parses(report):
     for tag in re.findall(r"<img\b[^>]*>", text):
         assert 'src="data:image/' in tag
     svgs = re.findall(r"<svg\b.*?</svg>", text, re.S)
-    # plate map, 3 growth panels, endpoint dots, count heat map, QC heat map
-    assert len(svgs) == 7
+    # plate map, 3 growth panels, endpoint dots, GR heat map, DIP dots, one dose-response
+    # series, count heat map, QC heat map
+    assert len(svgs) == 10
     ids = []
     for svg in svgs:
         root = ET.fromstring(svg)
@@ -247,7 +278,8 @@ def test_methods_names_endpoint_control_and_versions(report):
     assert "against untreated" in methods and "against Lipofectamine" in methods
     assert "Dunnett" in methods and "multivariate t" in methods
     assert "averaged" in methods and "2 images (fields)" in methods
-    assert "balanced design" in methods
+    # drug X is given to one cell line only: the design is not balanced.
+    assert "balanced design" not in methods
     assert "statsmodels 0.15.0" in methods and "incugrowth 0.1.0" in methods
     assert "Red Object Count (Per Image)" in methods
 
@@ -262,7 +294,7 @@ def test_figures_saved_in_three_formats(report):
 
 def test_qc_and_warnings_are_reported(report):
     _, text, _ = report
-    assert "2 of 360 images (rows of counts.csv) carry a QC flag" in text
+    assert "2 of 510 images (rows of counts.csv) carry a QC flag" in text
     assert "H12" in text
     for flag in ("out_of_focus", "saturated", "count_jump"):
         assert f"<code>{flag}</code>" in text
@@ -394,6 +426,140 @@ def test_methods_text_states_baseline_and_sum(report):
 def test_number_formats():
     assert format_p(0.00005) == "<0.0001" and format_p(0.012345) == "0.0123"
     assert format_number(-0.000123456) == "-0.0001235" and format_number(98765.4) == "98765"
+
+
+def _section(text: str, sid: str) -> str:
+    """The body of one section of the report, its white space collapsed."""
+    body = re.search(rf'<section id="{sid}">(.*?)</section>', text, re.S).group(1)
+    return " ".join(body.split())
+
+
+def test_p_values_formatted_like_prism():
+    cases = {
+        0.0: "<0.0001", 0.00009: "<0.0001", 0.0001: "0.0001", 0.00042: "0.0004",
+        0.0042: "0.0042", 0.03876: "0.0388", 0.40612: "0.4061", 0.05: "0.05", 0.5: "0.5",
+        0.99994: "0.9999", 0.99995: ">0.9999", 1.0: ">0.9999", np.nan: "", "n/a": "",
+    }  # fmt: skip
+    assert {p: format_p(p) for p in cases} == cases
+
+
+def test_growth_metrics_section_shows_dip_and_gr(report):
+    _, text, tables = report
+    body = _section(text, "metrics")
+    assert "Harris et al., Nat Methods 2016" in body and "Hafner et al., Nat Methods 2016" in body
+    assert "GR value at 71.5 h" in body
+    # The heat map writes each condition's GR value in its cell (controls left out).
+    heat = re.search(r'<figure class="gr-heatmap">(.*?)</figure>', body, re.S).group(1)
+    texts = _svg_texts(re.search(r"<svg\b.*?</svg>", heat, re.S).group(0))
+    gr = tables["gr"][tables["gr"]["elapsed_h"] == 71.5]
+    for line, treatment in (("M464", "IFN gamma"), ("M420", "2'3'-cGAMP"), ("M420", "drug X")):
+        sub = gr[(gr["cell_line"] == line) & (gr["treatment"] == treatment)]
+        for v in sub["gr"]:
+            assert f"{v:.2f}" in texts
+    assert "untreated" not in texts  # no control column
+    assert "drug X 0.01 uM" in texts and "drug X 100 uM" in texts
+    # The table: mean and SD of the wells' DIP rates, and the condition's GR.
+    d = tables["dip"]
+    wells = d[(d["cell_line"] == "M464") & (d["treatment"] == "IFN gamma")]["dip_rate"]
+    row = re.search(r"<tr><td>M464</td><td>IFN gamma</td>(.*?)</tr>", body).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    g = gr[(gr["cell_line"] == "M464") & (gr["treatment"] == "IFN gamma")]["gr"].iloc[0]
+    assert cells[:3] == ["3", format_number(wells.mean(), 3), format_number(wells.std(), 2)]
+    assert cells[-2] == format_number(g, 3)
+    assert re.search(r"<tr><td>M420</td><td>untreated</td>.*?control</td></tr>", body)
+    assert 'class="dip-dots"' in body
+
+
+def test_dose_response_section_reports_the_fits(report):
+    _, text, tables = report
+    body = _section(text, "doses")
+    fits = tables["dose_response"].set_index("response")
+    gr50 = fits.loc["gr", "ic50"]
+    low, high = fits.loc["gr", "ic50_ci_low"], fits.loc["gr", "ic50_ci_high"]
+    assert 0.1 < gr50 < 10  # a well-defined GR50 inside the tested doses
+    assert f"GR50 = {format_number(gr50, 3)} uM" in body
+    assert f"({format_number(low, 3)} to {format_number(high, 3)})" in body
+    assert f"IC50 = {format_number(fits.loc['relative_count', 'ic50'], 3)} uM" in body
+    assert f"GRmax = {format_number(fits.loc['gr', 'emax'], 3)}" in body
+    assert f"GR_AOC = {format_number(1 - fits.loc['gr', 'auc'], 3)}" in body
+    assert "<h3>M420 \u00b7 drug X</h3>" in html.unescape(body)
+    svg = re.search(r"<svg\b.*?</svg>", body, re.S).group(0)
+    texts = _svg_texts(svg)
+    assert {"GR value", "Relative cell count", "DIP rate (doublings/h)"} <= set(texts)
+    assert "Dose (uM)" in texts and "control" in texts
+    methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
+    assert "four-parameter log-logistic" in methods and "F test" in methods
+    assert "Wald" in methods and "Hafner" in methods and "DIP" in methods
+
+
+@pytest.fixture(scope="module")
+def variant(report, tmp_path_factory):
+    """The report rebuilt after two edits: the GR fit made flat, and one log-scale P value
+    moved across 0.05 (M420, Lipofectamine: 0.8123 on percent change, 0.0123 on log)."""
+    outdir = tmp_path_factory.mktemp("variant") / "out"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    fits = pd.read_csv(outdir / "dose_response.csv")
+    gr = fits["response"] == "gr"
+    fits.loc[gr, ["flat", "ic50", "ic50_ci_low", "ic50_ci_high", "p_flat"]] = [
+        True, np.inf, np.nan, np.nan, 0.43
+    ]  # fmt: skip
+    fits.loc[gr, ["e0", "einf"]] = 0.9
+    fits.to_csv(outdir / "dose_response.csv", index=False)
+    logged = pd.read_csv(outdir / "dunnett_log2.csv")
+    flip = (logged["cell_line"] == "M420") & (logged["treatment"] == "Lipofectamine")
+    logged.loc[flip, "p_adj"] = 0.0123
+    logged.to_csv(outdir / "dunnett_log2.csv", index=False)
+    return write_report(outdir, figures=False).read_text("utf-8")
+
+
+def test_flat_fit_is_flagged_without_an_ic50(variant):
+    body = _section(variant, "doses")
+    assert "GR50 = &gt; 100 uM (not reached)" in body
+    assert "flat: no effect of dose (F test P = 0.43)" in body
+
+
+def test_sensitivity_counts_agreeing_comparisons(report, variant):
+    body = _section(report[1], "assumptions")
+    assert "9 of 9 comparisons reach the same conclusion" in body
+    assert "The conclusions would not change" in body
+    assert '<table class="sensitivity">' not in body
+    body = _section(variant, "assumptions")
+    assert "8 of 9 comparisons reach the same conclusion" in body
+    assert "1 comparison changes conclusion with the scale" in body
+    table = re.search(r'<table class="sensitivity">(.*?)</table>', body, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    assert [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows] == [
+        ["M420", "Lipofectamine vs. untreated", "0.8123", "0.0123", "log scale only"]
+    ]
+    assert "8 of 9 comparisons reached the same conclusion" in html.unescape(variant)
+
+
+def test_absent_growth_metric_tables_give_notes(report, tmp_path):
+    outdir = tmp_path / "old"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    for name in ("dip", "gr", "dose_response", "dunnett_log2"):
+        (outdir / f"{name}.csv").unlink()
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    assert "dip.csv is missing" in text and "gr.csv is missing" in text
+    assert "dose_response.csv is absent" in _section(text, "doses")
+    assert "dunnett_log2.csv is missing" in _section(text, "assumptions")
+    assert 'class="gr-heatmap"' not in text and 'class="dip-dots"' not in text
+    methods = re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1)
+    assert "log-logistic" not in methods and "DIP" not in methods
+    # Tables written empty (the run could not compute them) are said to be empty.
+    for name in ("dip", "gr", "dose_response", "dunnett_log2"):
+        (outdir / f"{name}.csv").write_text("")
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    for name in ("dip", "gr", "dose_response", "dunnett_log2"):
+        assert f"{name}.csv is empty" in text
+
+
+def test_endpoint_keeps_doses_apart(report):
+    body = _section(report[1], "endpoint")
+    assert "<th>Condition</th>" in body  # many conditions: one row each
+    for dose in DRUG_DOSES:
+        assert f"<td>drug X {dose:g} uM</td>" in body
+    assert "bracket spanning them" in body
 
 
 def _chromium() -> str | None:

@@ -1339,17 +1339,21 @@ def _growth_metrics_methods(tables: dict) -> list[str]:
         n_series = len(dr.drop_duplicates(keys)) if keys else 1
         names = {"gr": "GR values", "relative_count": "relative cell counts",
                  "dip_rate": "DIP rates", "pct_change": "changes in cell count"}  # fmt: skip
-        kinds = [names.get(k, str(k)) for k in dict.fromkeys(dr["response"])]
         at = dr["at_h"].dropna() if "at_h" in dr.columns else pd.Series(dtype=float)
-        when = (
-            f" (at {float(at.iloc[0]):g} h where the response is a time point)" if len(at) else ""
-        )
-        doses = f"{int(dr['n_doses'].min())}" if "n_doses" in dr.columns else "4 or more"
+        timed = [names.get(k, str(k)) for k in dict.fromkeys(dr["response"]) if k != "dip_rate"]
+        kinds = _list_text(timed) + (f" at {float(at.iloc[0]):g} h" if timed and len(at) else "")
+        if (dr["response"] == "dip_rate").any():
+            kinds = _list_text([k for k in (kinds, "DIP rates") if k])
+        doses = ""
+        if "n_doses" in dr.columns and dr["n_doses"].notna().any():
+            lo, hi = int(dr["n_doses"].min()), int(dr["n_doses"].max())
+            doses = f" ({lo} doses)" if lo == hi else f" ({lo} to {hi} doses)"
+        series = "the dose series" if n_series == 1 else f"each of the {n_series} dose series"
         parts.append(
-            f"For each of the {n_series} dose series (at least {doses} doses), a "
+            f"For {series}{doses}, a "
             "four-parameter log-logistic curve, y = E\u221e + (E\u2080 \u2212 E\u221e) / "
             "(1 + (dose / EC50)^h), was fitted by least squares on log10 dose to the values of "
-            f"the individual wells: {_list_text(kinds)}{when}. Confidence intervals (95 %) are "
+            f"the individual wells: {kinds}. Confidence intervals (95 %) are "
             "Wald intervals from the covariance of the fit (Student t with n \u2212 4 df), for "
             "EC50 and IC50 taken on log10 dose. An extra-sum-of-squares F test against a flat "
             "(constant) model decided whether the response depended on dose at all (P > 0.05: "

@@ -312,6 +312,7 @@ def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFra
     from incugrowth.stats import endpoint_statistics
 
     merged = {**_plate_controls(plate), **(controls or {})} or None
+    end, merged = _dose_conditions(end, merged)
     try:
         res = endpoint_statistics(end, dv="pct_change", control=control, controls=merged)
     except IncugrowthError as exc:
@@ -331,6 +332,31 @@ def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFra
         return out
     out["dunnett_log2"] = log_res["dunnett"]
     return out
+
+
+def _dose_conditions(end: pd.DataFrame, controls: dict | None):
+    """Give each dose of a dose series its own comparison with the control.
+
+    A treatment given at several doses becomes one condition per dose ("IFN gamma 10 ng/ml"),
+    so that Dunnett's test compares every dose with the control instead of pooling them.
+    """
+    from incugrowth.plots import condition_label
+
+    if "dose" not in end.columns:
+        return end, controls
+    multi = end.groupby("treatment")["dose"].nunique()
+    multi = set(multi[multi > 1].index)
+    if not multi:
+        return end, controls
+    end = end.copy()
+    rows = end["treatment"].isin(multi)
+    labels = end.loc[rows].apply(lambda r: condition_label(r, True), axis=1)
+    controls = dict(controls or {})
+    for label, original in zip(labels, end.loc[rows, "treatment"]):
+        if original in controls:
+            controls[label] = controls[original]
+    end.loc[rows, "treatment"] = labels
+    return end, controls or None
 
 
 def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:

@@ -131,6 +131,13 @@ def plot_growth_curves(
     has_dose = "dose" in curves.columns
     multi = has_dose and curves.groupby("treatment")["dose"].nunique().gt(1).any()
     keys = ["treatment", "dose"] if has_dose else ["treatment"]
+    # Doses of one treatment share its colour, lighter for lower doses.
+    dose_rank = {}
+    if multi:
+        for treatment, doses in curves.groupby("treatment")["dose"]:
+            levels = np.sort(doses.dropna().unique())
+            if len(levels) > 1:
+                dose_rank[treatment] = {d: (i + 1) / len(levels) for i, d in enumerate(levels)}
     groups = list(curves.groupby(keys, sort=False, dropna=False))
     # The control is drawn first so that it leads the legend, as in the study's figures.
     groups.sort(key=lambda g: g[1]["treatment"].iloc[0] != control)
@@ -139,6 +146,8 @@ def plot_growth_curves(
         sub = sub.sort_values("elapsed_h")
         first = sub.iloc[0]
         color = colors.get(first["treatment"], "#333333")
+        if multi and first["treatment"] in dose_rank:
+            color = _shade(color, dose_rank[first["treatment"]].get(first["dose"], 1.0))
         err = sub[error].fillna(0.0).to_numpy() if error in sub else None
         ax.errorbar(
             sub["elapsed_h"],
@@ -152,10 +161,13 @@ def plot_growth_curves(
             elinewidth=0.8,
             label=condition_label(first, multi),
         )
-        if stars and stars.get(first["treatment"]):
-            at = _value_at(sub, endpoint_h)
-            if at is not None:
-                labels.append((at[1], at[0], stars[first["treatment"]], color))
+        # A dose of a dose series is compared on its own ("IFN gamma 10 ng/ml").
+        mark = (stars or {}).get(condition_label(first, multi)) or (stars or {}).get(
+            first["treatment"]
+        )
+        at = _value_at(sub, endpoint_h) if mark else None
+        if at is not None:
+            labels.append((at[1], at[0], mark, color))
     if endpoint_h is not None:
         _mark_endpoint(ax, endpoint_h)
     _place_stars(ax, labels, endpoint_h)
@@ -219,6 +231,14 @@ def growth_curve_figure(
         fig.legend(handles, labels, loc="outside right center", frameon=False)
         fig.set_layout_engine("constrained")
     return fig
+
+
+def _shade(color: str, strength: float) -> tuple[float, float, float]:
+    """``color`` mixed with white: full colour at strength 1, pale towards 0."""
+    from matplotlib.colors import to_rgb
+
+    mix = 0.15 + 0.85 * strength
+    return tuple(1 - mix * (1 - c) for c in to_rgb(color))
 
 
 def _value_at(sub: pd.DataFrame, hours: float | None):

@@ -253,3 +253,23 @@ def test_dose_series_design_gets_dose_response(tmp_path):
     assert gr["ec50_ci_low"] < gr["ec50"] < gr["ec50_ci_high"]
     dip = pd.read_csv(out / "dip.csv")
     assert len(dip) == pd.read_csv(out / "growth.csv")["well"].nunique()
+
+
+def test_each_dose_of_a_series_is_compared_on_its_own(tmp_path):
+    from incugrowth.simulate import simulate_experiment
+
+    sim = tmp_path / "sim"
+    simulate_experiment(sim, design="doses", seed=0, render_frames=False, progress=False)
+    out = tmp_path / "out"
+    args = ["run", "--export", str(sim / "export_red_count.txt")]
+    args += ["--plate-map", str(sim / "plate_map.csv"), "-o", str(out), "--no-report"]
+    assert main([*args, "--no-figures"]) == 0
+    d = pd.read_csv(out / "dunnett.csv")
+    plate = pd.read_csv(sim / "plate_map.csv")
+    doses = sorted(plate.loc[plate["treatment"] == "IFN gamma", "dose"].unique())
+    assert len(d) == len(doses) >= 4
+    assert (d["n_treatment"] == 3).all()
+    # The effect grows with the dose: the mean difference falls monotonically (within noise).
+    by_dose = d.assign(dose=d["treatment"].str.extract(r"([\d.]+) ng/ml")[0].astype(float))
+    diffs = by_dose.sort_values("dose")["mean_diff"].to_numpy()
+    assert diffs[-1] < diffs[0] - 100

@@ -143,6 +143,21 @@ def test_estimated_diameter_of_touching_clusters():
     assert abs(estimate_diameter(frame) / 10 - 1) < DIAMETER_TOLERANCE
 
 
+def test_estimated_diameter_ignores_one_huge_textured_structure():
+    # many 10 px nuclei around one bright, textured structure 200 px across (a clump, an
+    # embryo): the estimate follows the nuclei, not the structure that covers more area
+    rng = np.random.default_rng(16)
+    shape = (400, 400)
+    centres = grid_centres(shape, 26, rng)
+    centres = centres[np.hypot(centres[:, 0] - 260, centres[:, 1] - 260) > 120]
+    frame = nuclei_frame(centres, 5, shape, brightness=np.full(len(centres), 0.5))
+    structure = np.zeros(shape)
+    structure[disk((260, 260), 100)] = 1.0
+    texture = ndi.gaussian_filter(rng.standard_normal(shape), 4)
+    frame += 0.8 * ndi.gaussian_filter(structure, 3) * (0.8 + 2 * texture)
+    assert abs(estimate_diameter(frame) / 10 - 1) < DIAMETER_TOLERANCE
+
+
 def test_custom_segmenter_is_used():
     calls = []
 

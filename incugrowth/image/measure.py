@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from incugrowth.image._util import as_float_image
 from incugrowth.image.diameter import _diameter
@@ -46,7 +45,7 @@ def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
     (2, False, False)
     """
     if segmenter is None and diameter is None:
-        diameter = _diameter(ndi.gaussian_filter(as_float_image(image), 1.0))
+        diameter = _diameter(as_float_image(image))
         labels = (
             segment_nuclei(image, diameter=diameter)
             if np.isfinite(diameter)

@@ -88,7 +88,7 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
         return _custom(image, segmenter, options)
     frame = as_float_image(image)
     if diameter is None:
-        diameter = _diameter(ndi.gaussian_filter(frame, 1.0))
+        diameter = _diameter(frame)
     elif not (np.isscalar(diameter) and np.isfinite(diameter) and diameter > 0):
         raise ValueError(f"`diameter` must be a positive number of pixels, got {diameter!r}")
     if not np.isfinite(diameter):

@@ -38,7 +38,12 @@ _SUBMODULES = {
     "report",
     "pipeline",
     "batch",
-    "dose",
+    "dip",
+    "doseresponse",
+    "prism",
+    "config",
+    "report_figures",
+    "cli",
 }
 
 __all__ = [

@@ -86,6 +86,21 @@ fig = ig.plots.growth_curve_figure(curves, stars=dunnett)
 fig
 """)
 md("""
+## 3b. Beyond percent change: DIP rates and GR values
+
+Percent change mixes the drug's effect with how fast the cells divide. The DIP rate (slope of
+log2 count over time; Harris et al. 2016) and the GR value (growth rate inhibition; Hafner et al.
+2016: 1 = no effect, 0 = cytostatic, below 0 = cell death) do not.
+""")
+code("""
+dip = ig.dip.dip_rates(growth, control={"untreated", "Lipofectamine"})
+dip.groupby(["cell_line", "treatment"], sort=False)["dip_rate"].mean().unstack().round(4)
+""")
+code("""
+gr = ig.dip.gr_values(growth, control="untreated", controls=controls)
+gr[gr.elapsed_h == 72].pivot(index="cell_line", columns="treatment", values="gr").round(2)
+""")
+md("""
 ## 4. Count nuclei in the frames
 
 The frames of a few M407 wells are included (256 x 256 crops). `segment_nuclei` estimates the

@@ -20,6 +20,7 @@ from incugrowth._io import atomic_path
 __all__ = [
     "STYLE",
     "condition_label",
+    "style",
     "growth_curve_figure",
     "plot_growth_curves",
     "save_figure",
@@ -203,7 +204,7 @@ def growth_curve_figure(
     stars : DataFrame, optional
         The dunnett table; its ``stars`` are written at each curve's end.
     """
-    with _style():
+    with style():
         lines = (
             list(cell_lines) if cell_lines is not None else list(dict.fromkeys(curves["cell_line"]))
         )
@@ -320,18 +321,11 @@ def _stars_for(dunnett: pd.DataFrame | None, cell_line) -> dict[str, str] | None
     return dict(zip(sub["treatment"], sub["stars"]))
 
 
-class _style:
-    """Apply the publication style for the figures built inside the block."""
+def style():
+    """Context manager applying the publication style (:data:`STYLE`) to figures built in it."""
+    import matplotlib as mpl
 
-    def __enter__(self):
-        import matplotlib as mpl
-
-        self._ctx = mpl.rc_context(STYLE)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+    return mpl.rc_context(STYLE)
 
 
 def save_figure(
@@ -340,7 +334,7 @@ def save_figure(
     """Save ``fig`` as ``stem.<format>`` for each format, atomically. Returns the paths."""
     stem = Path(stem)
     paths = []
-    with _style():
+    with style():
         for fmt in formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
             with atomic_path(path) as tmp:

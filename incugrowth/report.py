@@ -26,6 +26,7 @@ import pandas as pd
 from incugrowth import __version__
 from incugrowth._io import atomic_path
 from incugrowth.errors import IncugrowthError
+from incugrowth.pipeline import TABLES
 
 __all__ = [
     "TABLE_FILES",
@@ -38,22 +39,8 @@ __all__ = [
     "write_report",
 ]
 
-#: Tables the report reads from the output folder (``<name>.csv``).
-TABLE_FILES = (
-    "counts",
-    "growth",
-    "curves",
-    "curves_vs_control",
-    "endpoint",
-    "growth_rates",
-    "dip",
-    "gr",
-    "dose_response",
-    "anova",
-    "dunnett",
-    "dunnett_log2",
-    "assumptions",
-)
+#: Tables the report reads from the output folder (``<name>.csv``): those `run` writes.
+TABLE_FILES = TABLES
 _STRING_COLUMNS = (
     "well",
     "cell_line",

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 from matplotlib.ticker import MaxNLocator
 
-from incugrowth.plots import STYLE, treatment_colors
+from incugrowth.plots import style, treatment_colors
 
 __all__ = [
     "contrast_stretch",
@@ -70,18 +70,6 @@ def plate_shape(wells) -> tuple[int, int]:
     if max(rows) < 16 and max(cols) < 24:
         return 16, 24
     return max(rows) + 1, max(cols) + 1
-
-
-class _style:
-    def __enter__(self):
-        import matplotlib as mpl
-
-        self._ctx = mpl.rc_context(STYLE)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 def _text_color(fill: str) -> str:
@@ -156,7 +144,7 @@ def plate_map_figure(
     lines = list(dict.fromkeys(plate["cell_line"]))
     small = shape[1] > 12
     labels, coded = _cell_line_labels(lines, 5 if small else 8)
-    with _style():
+    with style():
         fig = Figure(
             figsize=_plate_size(shape, 1.7 if not coded else 2.4), dpi=150, layout="constrained"
         )
@@ -226,7 +214,7 @@ def plate_heatmap_figure(
         r, c = well_position(well)
         grid[r, c] = float(v)
     small = shape[1] > 12
-    with _style():
+    with style():
         fig = Figure(figsize=_plate_size(shape, 1.1), dpi=150, layout="constrained")
         ax = fig.subplots()
         _plate_axes(ax, shape)
@@ -299,7 +287,7 @@ def endpoint_figure(
     top = np.nanmax(data) if np.isfinite(data).any() else 0.0
     bottom = np.nanmin(data) if np.isfinite(data).any() else 0.0
     span = (top - bottom) or 1.0
-    with _style():
+    with style():
         ncols = max(1, min(ncols, len(lines)))
         nrows = max(1, math.ceil(len(lines) / ncols))
         fig = Figure(
@@ -403,7 +391,7 @@ def gr_heatmap_figure(
     values = matrix.to_numpy(dtype=float)
     n_rows, n_cols = values.shape
     longest = max((len(str(c)) for c in matrix.columns), default=4)
-    with _style():
+    with style():
         fig = Figure(
             figsize=(max(3.2, 0.78 * n_cols + 2.6), 0.42 * n_rows + 0.9 + 0.05 * longest),
             dpi=150,
@@ -496,7 +484,7 @@ def dose_response_figure(
     from incugrowth.doseresponse import ll4
 
     fits = fits.reset_index(drop=True)
-    with _style():
+    with style():
         n = max(1, len(fits))
         fig = Figure(
             figsize=(panel_size[0] * n, panel_size[1] + (0.25 if title else 0)),
@@ -663,7 +651,7 @@ def frame_gallery_figure(rows, *, tile_size: float = 1.9) -> Figure:
     """
     rows = list(rows)
     ncols = max((len(tiles) for _, tiles in rows), default=1)
-    with _style():
+    with style():
         fig = Figure(
             figsize=(tile_size * ncols + 0.4, (tile_size + 0.3) * max(1, len(rows))),
             dpi=150,

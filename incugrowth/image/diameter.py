@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from incugrowth.image._util import as_float_image, background, label_max
+from incugrowth.image._util import as_float_image, background_grid, label_max, upsample
 
 __all__ = ["estimate_diameter"]
 
@@ -77,12 +77,17 @@ def _bright_mask(smooth: np.ndarray, diameter: float) -> np.ndarray:
     """Pixels above Otsu's threshold and brighter than their surroundings at `diameter`.
 
     The background under objects of that size is subtracted first; the local comparison
-    opens the dim seams between touching nuclei that a global threshold closes.
+    opens the dim seams between touching nuclei that a global threshold closes. Threshold
+    and surroundings vary slowly, so both are computed on the coarse grid of the background
+    and the pixels are compared with one interpolated level.
     """
-    flat = smooth - background(smooth, diameter)
+    small, bg = background_grid(smooth, diameter)
+    flat = small - bg
     if flat.max() <= flat.min():
-        return np.zeros(flat.shape, dtype=bool)
-    return (flat > threshold_otsu(flat)) & (flat > ndi.gaussian_filter(flat, diameter))
+        return np.zeros(smooth.shape, dtype=bool)
+    step = smooth.shape[0] / small.shape[0]
+    local = ndi.gaussian_filter(flat, diameter / step)
+    return smooth > upsample(bg + np.maximum(local, threshold_otsu(flat)), smooth.shape)
 
 
 def _fixed_point(pyramid: _Pyramid, diameter: float, largest: float) -> float:

@@ -79,6 +79,21 @@ def test_touching_pairs_are_split(radius):
     assert count_nuclei(frame) == len(centres)
 
 
+def test_small_nuclei_beside_large_ones_are_kept():
+    # a nucleus of a quarter of the typical area next to a typical one is a nucleus, not a
+    # fragment of its neighbour
+    rng = np.random.default_rng(17)
+    shape = (300, 300)
+    large = grid_centres(shape, 50, rng, jitter=0.05)
+    angles = rng.uniform(0, 2 * np.pi, len(large))
+    small = large + 13.5 * np.column_stack([np.sin(angles), np.cos(angles)])
+    frame = np.zeros(shape)
+    for (y, x), radius in zip(np.concatenate([large, small]), [8] * len(large) + [4] * len(small)):
+        frame[disk((y, x), radius, shape=shape)] = 1.0
+    frame = 0.8 * ndi.gaussian_filter(frame, 1.2) + 0.05 + 0.01 * rng.standard_normal(shape)
+    assert count_nuclei(np.clip(frame, 0, 1)) == len(large) + len(small)
+
+
 def test_uneven_background():
     rng = np.random.default_rng(4)
     shape = (256, 320)

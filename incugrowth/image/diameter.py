@@ -23,7 +23,7 @@ MEASURE_DIAMETER = 16.0
 #: Longest side (pixels) of the copy on which the first, coarse estimate is made.
 COARSE_SIDE = 512
 
-#: Most rounds of each fixed-point search (they stop once the estimate changes by < 5 %).
+#: Most rounds of each fixed-point search (they stop once the estimate changes by < 10 %).
 ROUNDS = 6
 
 
@@ -99,7 +99,7 @@ def _fixed_point(pyramid: _Pyramid, diameter: float, largest: float) -> float:
         mask = _bright_mask(pyramid[factor], diameter / factor)
         previous = diameter
         diameter = min(ELONGATION * factor * inscribed_diameter(mask), largest)
-        if abs(diameter / previous - 1) < 0.05:
+        if abs(diameter / previous - 1) < 0.1:
             break
     return diameter
 
@@ -156,7 +156,7 @@ def estimate_diameter(image) -> float:
     even for clusters of touching nuclei) scaled by :data:`ELONGATION` to the equivalent
     diameter of typical, slightly elongated nuclei is the next trial. The search starts
     from the objects of a global Otsu threshold and stops when the diameter changes by less
-    than 5 %.
+    than 10 %.
 
     A large bright structure with inner detail can hold the search at its own size; when
     the result is above 24 px, a second search starts from a quarter of it, and if it

@@ -48,9 +48,11 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
        them is less than ``split`` times the lower peak below that peak (a shallow dip is
        texture, not a boundary);
     5. each nucleus keeps its pixels brighter than ``cut`` times its own peak, so a bright
-       nucleus loses its halo and a dim one keeps its extent; fragments smaller than 0.3
-       nucleus areas join the neighbour they share the longest boundary with;
-    6. drop objects smaller than ``min_area`` times the area of a disk of diameter ``d``,
+       nucleus loses its halo and a dim one keeps its extent; fragments smaller than
+       ``min_area`` times the area of a disk of diameter ``d`` join the neighbour they
+       share the longest boundary with (anything larger may be a small nucleus of its own:
+       sizes vary twofold within a frame, and more when ``d`` is overestimated);
+    6. drop objects still smaller than ``min_area`` times that area (specks on their own),
        and objects whose peak does not stand out of the background by ``snr`` times the
        noise.
 
@@ -151,7 +153,7 @@ def _segment(
     peak[0] = np.inf
     labels[flat < cut * peak[labels]] = 0
     area = np.pi * radius**2
-    labels = _merge_fragments(labels, 0.3 * area)
+    labels = _merge_fragments(labels, min_area * area)
     n = int(labels.max())
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     peak = label_max(flat, labels, n)

@@ -63,6 +63,11 @@ class _Pyramid:
         self.copies: dict[int, np.ndarray] = {}
 
     def factor_for(self, diameter: float) -> int:
+        """Factor at which nuclei of `diameter` are about MEASURE_DIAMETER pixels across.
+
+        An unknown (infinite) diameter gets the copy at most COARSE_SIDE pixels long; no
+        copy is shorter than 32 pixels.
+        """
         coarsest = max(1, int(np.ceil(max(self.frame.shape) / COARSE_SIDE)))
         finest = int(diameter // MEASURE_DIAMETER) if np.isfinite(diameter) else coarsest
         return int(min(max(1, finest), max(1, min(self.frame.shape) // 32)))

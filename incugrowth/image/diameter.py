@@ -23,6 +23,10 @@ MEASURE_DIAMETER = 16.0
 #: Longest side (pixels) of the copy on which the first, coarse estimate is made.
 COARSE_SIDE = 512
 
+#: A diameter above 24 px resting on at most this many objects of about that size is
+#: checked against a smaller scale (see :func:`estimate_diameter`).
+FEW = 5
+
 #: Most rounds of each fixed-point search (they stop once the estimate changes by < 10 %).
 ROUNDS = 6
 
@@ -36,14 +40,20 @@ def inscribed_diameter(mask: np.ndarray) -> float:
     embryo, a fold of the dish) does not outweigh the many nuclei around it, as it would
     with area weights. Returns NaN when `mask` is empty.
     """
+    return _typical_size(mask)[0]
+
+
+def _typical_size(mask: np.ndarray) -> tuple[float, int]:
+    """:func:`inscribed_diameter` and the number of objects at least 2/3 that wide."""
     labels, n = ndi.label(mask)
     if n == 0:
-        return float("nan")
-    radius = label_max(ndi.distance_transform_edt(mask), labels, n)[1:]
+        return float("nan"), 0
+    diameter = 2 * label_max(ndi.distance_transform_edt(mask), labels, n)[1:]
     weight = np.sqrt(np.bincount(labels.ravel())[1:])
-    order = np.argsort(radius)
+    order = np.argsort(diameter)
     weight = np.cumsum(weight[order])
-    return float(2 * radius[order][np.searchsorted(weight, weight[-1] / 2)])
+    typical = float(diameter[order][np.searchsorted(weight, weight[-1] / 2)])
+    return typical, int(np.sum(diameter >= typical / 1.5))
 
 
 def _reduce(frame: np.ndarray, factor: int) -> np.ndarray:
@@ -95,18 +105,23 @@ def _bright_mask(smooth: np.ndarray, diameter: float) -> np.ndarray:
     return smooth > upsample(bg + np.maximum(local, threshold_otsu(flat)), smooth.shape)
 
 
-def _fixed_point(pyramid: _Pyramid, diameter: float, largest: float) -> float:
-    """Iterate diameter -> measured size of the objects bright at that scale until stable."""
+def _fixed_point(pyramid: _Pyramid, diameter: float, largest: float) -> tuple[float, int]:
+    """Iterate diameter -> measured size of the objects bright at that scale until stable.
+
+    Returns the diameter and the number of objects of about that size in the last round.
+    """
+    count = 0
     for _ in range(ROUNDS):
         if not np.isfinite(diameter) or diameter < 2:
             break
         factor = pyramid.factor_for(diameter)
         mask = _bright_mask(pyramid[factor], diameter / factor)
         previous = diameter
-        diameter = min(ELONGATION * factor * inscribed_diameter(mask), largest)
+        typical, count = _typical_size(mask)
+        diameter = min(ELONGATION * factor * typical, largest)
         if abs(diameter / previous - 1) < 0.1:
             break
-    return diameter
+    return diameter, count
 
 
 def _blob_energy(pyramid: _Pyramid, diameter: float) -> float:
@@ -137,12 +152,13 @@ def _diameter(frame: np.ndarray) -> float:
     coarse = pyramid.factor_for(np.inf)
     smooth = pyramid[coarse]
     first = coarse * inscribed_diameter(smooth > threshold_otsu(smooth))
-    diameter = _fixed_point(pyramid, min(ELONGATION * first, largest), largest)
-    if not np.isfinite(diameter) or diameter < 24:
+    diameter, count = _fixed_point(pyramid, min(ELONGATION * first, largest), largest)
+    if not np.isfinite(diameter) or diameter < 24 or count > FEW:
         return diameter
     # A large bright structure with internal detail (an embryo, a dense clump) is also a
-    # fixed point; look for a smaller one and keep whichever scale holds the stronger blobs.
-    smaller = _fixed_point(pyramid, diameter / 4, largest)
+    # fixed point, held by few objects; look for a smaller one and keep whichever scale
+    # holds the stronger blobs.
+    smaller, _ = _fixed_point(pyramid, diameter / 4, largest)
     if np.isfinite(smaller) and smaller < diameter / 1.5:
         if _blob_energy(pyramid, smaller) > _blob_energy(pyramid, diameter):
             return smaller
@@ -164,7 +180,8 @@ def estimate_diameter(image) -> float:
     than 10 %.
 
     A large bright structure with inner detail can hold the search at its own size; when
-    the result is above 24 px, a second search starts from a quarter of it, and if it
+    the result is above 24 px and rests on at most :data:`FEW` objects of about that
+    size, a second search starts from a quarter of it, and if it
     settles at a clearly smaller size, the one of the two whose scale holds the stronger
     blobs (scale-normalised Laplacian of Gaussian) is kept.
 

@@ -11,6 +11,7 @@ __all__ = [
     "background",
     "background_grid",
     "boundary_pairs",
+    "distance_squared",
     "label_max",
     "noise_sigma",
     "relabel",
@@ -68,11 +69,42 @@ def background_grid(image: np.ndarray, diameter: float) -> tuple[np.ndarray, np.
 
 
 def upsample(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear interpolation of a grid subsampled from an image of `shape` back to `shape`."""
+    """Bilinear interpolation of a grid subsampled from an image of `shape` back to `shape`.
+
+    Each grid cell stands for an equal block of the image (pixel centres aligned as in
+    ``scipy.ndimage.zoom(..., order=1, grid_mode=True, mode="nearest")``, which gives the
+    same values); the interpolation runs one axis at a time.
+    """
     if grid.shape == tuple(shape):
         return grid
-    zoom = (shape[0] / grid.shape[0], shape[1] / grid.shape[1])
-    return ndi.zoom(grid, zoom, order=1, grid_mode=True, mode="nearest")[: shape[0], : shape[1]]
+    lo, hi, weight = _interpolation(grid.shape[0], shape[0])
+    rows = grid[lo] + (grid[hi] - grid[lo]) * weight[:, None]
+    lo, hi, weight = _interpolation(grid.shape[1], shape[1])
+    return rows[:, lo] + (rows[:, hi] - rows[:, lo]) * weight
+
+
+def _interpolation(n_in: int, n_out: int):
+    """Neighbours and weight of the upper one for linear interpolation of n_in -> n_out cells."""
+    position = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    lo = np.floor(position).astype(np.intp)
+    return lo, np.minimum(lo + 1, n_in - 1), (position - lo).astype(np.float32)
+
+
+def distance_squared(mask: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance (int32) from each pixel of `mask` to the nearest pixel outside.
+
+    The exact transform of :func:`scipy.ndimage.distance_transform_edt`, kept in integers
+    (no float64 copy of the frame); take the square root only where it is needed.
+    """
+    nearest = ndi.distance_transform_edt(mask, return_distances=False, return_indices=True)
+    dy = nearest[0]
+    dy -= np.arange(mask.shape[0], dtype=np.int32)[:, None]
+    dx = nearest[1]
+    dx -= np.arange(mask.shape[1], dtype=np.int32)[None, :]
+    dy *= dy
+    dx *= dx
+    dy += dx
+    return dy
 
 
 def noise_sigma(image: np.ndarray) -> float:

@@ -6,7 +6,13 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from incugrowth.image._util import as_float_image, background_grid, label_max, upsample
+from incugrowth.image._util import (
+    as_float_image,
+    background_grid,
+    distance_squared,
+    label_max,
+    upsample,
+)
 
 __all__ = ["estimate_diameter"]
 
@@ -48,7 +54,7 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     labels, n = ndi.label(mask)
     if n == 0:
         return float("nan"), 0
-    diameter = 2 * label_max(ndi.distance_transform_edt(mask), labels, n)[1:]
+    diameter = 2 * np.sqrt(label_max(distance_squared(mask), labels, n)[1:])
     weight = np.sqrt(np.bincount(labels.ravel())[1:])
     order = np.argsort(diameter)
     weight = np.cumsum(weight[order])

@@ -12,6 +12,7 @@ from incugrowth.image._util import (
     as_float_image,
     background,
     boundary_pairs,
+    distance_squared,
     label_max,
     noise_sigma,
     relabel,
@@ -144,7 +145,7 @@ def _segment(
     bright = ndi.gaussian_filter(flat, diameter / 10)
     peaks = ndi.maximum_filter(bright, size=int(diameter) | 1)
     inner = foreground & (flat > core * peaks)
-    distance = ndi.distance_transform_edt(inner).astype(np.float32)
+    distance = np.sqrt(distance_squared(inner), dtype=np.float32)
     distance = ndi.gaussian_filter(distance, diameter / 8)
     relief = np.minimum(distance / radius, 1.0) * np.maximum(bright, 0.0)
     relief[~foreground] = 0.0

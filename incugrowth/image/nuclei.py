@@ -172,10 +172,32 @@ def _watershed(relief, foreground, spacing):
 
     Pixels of a flat-topped maximum form one marker; neighbours closer than `spacing` that
     are not the highest around are left to the watershed and to :func:`_merge_shallow`.
+    A connected part of the foreground with a single marker is that marker's region as a
+    whole (the flood fills it); the flood itself runs only on the parts with several
+    markers, within their bounding box.
     """
     top = ndi.maximum_filter(relief, size=2 * spacing + 1)
-    markers, _ = ndi.label((relief >= top) & foreground & (relief > 0))
-    return watershed(-relief, markers, mask=foreground)
+    markers, n = ndi.label((relief >= top) & foreground & (relief > 0))
+    parts, n_parts = ndi.label(foreground)
+    seeded = markers > 0
+    owner = np.zeros(n + 1, dtype=np.intp)
+    owner[markers[seeded]] = parts[seeded]
+    per_part = np.bincount(owner[1:], minlength=n_parts + 1)
+    lookup = np.zeros(n_parts + 1, dtype=np.int32)
+    single = per_part == 1
+    single[0] = False
+    lookup[owner[1:][single[owner[1:]]]] = np.flatnonzero(single[owner[1:]]) + 1
+    labels = lookup[parts]
+    several = per_part >= 2
+    several[0] = False
+    region = several[parts]
+    if region.any():
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        inside = region[box]
+        flooded = watershed(-relief[box], markers[box], mask=inside)
+        labels[box][inside] = flooded[inside]
+    return labels
 
 
 def _merge_shallow(labels, relief, split):

@@ -193,24 +193,20 @@ def run(
             plate = read_plate_map(plate_map)
         with timer.step("counts"):
             if exports is not None:
-                from incugrowth.exports import export_to_counts, read_exports
-
-                paths = _check_inputs(exports, "export")
-                inputs += paths
-                counts = export_to_counts(read_exports(paths), metric=metric)
+                inputs += _check_inputs(exports, "export")
             else:
-                from incugrowth.batch import count_folder
-
                 inputs += _check_inputs([frames], "frames folder")
-                counts = count_folder(
-                    frames,
-                    channel=channel,
-                    diameter=diameter,
-                    jobs=jobs,
-                    scheduler=scheduler,
-                    cache_dir=outdir / ".cache",
-                    progress=progress,
-                )
+            counts = _counts(
+                exports,
+                frames,
+                metric=metric,
+                channel=channel,
+                diameter=diameter,
+                jobs=jobs,
+                scheduler=scheduler,
+                cache_dir=outdir / ".cache",
+                progress=progress,
+            )
         tables["counts"] = counts
         with timer.step("kinetics"):
             growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
@@ -239,10 +235,15 @@ def run(
         if end is not None:
             tables["endpoint"] = end
             with timer.step("stats"):
-                tables.update(_statistics(end, plate, control, controls, messages))
+                tables.update(_statistics(end, control, vehicles, messages))
         for name in TABLES:
+            path = outdir / f"{name}.csv"
             if name in tables:
-                write_csv(tables[name], outdir / f"{name}.csv")
+                write_csv(tables[name], path)
+            else:
+                # A table this run could not make must not survive from an earlier run,
+                # where the report would show it as this run's result.
+                path.unlink(missing_ok=True)
         from incugrowth.prism import write_prism_tables
 
         prism_paths = write_prism_tables(
@@ -301,7 +302,18 @@ def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> 
     return out
 
 
-def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFrame]:
+def _counts(exports, frames, *, metric, cache_dir, **counting) -> pd.DataFrame:
+    """The counts table, from metric exports or by counting the frames of an image export."""
+    if exports is not None:
+        from incugrowth.exports import export_to_counts, read_exports
+
+        return export_to_counts(read_exports(exports), metric=metric)
+    from incugrowth.batch import count_folder
+
+    return count_folder(frames, cache_dir=cache_dir, **counting)
+
+
+def _statistics(end, control, vehicles, messages) -> dict[str, pd.DataFrame]:
     """Endpoint ANOVA and Dunnett on percent change, and the same on the log scale.
 
     Percent change of growing cultures has a variance that rises with the mean, which the
@@ -311,8 +323,7 @@ def _statistics(end, plate, control, controls, messages) -> dict[str, pd.DataFra
     """
     from incugrowth.stats import endpoint_statistics
 
-    merged = {**_plate_controls(plate), **(controls or {})} or None
-    end, merged = _dose_conditions(end, merged)
+    end, merged = _dose_conditions(end, vehicles or None)
     try:
         res = endpoint_statistics(end, dv="pct_change", control=control, controls=merged)
     except IncugrowthError as exc:

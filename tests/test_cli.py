@@ -273,3 +273,16 @@ def test_each_dose_of_a_series_is_compared_on_its_own(tmp_path):
     by_dose = d.assign(dose=d["treatment"].str.extract(r"([\d.]+) ng/ml")[0].astype(float))
     diffs = by_dose.sort_values("dose")["mean_diff"].to_numpy()
     assert diffs[-1] < diffs[0] - 100
+
+
+def test_a_table_this_run_cannot_make_does_not_survive_from_an_earlier_run(plate_files, tmp_path):
+    export, plate = plate_files
+    out = tmp_path / "out"
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)]
+    args += ["--no-report", "--no-figures"]
+    assert main(args) == 0
+    assert (out / "anova.csv").exists()
+    pm = pd.read_csv(plate, keep_default_na=False)
+    pm.groupby(["cell_line", "treatment"], sort=False).head(1).to_csv(plate, index=False)
+    assert main(args) == 0  # one well per condition: no ANOVA can be made now
+    assert not (out / "anova.csv").exists()

@@ -177,3 +177,16 @@ def test_sigkill_during_counting_then_rerun_equals_uninterrupted(tmp_path):
         b = pd.read_csv(ref / f"{name}.csv")
         pd.testing.assert_frame_equal(a, b)
     assert list(out.rglob("*.tmp")) == []
+
+
+def test_count_command_writes_one_row_per_frame_and_reuses_the_journal(tmp_path, capsys):
+    folder = write_export(tmp_path / "frames", wells=("B2", "B3"), times=(0, 12))
+    out = tmp_path / "counts.csv"
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
+    counts = pd.read_csv(out)
+    assert len(counts) == 4
+    assert counts["count"].tolist() == [truth_count(w, int(t)) for w, t in
+                                        zip(counts["well"], counts["elapsed_h"])]  # fmt: skip
+    assert "4 counted now" in capsys.readouterr().out
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
+    assert "0 counted now" in capsys.readouterr().out

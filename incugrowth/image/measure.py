@@ -6,7 +6,7 @@ import numpy as np
 
 from incugrowth.image._util import as_float_image
 from incugrowth.image.diameter import _diameter
-from incugrowth.image.nuclei import segment_nuclei
+from incugrowth.image.nuclei import _segment_frame, segment_nuclei
 from incugrowth.image.qc import frame_qc
 
 __all__ = ["measure_frame"]
@@ -45,11 +45,12 @@ def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
     (2, False, False)
     """
     if segmenter is None and diameter is None:
-        diameter = _diameter(as_float_image(image))
+        frame = as_float_image(image)
+        diameter = _diameter(frame)
         labels = (
-            segment_nuclei(image, diameter=diameter)
+            _segment_frame(frame, diameter, {})
             if np.isfinite(diameter)
-            else np.zeros(np.shape(image), dtype=np.int32)
+            else np.zeros(frame.shape, dtype=np.int32)
         )
     else:
         labels = segment_nuclei(image, diameter=diameter, segmenter=segmenter)

@@ -89,7 +89,11 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     """
     if segmenter is not None:
         return _custom(image, segmenter, options)
-    frame = as_float_image(image)
+    return _segment_frame(as_float_image(image), diameter, options)
+
+
+def _segment_frame(frame, diameter, options):
+    """:func:`segment_nuclei` of a frame already made float by :func:`as_float_image`."""
     if diameter is None:
         diameter = _diameter(frame)
     elif not (np.isscalar(diameter) and np.isfinite(diameter) and diameter > 0):
@@ -104,9 +108,16 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     shape = tuple(max(8, round(side * scale)) for side in frame.shape)
     small = resize(frame, shape, order=1, anti_aliasing=True, preserve_range=True)
     labels = _segment(small.astype(np.float32), WORKING_DIAMETER, sigma, **options)
-    return resize(labels, frame.shape, order=0, preserve_range=True, anti_aliasing=False).astype(
-        np.int32
+    return _nearest(labels, frame.shape)
+
+
+def _nearest(labels, shape):
+    """`labels` enlarged to `shape` by nearest neighbour (pixel centres aligned)."""
+    rows, cols = (
+        np.minimum(((np.arange(out) + 0.5) * (side / out)).astype(np.intp), side - 1)
+        for side, out in zip(labels.shape, shape)
     )
+    return labels[rows[:, None], cols]
 
 
 def _custom(image, segmenter, options):
@@ -157,10 +168,13 @@ def _segment(
     peak[0] = np.inf
     labels[flat < cut * peak[labels]] = 0
     area = np.pi * radius**2
-    labels = _merge_fragments(labels, min_area * area)
-    n = int(labels.max())
+    target = _merge_fragments(labels, min_area * area)
+    labels = target[labels]
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    peak = label_max(flat, labels, n)
+    # the cut keeps each peak pixel, so a joined region peaks at the highest of its parts
+    joined = np.full(n + 1, -np.inf)
+    np.maximum.at(joined, target, peak)
+    peak = joined
     drop = (sizes < min_area * area) | (peak < snr * sigma)
     drop[0] = False
     labels[drop[labels]] = 0
@@ -228,10 +242,13 @@ def _merge_shallow(labels, relief, split):
 
 def _merge_fragments(labels, smallest):
     """Join regions smaller than `smallest` pixels to the larger neighbour they share the
-    longest boundary with (over-split pieces of one nucleus)."""
+    longest boundary with (over-split pieces of one nucleus).
+
+    Returns the label each label 0..max joins (itself when it stays).
+    """
     n = int(labels.max())
     if n < 2:
-        return labels
+        return np.arange(n + 1)
     size = np.bincount(labels.ravel(), minlength=n + 1)
     first, second, _, length = boundary_pairs(labels, labels)
     target = np.arange(n + 1)
@@ -243,7 +260,7 @@ def _merge_fragments(labels, smallest):
                 target[small] = large
     for _ in range(4):  # a fragment may join a fragment that joins a nucleus
         target = target[target]
-    return target[labels]
+    return target
 
 
 def _root(parent, i):

@@ -42,8 +42,10 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
        they stand apart from the bright foreground;
     3. relief: intensity smoothed at ``d / 10`` times the distance (in nucleus radii, at
        most 1) to the edge of the *core*, the pixels brighter than ``core`` times the
-       brightest pixel within ``d``. The core is relative to the local peak, so touching
-       nuclei show a neck whatever their brightness;
+       brightest pixel in a square of side ``d / 2`` around them. The core is relative to
+       the local peak, so touching nuclei show a neck whatever their brightness, and a
+       square that small holds a nucleus's own peak rather than a brighter neighbour's
+       (a dim nucleus beside a bright one keeps a core, hence a marker, of its own);
     4. markers: local maxima of the relief at least ``d / 5`` apart; watershed of the
        relief from them within the foreground; neighbours are merged when the pass between
        them is less than ``split`` times the lower peak below that peak (a shallow dip is
@@ -154,7 +156,7 @@ def _segment(
         return empty
 
     bright = ndi.gaussian_filter(flat, diameter / 10)
-    peaks = ndi.maximum_filter(bright, size=int(diameter) | 1)
+    peaks = ndi.maximum_filter(bright, size=int(diameter / 2) | 1)
     inner = foreground & (flat > core * peaks)
     distance = np.sqrt(distance_squared(inner), dtype=np.float32)
     distance = ndi.gaussian_filter(distance, diameter / 8)

@@ -79,6 +79,23 @@ def test_touching_pairs_are_split(radius):
     assert count_nuclei(frame) == len(centres)
 
 
+@pytest.mark.parametrize("radius", [7, 10])
+def test_dim_nucleus_touching_a_bright_one_is_its_own(radius):
+    # a nucleus at 0.3 times the brightness of the one it touches keeps its own marker
+    rng = np.random.default_rng(5)
+    centres = []
+    for y, x in [(y, x) for y in range(1, 4) for x in range(1, 4)]:
+        centre = np.array([y, x], dtype=float) * 8 * radius
+        angle = rng.uniform(0, np.pi)
+        centres += [centre, centre + 1.8 * radius * np.array([np.sin(angle), np.cos(angle)])]
+    brightness = np.tile([1.0, 0.3], 9)
+    frame = nuclei_frame(centres, radius, (32 * radius, 32 * radius), brightness=brightness)
+    labels = segment_nuclei(frame)
+    assert labels.max() == len(centres)
+    hits = labels[tuple(np.round(centres).astype(int).T)]
+    assert np.unique(hits[hits > 0]).size == len(centres)
+
+
 def test_small_nuclei_beside_large_ones_are_kept():
     # a nucleus of a quarter of the typical area next to a typical one is a nucleus, not a
     # fragment of its neighbour

@@ -150,6 +150,11 @@ _RUN_OPTIONS = [
         metavar="START END",
         help="Hours of the log-linear growth-rate fit [default: whole course].",
     ),
+    click.option(
+        "--time-course",
+        is_flag=True,
+        help="Also Dunnett at every time point and the repeated-measures ANOVA, per cell line.",
+    ),
     click.option("--no-figures", is_flag=True, help="Skip the figures."),
     click.option("--no-report", is_flag=True, help="Skip report.html."),
 ]

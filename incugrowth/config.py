@@ -46,6 +46,7 @@ RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
     "scheduler": (str,),
     "normalize": (bool,),
     "rate_window": (list,),
+    "time_course": (bool,),
 }
 _PATHS = ("frames", "plate_map", "outdir")
 

@@ -38,6 +38,8 @@ TABLES = (
     "dunnett",
     "dunnett_log2",
     "assumptions",
+    "dunnett_by_time",
+    "rm_anova",
 )
 
 
@@ -114,6 +116,7 @@ def run(
     report: bool = True,
     normalize: bool = False,
     rate_window: tuple[float, float] | None = None,
+    time_course: bool = False,
     progress: bool = False,
     partial: bool = False,
 ) -> RunResult:
@@ -150,6 +153,10 @@ def run(
         (``pct_of_control`` in growth.csv, curves in curves_vs_control.csv).
     rate_window : (start_h, end_h), optional
         Time window of the log-linear growth-rate fit (default: the whole course).
+    time_course : bool
+        Also the growth-curve layout Prism users know: within each cell line, time x treatment,
+        Dunnett's comparisons at every time point (``dunnett_by_time.csv``), and the
+        repeated-measures two-way ANOVA that matches wells over time (``rm_anova.csv``).
     partial : bool
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
@@ -177,6 +184,7 @@ def run(
         "jobs": jobs,
         "normalize": normalize,
         "rate_window": list(rate_window) if rate_window else None,
+        "time_course": time_course,
         "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
     timer = _Timer()
@@ -236,6 +244,9 @@ def run(
             tables["endpoint"] = end
             with timer.step("stats"):
                 tables.update(_statistics(end, control, vehicles, messages))
+        if time_course:
+            with timer.step("time_course"):
+                tables.update(_time_course(growth, control, vehicles, messages))
         for name in TABLES:
             path = outdir / f"{name}.csv"
             if name in tables:
@@ -368,6 +379,32 @@ def _dose_conditions(end: pd.DataFrame, controls: dict | None):
             controls[label] = controls[original]
     end.loc[rows, "treatment"] = labels
     return end, controls or None
+
+
+def _time_course(growth, control, vehicles, messages) -> dict[str, pd.DataFrame]:
+    """Per cell line: Dunnett at every time (time x treatment model) and the RM ANOVA."""
+    from incugrowth.stats import dunnett, rm_two_way_anova
+
+    by_time, rm = [], []
+    data = growth[growth["elapsed_h"] > growth["baseline_h"]]  # percent change is 0 at baseline
+    for line, sub in data.groupby("cell_line", sort=False):
+        sub, merged = _dose_conditions(sub, vehicles or None)
+        try:
+            d = dunnett(sub, by="elapsed_h", control=control, controls=merged)
+            by_time.append(d.assign(cell_line=line))
+            rm.append(rm_two_way_anova(sub).assign(cell_line=line))
+        except IncugrowthError as exc:
+            messages.append(f"time-course statistics for {line} not computed: {exc}")
+    out = {}
+    if by_time:
+        out["dunnett_by_time"] = _cell_line_first(pd.concat(by_time, ignore_index=True))
+    if rm:
+        out["rm_anova"] = _cell_line_first(pd.concat(rm, ignore_index=True))
+    return out
+
+
+def _cell_line_first(df: pd.DataFrame) -> pd.DataFrame:
+    return df[["cell_line", *[c for c in df.columns if c != "cell_line"]]]
 
 
 def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:

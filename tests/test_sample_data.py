@@ -88,3 +88,23 @@ def test_frames_of_the_sample_count_close_to_truth(tmp_path):
     assert error.median() <= 0.05
     assert abs(in_focus["count"].sum() / in_focus["count_in_frame"].sum() - 1) <= 0.05
     assert "confluence" in counts.columns and counts["confluence"].between(0, 100).all()
+
+
+def test_time_course_layout_reports_every_time_and_the_endpoint_row(tmp_path):
+    out = tmp_path / "tc"
+    args = ["run", "--export", str(DATA / "export_red_count.txt")]
+    args += ["--plate-map", str(DATA / "plate_map.csv"), "-o", str(out), "--time-course"]
+    assert main([*args, "--no-report", "--no-figures"]) == 0
+    by_time = pd.read_csv(out / "dunnett_by_time.csv")
+    endpoint = pd.read_csv(out / "dunnett.csv")
+    assert sorted(by_time["elapsed_h"].unique()) == [12, 24, 36, 48, 60, 72, 84, 96]
+    at72 = by_time[by_time["elapsed_h"] == 72].set_index(["cell_line", "treatment"])
+    ref = endpoint.set_index(["cell_line", "treatment"])
+    # Same groups and differences at the endpoint; only the error term differs between layouts.
+    pd.testing.assert_series_equal(
+        at72["mean_diff"].sort_index(), ref["mean_diff"].sort_index(), check_exact=False
+    )
+    rm = pd.read_csv(out / "rm_anova.csv")
+    assert set(rm["cell_line"]) == set(INHIBITED)
+    assert {"treatment", "elapsed_h", "treatment:elapsed_h"} <= set(rm["source"])
+    assert rm["eps_gg"].dropna().between(0, 1).all()

@@ -342,6 +342,37 @@ def test_boundary_pairs_gives_the_pass_between_touching_labels():
     np.testing.assert_array_equal(length, [2, 2])
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (3, 4), (9, 2), (40, 57)])
+def test_max_filter_equals_scipy_maximum_filter(shape):
+    from incugrowth.image._util import max_filter
+
+    image = np.random.default_rng(16).random(shape).astype(np.float32)
+    for size in (1, 2, 3, 4, 5, 7, 8, 11, 16, 17):
+        expected = ndi.maximum_filter(image, size=size)
+        np.testing.assert_array_equal(max_filter(image, size), expected)
+
+
+def test_label_max_keeps_the_dtype_range_and_marks_absent_labels():
+    from incugrowth.image._util import label_max
+
+    labels = np.array([[0, 1, 1], [3, 3, 0]])
+    ints = np.array([[99, -5, -7], [2, 4, 100]], dtype=np.int32)
+    np.testing.assert_array_equal(label_max(ints, labels, 3), [-np.inf, -5, -np.inf, 4])
+    floats = ints.astype(np.float32) / 2
+    np.testing.assert_array_equal(label_max(floats, labels, 3), [-np.inf, -2.5, -np.inf, 2])
+    assert label_max(floats, labels, 3).dtype == np.float64
+
+
+def test_noise_sigma_measures_white_noise():
+    from incugrowth.image._util import noise_sigma
+
+    noise = np.random.default_rng(17).normal(0.5, 0.02, (300, 500)).astype(np.float32)
+    assert noise_sigma(noise) == pytest.approx(0.02, rel=0.05)
+    lap = ndi.laplace(noise)
+    mad = np.median(np.abs(lap - np.median(lap)))
+    assert noise_sigma(noise) == pytest.approx(1.4826 * mad / np.sqrt(20), rel=0.02)
+
+
 def test_large_nuclei_are_counted_on_a_shrunk_frame():
     rng = np.random.default_rng(15)
     shape = (400, 400)

@@ -11,6 +11,7 @@ from incugrowth.image._util import (
     background_grid,
     distance_squared,
     label_max,
+    max_filter,
     upsample,
 )
 
@@ -142,7 +143,7 @@ def _blob_energy(pyramid: _Pyramid, diameter: float) -> float:
     sigmas = [diameter / factor / (2 * np.sqrt(2)) * step for step in (1 / 1.3, 1.0, 1.3)]
     below, response, above = (-(s**2) * ndi.gaussian_laplace(smooth, s) for s in sigmas)
     size = max(3, int(diameter / factor / 2) | 1)
-    peaks = (response >= ndi.maximum_filter(response, size=size)) & (response > 0)
+    peaks = (response >= max_filter(response, size)) & (response > 0)
     peaks &= (response > below) & (response > above)
     return float(np.sum(response[peaks].astype(np.float64) ** 3))
 

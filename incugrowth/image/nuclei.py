@@ -14,6 +14,7 @@ from incugrowth.image._util import (
     boundary_pairs,
     distance_squared,
     label_max,
+    max_filter,
     noise_sigma,
     relabel,
 )
@@ -156,7 +157,7 @@ def _segment(
         return empty
 
     bright = ndi.gaussian_filter(flat, diameter / 10)
-    peaks = ndi.maximum_filter(bright, size=int(diameter / 2) | 1)
+    peaks = max_filter(bright, int(diameter / 2) | 1)
     inner = foreground & (flat > core * peaks)
     distance = np.sqrt(distance_squared(inner), dtype=np.float32)
     distance = ndi.gaussian_filter(distance, diameter / 8)
@@ -192,7 +193,7 @@ def _watershed(relief, foreground, spacing):
     whole (the flood fills it); the flood itself runs only on the parts with several
     markers, within their bounding box.
     """
-    top = ndi.maximum_filter(relief, size=2 * spacing + 1)
+    top = max_filter(relief, 2 * spacing + 1)
     markers, n = ndi.label((relief >= top) & foreground & (relief > 0))
     parts, n_parts = ndi.label(foreground)
     seeded = markers > 0

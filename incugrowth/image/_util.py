@@ -157,6 +157,8 @@ def noise_sigma(image: np.ndarray) -> float:
     # frame's edges mirrored as in scipy.ndimage.laplace
     height, width = image.shape
     step = max(1, image.size // 250_000)
+    if step == 1:
+        return _mad_sigma(ndi.laplace(image).ravel())
     index = np.arange(0, image.size, step)
     row, col = np.divmod(index, width)
     flat = image.ravel()
@@ -168,6 +170,11 @@ def noise_sigma(image: np.ndarray) -> float:
     lap = (up - 2 * centre + down).astype(image.dtype) + (left - 2 * centre + right).astype(
         image.dtype
     )
+    return _mad_sigma(lap)
+
+
+def _mad_sigma(lap: np.ndarray) -> float:
+    """Noise deviation from the median absolute deviation of its Laplacian `lap`."""
     mad = np.median(np.abs(lap - np.median(lap)))
     return float(1.4826 * mad / np.sqrt(20.0))
 

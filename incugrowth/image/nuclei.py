@@ -169,9 +169,12 @@ def _segment(
     n = int(labels.max())
     peak = label_max(flat, labels, n)
     peak[0] = np.inf
-    labels[flat < cut * peak[labels]] = 0
+    threshold = cut * peak
+    if flat.dtype == np.float32:
+        threshold = _float32_above(threshold)
+    labels[flat < threshold[labels]] = 0
     area = np.pi * radius**2
-    target = _merge_fragments(labels, min_area * area)
+    target = _merge_fragments(labels, min_area * area).astype(np.int32)
     labels = target[labels]
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     # the cut keeps each peak pixel, so a joined region peaks at the highest of its parts
@@ -182,6 +185,18 @@ def _segment(
     drop[0] = False
     labels[drop[labels]] = 0
     return relabel(labels)
+
+
+def _float32_above(values):
+    """The smallest float32 at or above each of `values` (float64).
+
+    For float32 ``x``, ``x < _float32_above(t)`` holds exactly when ``x < t``, so a float32
+    frame can be compared with float64 thresholds without a float64 copy of it.
+    """
+    out = values.astype(np.float32)
+    low = out < values
+    out[low] = np.nextafter(out[low], np.float32(np.inf))
+    return out
 
 
 def _watershed(relief, foreground, spacing):
@@ -204,11 +219,13 @@ def _watershed(relief, foreground, spacing):
     single = per_part == 1
     single[0] = False
     lookup[owner[1:][single[owner[1:]]]] = np.flatnonzero(single[owner[1:]]) + 1
-    labels = lookup[parts]
     several = per_part >= 2
     several[0] = False
-    region = several[parts]
-    if region.any():
+    lookup[several] = -1  # flooded below
+    labels = lookup[parts]
+    region = labels < 0
+    if several.any():
+        labels[region] = 0
         rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
         box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         inside = region[box]
@@ -298,10 +315,12 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     # an inscribed circle of radius 0.8 `radius` needs at least its own area
     keep = (area >= np.pi * (0.8 * radius) ** 2) & (area <= 3 * np.pi * radius**2) & ~touches
     keep[0] = False
-    for i, box in enumerate(ndi.find_objects(labels), start=1):
-        if keep[i]:
-            inside = np.pad(labels[box] == i, 1)
-            keep[i] = ndi.distance_transform_edt(inside).max() >= 0.8 * radius
+    if not keep.any():
+        return np.zeros(low.shape, dtype=bool)
+    boxes = ndi.find_objects(labels)
+    for i in np.flatnonzero(keep):
+        inside = np.pad(labels[boxes[i - 1]] == i, 1)
+        keep[i] = ndi.distance_transform_edt(inside).max() >= 0.8 * radius
     return keep[labels]
 
 

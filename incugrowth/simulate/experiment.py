@@ -25,7 +25,13 @@ from incugrowth.simulate._common import (
 from incugrowth.simulate.designs import Design, _canonical_well_or_raise, get_design
 from incugrowth.simulate.kinetics import _seeded, simulate_counts
 from incugrowth.simulate.layout import _layout_for
-from incugrowth.simulate.render import _frame_nuclei, _illumination, _render_phase, _render_red
+from incugrowth.simulate.render import (
+    _frame_nuclei,
+    _illumination,
+    _render_phase,
+    _render_red,
+    truth_columns,
+)
 from incugrowth.simulate.writers import (
     _write_tiff,
     time_token,
@@ -61,13 +67,7 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
                     "well": well,
                     "field": fld,
                     "elapsed_h": float(t),
-                    "y": nuc["y"],
-                    "x": nuc["x"],
-                    "radius": np.round(nuc["radius"], 2),
-                    "axis_ratio": np.round(nuc["aspect"], 3),
-                    "angle_deg": np.round(np.degrees(nuc["angle"]), 1),
-                    "brightness": np.round(nuc["brightness"], 1),
-                    "dividing": nuc["dividing"],
+                    **truth_columns(nuc),
                 }
             )
         )

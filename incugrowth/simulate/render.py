@@ -247,6 +247,19 @@ def _render_phase(nuc: dict, nuclei: np.ndarray, shape, illum, rng, out_of_focus
     return np.clip(img, 0, 255).astype(np.uint8), float(cells.mean() * 100.0)
 
 
+def truth_columns(nuc: dict) -> dict:
+    """The truth of a frame's nuclei, as written to ``truth.csv`` (rounded for the file)."""
+    return {
+        "y": nuc["y"],
+        "x": nuc["x"],
+        "radius": np.round(nuc["radius"], 2),
+        "axis_ratio": np.round(nuc["aspect"], 3),
+        "angle_deg": np.round(np.degrees(nuc["angle"]), 1),
+        "brightness": np.round(nuc["brightness"], 1),
+        "dividing": nuc["dividing"],
+    }
+
+
 def synthetic_frame(
     count: int,
     *,
@@ -280,15 +293,5 @@ def synthetic_frame(
     nuc = _frame_nuclei(layout, count, window)
     rng = _rng(seed, _STREAM_FRAME, 0, 0, 0)
     image, _ = _render_red(nuc, shape, _illumination(shape, window, seed), rng, out_of_focus)
-    truth = pd.DataFrame(
-        {
-            "y": nuc["y"],
-            "x": nuc["x"],
-            "radius": np.round(nuc["radius"], 2),
-            "axis_ratio": np.round(nuc["aspect"], 3),
-            "angle_deg": np.round(np.degrees(nuc["angle"]), 1),
-            "brightness": np.round(nuc["brightness"], 1),
-            "dividing": nuc["dividing"],
-        }
-    )
+    truth = pd.DataFrame(truth_columns(nuc))
     return image, truth

@@ -182,12 +182,17 @@ def _short_distance_squared(mask: np.ndarray) -> np.ndarray | None:
         return None
     column *= column
     out = column.copy()
-    for k in range(1, SHORT_DISTANCE + 1):
-        if k * k >= out.max():
-            return out.astype(np.int32)
-        np.minimum(out[:, k:], column[:, :-k] + np.int16(k * k), out=out[:, k:])
-        np.minimum(out[:, :-k], column[:, k:] + np.int16(k * k), out=out[:, :-k])
-    return out.astype(np.int32) if (SHORT_DISTANCE + 1) ** 2 >= out.max() else None
+    # bands of rows small enough to stay in cache, each stopping at its own largest distance
+    for start in range(0, height, 128):
+        band, squares = out[start : start + 128], column[start : start + 128]
+        for k in range(1, SHORT_DISTANCE + 2):
+            if k * k >= band.max():
+                break
+            if k > SHORT_DISTANCE:
+                return None
+            np.minimum(band[:, k:], squares[:, :-k] + np.int16(k * k), out=band[:, k:])
+            np.minimum(band[:, :-k], squares[:, k:] + np.int16(k * k), out=band[:, :-k])
+    return out.astype(np.int32)
 
 
 def noise_sigma(image: np.ndarray) -> float:

@@ -256,8 +256,12 @@ def _merge_shallow(labels, relief, split):
             a, b = b, a
         if top[b] - saddle[i] < split * top[b]:
             parent[b] = a
-    roots = np.array([_root(parent, i) for i in range(n + 1)])
-    return roots[labels]
+    while True:  # point every label at its root
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            break
+        parent = grand
+    return parent.astype(np.int32)[labels]
 
 
 def _merge_fragments(labels, smallest):
@@ -272,12 +276,18 @@ def _merge_fragments(labels, smallest):
     size = np.bincount(labels.ravel(), minlength=n + 1)
     first, second, _, length = boundary_pairs(labels, labels)
     target = np.arange(n + 1)
-    longest = np.zeros(n + 1)
-    for a, b, contact in zip(first, second, length):
-        for small, large in ((a, b), (b, a)):
-            if size[small] < smallest and size[large] >= size[small] and contact > longest[small]:
-                longest[small] = contact
-                target[small] = large
+    # both directions of each pair, in the order (a, b), (b, a) pair after pair
+    small = np.stack([first, second], axis=1).ravel()
+    large = np.stack([second, first], axis=1).ravel()
+    contact = np.repeat(length, 2)
+    ok = (size[small] < smallest) & (size[large] >= size[small])
+    small, large, contact = small[ok], large[ok], contact[ok]
+    # per small label, the longest contact; the first in that order among equals
+    order = np.lexsort((np.arange(small.size), -contact, small))
+    small, large = small[order], large[order]
+    head = np.ones(small.size, dtype=bool)
+    head[1:] = small[1:] != small[:-1]
+    target[small[head]] = large[head]
     for _ in range(4):  # a fragment may join a fragment that joins a nucleus
         target = target[target]
     return target

@@ -81,7 +81,10 @@ def upsample(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     lo, hi, weight = _interpolation(grid.shape[0], shape[0])
     rows = grid[lo] + (grid[hi] - grid[lo]) * weight[:, None]
     lo, hi, weight = _interpolation(grid.shape[1], shape[1])
-    return rows[:, lo] + (rows[:, hi] - rows[:, lo]) * weight
+    # the step to the next column, on the narrow array (the last column steps to itself)
+    step = np.zeros_like(rows)
+    np.subtract(rows[:, 1:], rows[:, :-1], out=step[:, :-1])
+    return rows[:, lo] + step[:, lo] * weight
 
 
 def _interpolation(n_in: int, n_out: int):

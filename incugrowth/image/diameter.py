@@ -10,7 +10,6 @@ from incugrowth.image._util import (
     as_float_image,
     background_grid,
     distance_squared,
-    label_max,
     max_filter,
     upsample,
 )
@@ -55,8 +54,11 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     labels, n = ndi.label(mask)
     if n == 0:
         return float("nan"), 0
-    diameter = 2 * np.sqrt(label_max(distance_squared(mask), labels, n)[1:])
-    weight = np.sqrt(np.bincount(labels.ravel())[1:])
+    inside = labels[mask]  # every pixel of an object is at least 1 from the outside
+    largest = np.zeros(n + 1, dtype=np.int32)
+    np.maximum.at(largest, inside, distance_squared(mask)[mask])
+    diameter = 2 * np.sqrt(largest[1:].astype(np.float64))
+    weight = np.sqrt(np.bincount(inside, minlength=n + 1)[1:])
     order = np.argsort(diameter)
     weight = np.cumsum(weight[order])
     typical = float(diameter[order][np.searchsorted(weight, weight[-1] / 2)])

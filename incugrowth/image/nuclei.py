@@ -16,7 +16,6 @@ from incugrowth.image._util import (
     label_max,
     max_filter,
     noise_sigma,
-    relabel,
 )
 from incugrowth.image.diameter import _diameter
 
@@ -182,9 +181,12 @@ def _segment(
     np.maximum.at(joined, target, peak)
     peak = joined
     drop = (sizes < min_area * area) | (peak < snr * sigma)
-    drop[0] = False
-    labels[drop[labels]] = 0
-    return relabel(labels)
+    # number the nuclei left 1..n in order; dropped ones (and absent labels) become 0
+    keep = (sizes > 0) & ~drop
+    keep[0] = False
+    lookup = np.zeros(n + 1, dtype=np.int32)
+    lookup[keep] = np.arange(1, np.count_nonzero(keep) + 1, dtype=np.int32)
+    return lookup[labels]
 
 
 def _float32_above(values):

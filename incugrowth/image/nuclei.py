@@ -323,7 +323,7 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     touches = np.bincount(labels[foreground], minlength=n + 1) > 0
     edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     touches[edge] = True
-    area = np.bincount(labels.ravel(), minlength=n + 1)
+    area = np.bincount(labels[low], minlength=n + 1)  # area[0] is not used
     # an inscribed circle of radius 0.8 `radius` needs at least its own area
     keep = (area >= np.pi * (0.8 * radius) ** 2) & (area <= 3 * np.pi * radius**2) & ~touches
     keep[0] = False

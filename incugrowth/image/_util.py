@@ -15,7 +15,6 @@ __all__ = [
     "label_max",
     "max_filter",
     "noise_sigma",
-    "relabel",
     "upsample",
 ]
 
@@ -251,16 +250,6 @@ def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     if lowest is not None:
         result[out == lowest] = -np.inf
     return result
-
-
-def relabel(labels: np.ndarray) -> np.ndarray:
-    """Number the labels present 1..n in order, as int32."""
-    present = np.zeros(int(labels.max()) + 1, dtype=bool)
-    present[labels.ravel()] = True
-    present[0] = False
-    lut = np.zeros(present.size, dtype=np.int32)
-    lut[present] = np.arange(1, present.sum() + 1, dtype=np.int32)
-    return lut[labels]
 
 
 def boundary_pairs(labels: np.ndarray, values: np.ndarray):

@@ -237,15 +237,22 @@ def test_watch_follows_a_growing_export(plate_files, tmp_path):
     assert (out / "endpoint.csv").exists()
 
 
-def test_dose_series_design_gets_dose_response(tmp_path):
+@pytest.fixture(scope="module")
+def doses_run(tmp_path_factory):
+    """The simulator's dose-series design, run once for the tests that read its outputs."""
     from incugrowth.simulate import simulate_experiment
 
-    sim = tmp_path / "sim"
+    sim = tmp_path_factory.mktemp("doses") / "sim"
     simulate_experiment(sim, design="doses", seed=0, render_frames=False, progress=False)
-    out = tmp_path / "out"
+    out = sim.parent / "out"
     args = ["run", "--export", str(sim / "export_red_count.txt")]
-    args += ["--plate-map", str(sim / "plate_map.csv"), "-o", str(out), "--no-report"]
-    assert main(args) == 0
+    args += ["--plate-map", str(sim / "plate_map.csv"), "-o", str(out)]
+    assert main([*args, "--no-report", "--no-figures"]) == 0
+    return sim, out
+
+
+def test_dose_series_design_gets_dose_response(doses_run):
+    _, out = doses_run
     dr = pd.read_csv(out / "dose_response.csv")
     assert set(dr["response"]) == {"gr", "relative_count", "dip_rate"}
     assert (dr["treatment"] == "IFN gamma").all() and (dr["n_doses"] >= 4).all()
@@ -255,15 +262,8 @@ def test_dose_series_design_gets_dose_response(tmp_path):
     assert len(dip) == pd.read_csv(out / "growth.csv")["well"].nunique()
 
 
-def test_each_dose_of_a_series_is_compared_on_its_own(tmp_path):
-    from incugrowth.simulate import simulate_experiment
-
-    sim = tmp_path / "sim"
-    simulate_experiment(sim, design="doses", seed=0, render_frames=False, progress=False)
-    out = tmp_path / "out"
-    args = ["run", "--export", str(sim / "export_red_count.txt")]
-    args += ["--plate-map", str(sim / "plate_map.csv"), "-o", str(out), "--no-report"]
-    assert main([*args, "--no-figures"]) == 0
+def test_each_dose_of_a_series_is_compared_on_its_own(doses_run):
+    sim, out = doses_run
     d = pd.read_csv(out / "dunnett.csv")
     plate = pd.read_csv(sim / "plate_map.csv")
     doses = sorted(plate.loc[plate["treatment"] == "IFN gamma", "dose"].unique())

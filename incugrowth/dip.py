@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from incugrowth.errors import IncugrowthWarning
-from incugrowth.kinetics import _short_list, _well_key
+from incugrowth.kinetics import _short_list
+from incugrowth.platemap import well_sort_key
 
 __all__ = ["dip_rates", "gr_values", "tyson1"]
 
@@ -195,7 +196,7 @@ def dip_rates(
     controls = _as_set(control)
     count = pd.to_numeric(growth["count"], errors="coerce").astype(float)
     usable = count > 0
-    dropped = sorted(growth.loc[~usable, "well"].astype(str).unique(), key=_well_key)
+    dropped = sorted(growth.loc[~usable, "well"].astype(str).unique(), key=well_sort_key)
     if dropped:
         warnings.warn(
             f"missing or non-positive counts left out of the DIP fit (log undefined) in "
@@ -219,7 +220,7 @@ def dip_rates(
     if annot:
         per_well = growth[["well", *annot]].drop_duplicates("well")
         out = out.merge(per_well, on="well", how="left")
-    order = out["well"].map(_well_key)
+    order = out["well"].map(well_sort_key)
     return out.assign(_k=order).sort_values("_k").drop(columns="_k").reset_index(drop=True)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from incugrowth.errors import IncugrowthError, IncugrowthWarning
+from incugrowth.platemap import check_plate_map, well_sort_key
 
 __all__ = [
     "CONDITION",
@@ -162,33 +163,19 @@ def growth_table(
         ``treatment``, ``dose``, ``dose_unit``, ...).
     """
     wells = combine_fields(counts, how=how)
+    check_plate_map(plate_map, wells["well"].unique())
     mapped = set(plate_map["well"])
     seen = set(wells["well"])
-    unmapped = sorted(seen - mapped, key=_well_key)
-    if unmapped:
-        warnings.warn(
-            f"{len(unmapped)} well(s) with data are not in the plate map and are left out: "
-            f"{_short_list(unmapped)}",
-            IncugrowthWarning,
-            stacklevel=2,
-        )
-    empty = sorted(mapped - seen, key=_well_key)
-    if empty:
-        warnings.warn(
-            f"{len(empty)} plate-map well(s) have no data: {_short_list(empty)}",
-            IncugrowthWarning,
-            stacklevel=2,
-        )
     wells = wells[wells["well"].isin(mapped)]
     if wells.empty:
         raise IncugrowthError(
             "no well of the data is in the plate map: check that the plate map belongs to "
-            "this plate (wells in data: " + _short_list(sorted(seen, key=_well_key)) + ")"
+            "this plate (wells in data: " + _short_list(sorted(seen, key=well_sort_key)) + ")"
         )
     grown = percent_change(wells, baseline_h=baseline_h)
     annot = plate_map.drop(columns=[c for c in ("row", "col") if c in plate_map.columns])
     out = grown.merge(annot, on="well", how="left", validate="many_to_one")
-    key = out["well"].map(_well_key)
+    key = out["well"].map(well_sort_key)
     out = out.assign(_k=key).sort_values(["_k", "elapsed_h"]).drop(columns="_k")
     return out.reset_index(drop=True)
 
@@ -287,7 +274,7 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
     out = growth[growth["elapsed_h"] == nearest].copy()
     out.insert(out.columns.get_loc("elapsed_h") + 1, "endpoint_h", nearest)
     value = "pct_change" if "pct_change" in out.columns else "count"
-    lost = sorted(out.loc[out[value].isna(), "well"], key=_well_key) if "well" in out else []
+    lost = sorted(out.loc[out[value].isna(), "well"], key=well_sort_key) if "well" in out else []
     if lost:
         warnings.warn(
             f"no value at the endpoint ({nearest:g} h) for well(s) {_short_list(lost)}",
@@ -362,12 +349,6 @@ def growth_rates(
     if annot:
         out = out.merge(growth[["well", *annot]].drop_duplicates("well"), on="well", how="left")
     return out
-
-
-def _well_key(well: str) -> tuple[str, int]:
-    well = str(well)
-    digits = "".join(ch for ch in well if ch.isdigit())
-    return (well.rstrip("0123456789"), int(digits) if digits else 0)
 
 
 def _short_list(items, limit: int = 8) -> str:

@@ -26,17 +26,9 @@ import numpy as np
 import pandas as pd
 
 from incugrowth._io import write_csv
+from incugrowth.platemap import well_sort_key
 
 __all__ = ["prism_endpoint_table", "prism_growth_table", "write_prism_tables"]
-
-
-def _well_key(well: str) -> tuple[int, int]:
-    from incugrowth.report_figures import well_position
-
-    try:
-        return well_position(well)
-    except ValueError:
-        return (10**6, 0)
 
 
 def _conditions(df: pd.DataFrame, control: str) -> pd.DataFrame:
@@ -51,7 +43,7 @@ def _conditions(df: pd.DataFrame, control: str) -> pd.DataFrame:
     first = {c: t for c, t in zip(wells["condition"], wells["treatment"])}
     order.sort(key=lambda c: first[c] != control)
     wells["_order"] = wells["condition"].map({c: i for i, c in enumerate(order)})
-    wells["_well"] = wells["well"].map(_well_key)
+    wells["_well"] = wells["well"].map(well_sort_key)
     wells = wells.sort_values(["_order", "_well"], kind="stable")
     wells["replicate"] = wells.groupby(["cell_line", "condition"], sort=False).cumcount() + 1
     return wells.drop(columns=["_well"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.util import img_as_float
@@ -11,10 +12,14 @@ __all__ = [
     "background",
     "background_grid",
     "boundary_pairs",
+    "distance",
     "distance_squared",
+    "gaussian",
+    "label",
     "label_max",
     "max_filter",
     "noise_sigma",
+    "threshold_li",
     "upsample",
 ]
 
@@ -65,7 +70,10 @@ def background_grid(image: np.ndarray, diameter: float) -> tuple[np.ndarray, np.
     step = max(1, int(diameter // 4))
     small = image[::step, ::step]
     size = max(3, int(round(2 * diameter / step)) | 1)
-    return small, ndi.uniform_filter(ndi.grey_opening(small, size=(size, size)), size)
+    small = _contiguous(small)
+    kernel = np.ones((size, size), dtype=np.uint8)
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REFLECT)
+    return small, cv2.blur(opened, (size, size), borderType=cv2.BORDER_REFLECT)
 
 
 def upsample(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -119,38 +127,56 @@ def max_filter(image: np.ndarray, size: int) -> np.ndarray:
     """Maximum over a `size` x `size` square around each pixel, edges mirrored.
 
     The same values as ``scipy.ndimage.maximum_filter(image, size=size)`` (mode "reflect"),
-    computed one axis at a time by doubling windows (maxima of 1, 2, 4, ... pixels), which
-    takes a few whole-array maxima per axis instead of a sliding-window pass.
+    by OpenCV's dilation (van Herk/Gil-Werman, a few operations per pixel whatever the size).
     """
     size = int(size)
     if size < 1:
         raise ValueError(f"`size` must be a positive integer, got {size}")
     if size == 1:
         return image.copy()
-    before = size // 2
-    after = size - 1 - before
-    out = np.pad(image, ((before, after), (0, 0)), mode="symmetric")
-    out = _running_max(out, size, axis=0)
-    out = np.pad(out, ((0, 0), (before, after)), mode="symmetric")
-    return _running_max(out, size, axis=1)
+    kernel = np.ones((size, size), dtype=np.uint8)
+    return cv2.dilate(_contiguous(image), kernel, borderType=cv2.BORDER_REFLECT)
 
 
-def _running_max(array: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """Maxima of `size` consecutive entries along `axis` (the axis shrinks by size - 1)."""
-    width = 1
-    while 2 * width <= size:
-        head = [slice(None)] * 2
-        tail = [slice(None)] * 2
-        head[axis], tail[axis] = slice(None, -width), slice(width, None)
-        array = np.maximum(array[tuple(head)], array[tuple(tail)])
-        width *= 2
-    if width < size:  # overlap two windows of `width` to cover `size`
-        shift = size - width
-        head = [slice(None)] * 2
-        tail = [slice(None)] * 2
-        head[axis], tail[axis] = slice(None, -shift), slice(shift, None)
-        array = np.maximum(array[tuple(head)], array[tuple(tail)])
-    return array
+def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of a float32 image, edges mirrored.
+
+    ``scipy.ndimage.gaussian_filter(image, sigma)`` (mode "reflect", kernel to 4 sigma) by
+    OpenCV's separable filter, several times faster; values agree to float32 rounding.
+    """
+    image = _contiguous(image)
+    if sigma <= 0:
+        return image.copy()
+    radius = int(4.0 * sigma + 0.5)
+    return cv2.GaussianBlur(
+        image, (2 * radius + 1, 2 * radius + 1), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT
+    )
+
+
+def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Connected components (4-neighbours) of `mask`: int32 labels 1..n in raster order, and n.
+
+    As ``scipy.ndimage.label(mask)``, by OpenCV's connected-component labelling.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    return labels, n - 1
+
+
+def distance(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (float32) from each pixel of `mask` to the nearest pixel outside.
+
+    OpenCV's 5 x 5 chamfer transform: within 2 % of the exact distance, a few operations per
+    pixel; the frame's edge does not count as outside (as in
+    ``scipy.ndimage.distance_transform_edt``).
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    return cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 5)
+
+
+def _contiguous(image: np.ndarray) -> np.ndarray:
+    """`image` as a C-contiguous float32 array (no copy when it already is one)."""
+    return np.ascontiguousarray(image, dtype=np.float32)
 
 
 #: Largest distance (pixels) that :func:`_short_distance_squared` handles.
@@ -202,26 +228,46 @@ def noise_sigma(image: np.ndarray) -> float:
 
     The 4-neighbour Laplacian of white noise with deviation s has deviation sqrt(20) s; smooth
     structure contributes little to it, so its median absolute deviation measures the noise.
+    The Laplacian is taken with the frame's edges mirrored (as ``scipy.ndimage.laplace``);
+    the medians use a regular sample of at most about 100 000 of its pixels, which measures
+    the deviation to about 1 %.
     """
-    # a sample of a quarter of a million pixels (every `step`-th, row by row) measures the
-    # deviation to well under 1 %: the Laplacian is computed at those pixels only, with the
-    # frame's edges mirrored as in scipy.ndimage.laplace
-    height, width = image.shape
-    step = max(1, image.size // 250_000)
-    if step == 1:
-        return _mad_sigma(ndi.laplace(image).ravel())
-    index = np.arange(0, image.size, step)
-    row, col = np.divmod(index, width)
-    flat = image.ravel()
-    centre = flat[index].astype(np.float64)
-    up = flat[np.where(row > 0, index - width, index)]
-    down = flat[np.where(row < height - 1, index + width, index)]
-    left = flat[np.where(col > 0, index - 1, index)]
-    right = flat[np.where(col < width - 1, index + 1, index)]
-    lap = (up - 2 * centre + down).astype(image.dtype) + (left - 2 * centre + right).astype(
-        image.dtype
-    )
-    return _mad_sigma(lap)
+    lap = cv2.Laplacian(_contiguous(image), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
+    step = max(1, int(np.sqrt(lap.size / 100_000)))
+    return _mad_sigma(lap[::step, ::step].ravel())
+
+
+def threshold_li(values: np.ndarray, bins: int = 4096) -> float:
+    """Li's minimum cross-entropy threshold of `values`, computed on a histogram.
+
+    The iteration of ``skimage.filters.threshold_li`` (from the mean, to within half a bin)
+    run on `bins` equal bins between the minimum and the maximum: each step costs a lookup
+    in cumulative sums instead of a pass over the pixels. Agrees with scikit-image to about
+    a bin width (1/4096 of the range).
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    low, high = float(values.min()), float(values.max())
+    if not high > low:
+        return low
+    width = (high - low) / bins
+    index = np.minimum(((values - low) / width).astype(np.intp), bins - 1)
+    counts = np.bincount(index, minlength=bins).astype(np.float64)
+    centres = (np.arange(bins) + 0.5) * width  # shifted so that the minimum is 0
+    mass = np.cumsum(counts)
+    moment = np.cumsum(counts * centres)
+    threshold = float(np.mean(values)) - low
+    previous = -np.inf
+    while abs(threshold - previous) > width / 2:
+        previous = threshold
+        cut = int(np.searchsorted(centres, threshold, side="right"))  # bins <= threshold
+        if cut <= 0 or cut >= bins or mass[cut - 1] == 0:
+            break
+        mean_back = moment[cut - 1] / mass[cut - 1]
+        mean_fore = (moment[-1] - moment[cut - 1]) / (mass[-1] - mass[cut - 1])
+        if mean_back <= 0:
+            break
+        threshold = (mean_back - mean_fore) / (np.log(mean_back) - np.log(mean_fore))
+    return threshold + low
 
 
 def _mad_sigma(lap: np.ndarray) -> float:

@@ -10,6 +10,8 @@ from incugrowth.image._util import (
     as_float_image,
     background_grid,
     distance_squared,
+    gaussian,
+    label,
     max_filter,
     upsample,
 )
@@ -51,7 +53,7 @@ def inscribed_diameter(mask: np.ndarray) -> float:
 
 def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     """:func:`inscribed_diameter` and the number of objects at least 2/3 that wide."""
-    labels, n = ndi.label(mask)
+    labels, n = label(mask)
     if n == 0:
         return float("nan"), 0
     inside = labels[mask]  # every pixel of an object is at least 1 from the outside
@@ -70,8 +72,8 @@ def _reduce(frame: np.ndarray, factor: int) -> np.ndarray:
     if factor > 1:
         h, w = (side // factor * factor for side in frame.shape)
         frame = frame[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
-        return ndi.gaussian_filter(frame, 0.5)
-    return ndi.gaussian_filter(frame, 1.0)
+        return gaussian(frame, 0.5)
+    return gaussian(frame, 1.0)
 
 
 class _Pyramid:
@@ -110,7 +112,7 @@ def _bright_mask(smooth: np.ndarray, diameter: float) -> np.ndarray:
     if flat.max() <= flat.min():
         return np.zeros(smooth.shape, dtype=bool)
     step = smooth.shape[0] / small.shape[0]
-    local = ndi.gaussian_filter(flat, diameter / step)
+    local = gaussian(flat, diameter / step)
     return smooth > upsample(bg + np.maximum(local, threshold_otsu(flat)), smooth.shape)
 
 

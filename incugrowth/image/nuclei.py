@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import threshold_li
 from skimage.segmentation import watershed
 from skimage.transform import resize
 
@@ -13,9 +12,12 @@ from incugrowth.image._util import (
     background,
     boundary_pairs,
     distance_squared,
+    gaussian,
+    label,
     label_max,
     max_filter,
     noise_sigma,
+    threshold_li,
 )
 from incugrowth.image.diameter import _diameter
 
@@ -142,7 +144,7 @@ def _segment(
 ):
     radius = diameter / 2
     empty = np.zeros(frame.shape, dtype=np.int32)
-    smooth = ndi.gaussian_filter(frame, max(0.7, diameter / 16))
+    smooth = gaussian(frame, max(0.7, diameter / 16))
     flat = smooth - background(smooth, diameter)
     if flat.max() <= flat.min():
         return empty
@@ -155,12 +157,11 @@ def _segment(
     if not foreground.any() or foreground.all():
         return empty
 
-    bright = ndi.gaussian_filter(flat, diameter / 10)
+    bright = gaussian(flat, diameter / 10)
     peaks = max_filter(bright, int(diameter / 2) | 1)
     inner = foreground & (flat > core * peaks)
-    distance = np.sqrt(distance_squared(inner), dtype=np.float32)
-    distance = ndi.gaussian_filter(distance, diameter / 8)
-    relief = np.minimum(distance / radius, 1.0) * np.maximum(bright, 0.0)
+    depth = gaussian(np.sqrt(distance_squared(inner), dtype=np.float32), diameter / 8)
+    relief = np.minimum(depth / radius, 1.0) * np.maximum(bright, 0.0)
     relief[~foreground] = 0.0
     labels = _watershed(relief, foreground, max(1, round(diameter / 5)))
     labels = _merge_shallow(labels, relief, split)
@@ -211,8 +212,8 @@ def _watershed(relief, foreground, spacing):
     markers, within their bounding box.
     """
     top = max_filter(relief, 2 * spacing + 1)
-    markers, n = ndi.label((relief >= top) & foreground & (relief > 0))
-    parts, n_parts = ndi.label(foreground)
+    markers, n = label((relief >= top) & foreground & (relief > 0))
+    parts, n_parts = label(foreground)
     seeded = markers > 0
     owner = np.zeros(n + 1, dtype=np.intp)
     owner[markers[seeded]] = parts[seeded]
@@ -313,11 +314,11 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     0.8 `radius`: fibres and specks stay out) and no larger than three nuclei.
     """
     below = flat[~foreground]
-    below = below[:: max(1, below.size // 250_000)]  # a sample is enough for the median
+    below = below[:: max(1, below.size // 100_000)]  # a sample is enough for the median
     middle = float(np.median(below))
     spread = 1.4826 * float(np.median(np.abs(below - middle)))
     low = flat > max(dim * cutoff, middle + 4 * spread)
-    labels, n = ndi.label(low)
+    labels, n = label(low)
     if n == 0:
         return low
     touches = np.bincount(labels[foreground], minlength=n + 1) > 0

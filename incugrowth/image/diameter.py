@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
@@ -35,6 +36,15 @@ COARSE_SIDE = 512
 #: checked against a smaller scale (see :func:`estimate_diameter`).
 FEW = 5
 
+#: Frames larger than twice this many pixels are measured on a central window of about this
+#: size first (a quarter of a 1408 x 1040 IncuCyte frame), which holds enough nuclei to
+#: measure their typical size at a fraction of the cost ...
+WINDOW_PIXELS = 360_000
+
+#: ... when at least this many objects of about the measured size lie in it; otherwise the
+#: whole frame is measured.
+ENOUGH = 30
+
 #: Most rounds of each fixed-point search (they stop once the estimate changes by < 10 %).
 ROUNDS = 6
 
@@ -57,9 +67,9 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     if n == 0:
         return float("nan"), 0
     inside = labels[mask]  # every pixel of an object is at least 1 from the outside
-    largest = np.zeros(n + 1, dtype=np.int32)
-    np.maximum.at(largest, inside, distance_squared(mask)[mask])
-    diameter = 2 * np.sqrt(largest[1:].astype(np.float64))
+    largest = np.zeros(n + 1, dtype=np.float32)
+    np.maximum.at(largest, inside, cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[mask])
+    diameter = 2 * largest[1:].astype(np.float64)
     weight = np.sqrt(np.bincount(inside, minlength=n + 1)[1:])
     order = np.argsort(diameter)
     weight = np.cumsum(weight[order])
@@ -159,21 +169,44 @@ def _diameter(frame: np.ndarray) -> float:
     # Uneven illumination or a dense cluster can make the first guess as large as the frame;
     # a nucleus is at most a quarter of the frame's smaller side.
     largest = min(frame.shape) / 4
+    window = _central_window(frame)
+    if window is not None:
+        diameter, count = _search(window, largest)
+        if np.isfinite(diameter) and count >= ENOUGH:
+            return diameter
+    return _search(frame, largest)[0]
+
+
+def _central_window(frame: np.ndarray) -> np.ndarray | None:
+    """The middle of `frame`, about WINDOW_PIXELS large with the frame's aspect, or None
+    when the frame is not more than twice that size."""
+    if frame.size <= 2 * WINDOW_PIXELS:
+        return None
+    shrink = np.sqrt(WINDOW_PIXELS / frame.size)
+    height, width = (max(32, int(side * shrink)) for side in frame.shape)
+    top, left = (frame.shape[0] - height) // 2, (frame.shape[1] - width) // 2
+    return frame[top : top + height, left : left + width]
+
+
+def _search(frame: np.ndarray, largest: float) -> tuple[float, int]:
+    """Diameter of :func:`_diameter` on `frame` and the number of objects it rests on."""
+    if frame.max() <= frame.min():
+        return float("nan"), 0
     pyramid = _Pyramid(frame)
     coarse = pyramid.factor_for(np.inf)
     smooth = pyramid[coarse]
     first = coarse * inscribed_diameter(smooth > threshold_otsu(smooth))
     diameter, count = _fixed_point(pyramid, min(ELONGATION * first, largest), largest)
     if not np.isfinite(diameter) or diameter < 24 or count > FEW:
-        return diameter
+        return diameter, count
     # A large bright structure with internal detail (an embryo, a dense clump) is also a
     # fixed point, held by few objects; look for a smaller one and keep whichever scale
     # holds the stronger blobs.
-    smaller, _ = _fixed_point(pyramid, diameter / 4, largest)
+    smaller, fewer = _fixed_point(pyramid, diameter / 4, largest)
     if np.isfinite(smaller) and smaller < diameter / 1.5:
         if _blob_energy(pyramid, smaller) > _blob_energy(pyramid, diameter):
-            return smaller
-    return diameter
+            return smaller, fewer
+    return diameter, count
 
 
 def estimate_diameter(image) -> float:

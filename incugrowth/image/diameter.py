@@ -10,7 +10,7 @@ from skimage.filters import threshold_otsu
 from incugrowth.image._util import (
     as_float_image,
     background_grid,
-    distance_squared,
+    distance,
     gaussian,
     label,
     max_filter,
@@ -68,7 +68,7 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
         return float("nan"), 0
     inside = labels[mask]  # every pixel of an object is at least 1 from the outside
     largest = np.zeros(n + 1, dtype=np.float32)
-    np.maximum.at(largest, inside, cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[mask])
+    np.maximum.at(largest, inside, distance(mask, exact=True)[mask])
     diameter = 2 * largest[1:].astype(np.float64)
     weight = np.sqrt(np.bincount(inside, minlength=n + 1)[1:])
     order = np.argsort(diameter)
@@ -80,9 +80,9 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
 def _reduce(frame: np.ndarray, factor: int) -> np.ndarray:
     """Block mean of `frame` by an integer `factor`, lightly smoothed."""
     if factor > 1:
-        h, w = (side // factor * factor for side in frame.shape)
-        frame = frame[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
-        return gaussian(frame, 0.5)
+        h, w = (side // factor for side in frame.shape)
+        block = np.ascontiguousarray(frame[: h * factor, : w * factor])
+        return gaussian(cv2.resize(block, (w, h), interpolation=cv2.INTER_AREA), 0.5)
     return gaussian(frame, 1.0)
 
 

@@ -172,10 +172,10 @@ def _segment(
     threshold = cut * peak
     if flat.dtype == np.float32:
         threshold = _float32_above(threshold)
-    labels[flat < threshold[labels]] = 0
+    labels[flat < np.take(threshold, labels, mode="clip")] = 0
     area = np.pi * radius**2
     target = _merge_fragments(labels, min_area * area).astype(np.int32)
-    labels = target[labels]
+    labels = np.take(target, labels, mode="clip")
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     # the cut keeps each peak pixel, so a joined region peaks at the highest of its parts
     joined = np.full(n + 1, -np.inf)
@@ -187,7 +187,7 @@ def _segment(
     keep[0] = False
     lookup = np.zeros(n + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, np.count_nonzero(keep) + 1, dtype=np.int32)
-    return lookup[labels]
+    return np.take(lookup, labels, mode="clip")
 
 
 def _float32_above(values):
@@ -225,7 +225,7 @@ def _watershed(relief, foreground, spacing):
     several = per_part >= 2
     several[0] = False
     lookup[several] = -1  # flooded below
-    labels = lookup[parts]
+    labels = np.take(lookup, parts, mode="clip")
     region = labels < 0
     if several.any():
         labels[region] = 0
@@ -264,7 +264,7 @@ def _merge_shallow(labels, relief, split):
         if np.array_equal(grand, parent):
             break
         parent = grand
-    return parent.astype(np.int32)[labels]
+    return np.take(parent.astype(np.int32), labels, mode="clip")
 
 
 def _merge_fragments(labels, smallest):
@@ -334,7 +334,7 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     for i in np.flatnonzero(keep):
         inside = np.pad(labels[boxes[i - 1]] == i, 1)
         keep[i] = ndi.distance_transform_edt(inside).max() >= 0.8 * radius
-    return keep[labels]
+    return np.take(keep, labels, mode="clip")
 
 
 def count_nuclei(image, *, diameter=None, segmenter=None, **options) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.util import img_as_float
 
 __all__ = [
     "as_float_image",
@@ -38,14 +37,12 @@ def as_float_image(image, name: str = "image") -> np.ndarray:
         raise ValueError(f"`{name}` must be a numeric array, got dtype {array.dtype}")
     if np.iscomplexobj(array):
         raise ValueError(f"`{name}` must be a real-valued array, got dtype {array.dtype}")
+    out = np.array(array, dtype=np.float32)
     if array.dtype.kind == "f":
-        out = np.array(array, dtype=np.float32)
-    else:
-        out = img_as_float(array).astype(np.float32)
-    finite = np.isfinite(out)
-    if not finite.all():
-        out[~finite] = out[finite].min() if finite.any() else 0.0
-    low, high = float(out.min()), float(out.max())
+        finite = np.isfinite(out)
+        if not finite.all():
+            out[~finite] = out[finite].min() if finite.any() else 0.0
+    low, high, _, _ = cv2.minMaxLoc(out)
     if high > low:
         out -= low
         out /= high - low
@@ -222,7 +219,7 @@ def noise_sigma(image: np.ndarray) -> float:
     the deviation to about 1 %.
     """
     lap = cv2.Laplacian(_contiguous(image), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
-    step = max(1, int(np.sqrt(lap.size / 100_000)))
+    step = max(1, int(np.ceil(np.sqrt(lap.size / 100_000))))
     return _mad_sigma(lap[::step, ::step].ravel())
 
 

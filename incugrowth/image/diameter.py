@@ -66,11 +66,10 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     labels, n = label(mask)
     if n == 0:
         return float("nan"), 0
-    inside = labels[mask]  # every pixel of an object is at least 1 from the outside
     largest = np.zeros(n + 1, dtype=np.float32)
-    np.maximum.at(largest, inside, distance(mask, exact=True)[mask])
+    np.maximum.at(largest, labels.ravel(), distance(mask, exact=True).ravel())
     diameter = 2 * largest[1:].astype(np.float64)
-    weight = np.sqrt(np.bincount(inside, minlength=n + 1)[1:])
+    weight = np.sqrt(np.bincount(labels.ravel(), minlength=n + 1)[1:])
     order = np.argsort(diameter)
     weight = np.cumsum(weight[order])
     typical = float(diameter[order][np.searchsorted(weight, weight[-1] / 2)])

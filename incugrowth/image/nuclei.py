@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import watershed
-from skimage.transform import resize
 
 from incugrowth.image._util import (
     as_float_image,
@@ -110,9 +110,22 @@ def _segment_frame(frame, diameter, options):
     if scale >= 1:
         return _segment(frame, diameter, sigma, **options)
     shape = tuple(max(8, round(side * scale)) for side in frame.shape)
-    small = resize(frame, shape, order=1, anti_aliasing=True, preserve_range=True)
-    labels = _segment(small.astype(np.float32), WORKING_DIAMETER, sigma, **options)
+    labels = _segment(_shrink(frame, shape), WORKING_DIAMETER, sigma, **options)
     return _nearest(labels, frame.shape)
+
+
+def _shrink(frame, shape):
+    """`frame` reduced to `shape`: Gaussian anti-aliasing, then bilinear interpolation.
+
+    The values of ``skimage.transform.resize(frame, shape, order=1, anti_aliasing=True)``
+    (to float32 rounding), by OpenCV's filter and resize.
+    """
+    sigma_y, sigma_x = (max(0.0, (side / out - 1) / 2) for side, out in zip(frame.shape, shape))
+    if sigma_y > 0 or sigma_x > 0:
+        frame = cv2.GaussianBlur(
+            frame, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y, borderType=cv2.BORDER_REFLECT_101
+        )
+    return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _nearest(labels, shape):

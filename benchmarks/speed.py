@@ -4,7 +4,8 @@ Both run on the same frames in the same process, one after the other: synthetic
 IncuCyte-like frames (1408 x 1040, 16-bit, nuclei about 12 px across, from a few hundred to a
 few thousand nuclei) and, when a dataset folder is given (laid out as for ``accuracy.py``),
 up to ``--limit`` of its images. Printed: milliseconds per megapixel for both, and their ratio
-(ours / gallery), per frame set; the best of ``--repeat`` runs counts for each frame.
+(ours / gallery), per frame set; the best of ``--repeat`` runs counts for each frame. Both
+run on one core (OpenCV's threads are switched off).
 
 Usage::
 
@@ -18,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 from accuracy import gallery_segment, read_image  # noqa: I001 (a sibling script)
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=40, help="dataset images to time")
     parser.add_argument("--repeat", type=int, default=3, help="runs per frame (best counts)")
     args = parser.parse_args(argv)
+    cv2.setNumThreads(1)  # one core for both (scipy and scikit-image use one already)
 
     rows = []
     synthetic = [incucyte_frame(n, seed=n) for n in (300, 1000, 3000)]

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -130,8 +131,25 @@ def _run_local(fn, paths, jobs):
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=worker_context()) as pool:
         yield from _bounded(lambda p: pool.submit(fn, p), paths, 4 * jobs)
+
+
+def worker_context():
+    """Multiprocessing context for worker processes: each starts from a clean interpreter.
+
+    A forked copy of a process that has already run OpenCV's thread pool (any count in this
+    process, e.g. in a notebook) hangs at its first OpenCV call, so workers come from a
+    fork server (which has imported the image code once, so starting a worker stays cheap)
+    or, where there is none (Windows), are spawned.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["incugrowth.batch", "incugrowth.image"])
+    return context
 
 
 def _run_dask(fn, paths, scheduler):
@@ -161,10 +179,14 @@ def _run_dask(fn, paths, scheduler):
 class _Measure:
     """Picklable per-frame job (closures cannot go to worker processes)."""
 
-    def __init__(self, kind, diameter, segmenter, options):
+    def __init__(self, kind, diameter, segmenter, options, one_thread=False):
         self.kind, self.diameter, self.segmenter, self.options = kind, diameter, segmenter, options
+        self.one_thread = one_thread
 
     def __call__(self, path: str) -> dict:
+        if self.one_thread:
+            # parallel workers already use every core: OpenCV's own threads would only compete
+            cv2.setNumThreads(1)
         rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
         rec["_options"] = self.options
         rec["_file"] = _file_key(path)
@@ -208,8 +230,8 @@ def count_frames(
             todo.append(p)
         else:
             results[p] = rec
-    fn = _Measure(kind, diameter, segmenter, options)
     jobs = jobs or os.cpu_count() or 1
+    fn = _Measure(kind, diameter, segmenter, options, one_thread=bool(scheduler) or jobs > 1)
     stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
     bar = _progress(len(todo), progress, "measuring" if kind == "confluence" else "counting")
     try:

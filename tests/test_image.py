@@ -405,3 +405,17 @@ def test_large_nuclei_are_counted_on_a_shrunk_frame():
     assert labels.shape == shape and labels.max() == len(centres)
     areas = np.bincount(labels.ravel())[1:]
     assert np.allclose(areas, np.pi * 30**2, rtol=0.25)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_qc_quantiles_equal_numpy_percentiles(dtype):
+    from incugrowth.image._util import as_float_image
+    from incugrowth.image.qc import _median_and_top
+
+    rng = np.random.default_rng(5)
+    for shape in [(3, 3), (101, 77), (400, 300)]:
+        array = (rng.gamma(2.0, 40.0, shape) + 10).astype(dtype)
+        frame = as_float_image(array)
+        median, top = _median_and_top(array, frame)
+        assert median == pytest.approx(float(np.median(frame)), abs=1e-6)
+        assert top == pytest.approx(float(np.percentile(frame, 99.9)), abs=1e-6)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,10 +51,56 @@ def _render_sources(root: Path, shape: tuple[int, int], k: int) -> list[Path]:
     return frames
 
 
+class _DescendantPeak(threading.Thread):
+    """Largest peak resident memory (VmHWM) of any descendant process, polled from /proc.
+
+    Worker processes come from a fork server, so they are not this process's children and
+    ``RUSAGE_CHILDREN`` does not see them while it runs; their own peak counters do.
+    """
+
+    def __init__(self, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.interval, self.peak_kb, self.stopped = interval, 0, threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(self.interval):
+            self.poll()
+
+    def poll(self):
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        me = os.getpid()
+        for pid in parents:
+            ancestor = parents.get(pid)
+            while ancestor is not None and ancestor != me:
+                ancestor = parents.get(ancestor)
+            if ancestor != me:
+                continue
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    def stop(self) -> int:
+        self.poll()
+        self.stopped.set()
+        return self.peak_kb
+
+
 def _one(folder: str, jobs: int, scheduler: str | None) -> dict:
     """Count one folder in this process; print a JSON line with the figures."""
     from incugrowth.batch import count_folder
 
+    watcher = _DescendantPeak()
+    watcher.start()
     t0 = time.perf_counter()
     if scheduler == "local-cluster":
         from distributed import Client, LocalCluster
@@ -67,7 +115,7 @@ def _one(folder: str, jobs: int, scheduler: str | None) -> dict:
         counts = count_folder(folder, jobs=jobs, confluence=False)
     elapsed = time.perf_counter() - t0
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    child_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, watcher.stop())
     return {
         "frames": len(counts),
         "seconds": elapsed,

@@ -460,9 +460,23 @@ def _write_run_json(result: RunResult, inputs: list[Path], started: datetime) ->
             "pandas": pd.__version__,
             "scipy": scipy.__version__,
             "statsmodels": statsmodels.__version__,
+            "scikit-image": _package_version("scikit-image"),
+            "opencv": _package_version("opencv-python-headless", "opencv-python"),
         },
     }
     write_json(doc, result.outdir / "run.json")
+
+
+def _package_version(*names: str) -> str | None:
+    """Installed version of the first of these distributions that is installed, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in names:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def _inputs_signature(exports, frames) -> tuple:

@@ -1,5 +1,6 @@
 """README's main job on the bundled sample data reproduces the study's Figure 4 pattern."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,13 @@ def test_frames_of_the_sample_count_close_to_truth(tmp_path):
     assert error.median() <= 0.05
     assert abs(in_focus["count"].sum() / in_focus["count_in_frame"].sum() - 1) <= 0.05
     assert "confluence" in counts.columns and counts["confluence"].between(0, 100).all()
+    # the counter's libraries are recorded with the others
+    import cv2
+    import skimage
+
+    environment = json.loads((out / "run.json").read_text())["environment"]
+    assert environment["scikit-image"] == skimage.__version__
+    assert environment["opencv"].startswith(cv2.__version__)
 
 
 def test_time_course_layout_reports_every_time_and_the_endpoint_row(tmp_path):

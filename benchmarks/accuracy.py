@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from skimage.measure import label
 from skimage.segmentation import watershed
 from skimage.util import img_as_float
 
-from incugrowth.batch import worker_context
+from incugrowth.batch import single_threaded_opencv
 from incugrowth.image import estimate_diameter, segment_nuclei
 
 SIZE_GROUPS = ((0.0, 20.0, "<20 px"), (20.0, 40.0, "20-40 px"), (40.0, np.inf, ">40 px"))
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.dataset}: no images listed in counts.csv were found", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    with worker_context().Pool(args.jobs) as pool:
+    with single_threaded_opencv(), Pool(args.jobs) as pool:
         results = pd.DataFrame(pool.map(evaluate_one, tasks, chunksize=1))
     wall = time.perf_counter() - t0
     if args.csv:

@@ -54,8 +54,8 @@ def _render_sources(root: Path, shape: tuple[int, int], k: int) -> list[Path]:
 class _DescendantPeak(threading.Thread):
     """Largest peak resident memory (VmHWM) of any descendant process, polled from /proc.
 
-    Worker processes come from a fork server, so they are not this process's children and
-    ``RUSAGE_CHILDREN`` does not see them while it runs; their own peak counters do.
+    ``RUSAGE_CHILDREN`` counts only children that have ended and been waited for (Dask's
+    workers end after this process reads it); each process's own peak counter is always there.
     """
 
     def __init__(self, interval: float = 0.2):

@@ -14,6 +14,7 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -131,25 +132,24 @@ def _run_local(fn, paths, jobs):
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=worker_context()) as pool:
+    with single_threaded_opencv(), ProcessPoolExecutor(max_workers=jobs) as pool:
         yield from _bounded(lambda p: pool.submit(fn, p), paths, 4 * jobs)
 
 
-def worker_context():
-    """Multiprocessing context for worker processes: each starts from a clean interpreter.
+@contextmanager
+def single_threaded_opencv():
+    """OpenCV's thread pool stopped (its threads joined) for the duration, then restored.
 
-    A forked copy of a process that has already run OpenCV's thread pool (any count in this
-    process, e.g. in a notebook) hangs at its first OpenCV call, so workers come from a
-    fork server (which has imported the image code once, so starting a worker stays cheap)
-    or, where there is none (Windows), are spawned.
+    Worker processes are forked from this one; a fork copies the pool's lock but not its
+    threads, so a worker forked while one of those threads held the lock hangs at its first
+    OpenCV call. With one thread there is no pool thread to hold it.
     """
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["incugrowth.batch", "incugrowth.image"])
-    return context
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _run_dask(fn, paths, scheduler):

@@ -190,3 +190,18 @@ def test_count_command_writes_one_row_per_frame_and_reuses_the_journal(tmp_path,
     assert "4 counted now" in capsys.readouterr().out
     assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
     assert "0 counted now" in capsys.readouterr().out
+
+
+def test_opencv_threads_are_stopped_while_workers_are_forked():
+    import cv2
+
+    from incugrowth.batch import single_threaded_opencv
+
+    cv2.setNumThreads(2)
+    with single_threaded_opencv():
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == 2
+    with pytest.raises(RuntimeError), single_threaded_opencv():
+        raise RuntimeError("restored on error too")
+    assert cv2.getNumThreads() == 2
+    cv2.setNumThreads(-1)

@@ -9,7 +9,8 @@ transform, ``peak_local_max``, watershed), in the same run.
 Printed per size group (median equivalent diameter of the true nuclei, or of our estimate when
 there are no labels), for each half of the images sorted by name (even indices: development half,
 odd indices: held-out half) and overall: median and mean absolute percentage count error, total
-count bias and the F1 of matched nuclei at IoU 0.5. The last line is
+count bias and the F1 of matched nuclei at IoU 0.5; then 95 % bootstrap intervals (images
+resampled) of the overall median error and bias. The last line is
 ``median_ape=<x> bias=<y> f1=<z>`` for our counter.
 
 Usage::
@@ -126,6 +127,22 @@ def summarise(rows: pd.DataFrame, key: str) -> dict:
     return out
 
 
+def bootstrap_intervals(results: pd.DataFrame, key: str, rounds: int = 2000) -> dict:
+    """95 % bootstrap intervals (images resampled with replacement, fixed seed) of the
+    median absolute percentage error and of the total bias: how far the headline figures
+    could move on another set of images like these."""
+    n_true = results["n_true"].to_numpy(float)
+    n_pred = results[f"n_{key}"].to_numpy(float)
+    ape = 100 * np.abs(n_pred - n_true) / np.maximum(n_true, 1)
+    pick = np.random.default_rng(0).integers(0, len(results), (rounds, len(results)))
+    medians = np.median(ape[pick], axis=1)
+    bias = 100 * (n_pred[pick].sum(axis=1) / np.maximum(n_true[pick].sum(axis=1), 1) - 1)
+    return {
+        "median_ape": tuple(np.percentile(medians, [2.5, 97.5])),
+        "bias": tuple(np.percentile(bias, [2.5, 97.5])),
+    }
+
+
 def report(results: pd.DataFrame) -> pd.DataFrame:
     """Table of figures per subset (size groups, halves, overall) and method."""
     size = results["diameter_true"] if "diameter_true" in results else results["diameter_est"]
@@ -187,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     with pd.option_context("display.width", 120, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
     print(f"{len(results)} images in {wall:.1f} s ({args.jobs} processes)")
+    for key in ("gallery", "ours"):
+        ci = bootstrap_intervals(results, key)
+        print(
+            f"{key}: 95 % bootstrap interval of median_ape {ci['median_ape'][0]:.1f}-"
+            f"{ci['median_ape'][1]:.1f}, of bias {ci['bias'][0]:+.1f} to {ci['bias'][1]:+.1f}"
+        )
     ours = table[(table["subset"] == "overall") & (table["method"] == "ours")].iloc[0]
     print(f"median_ape={ours['median_ape']:.1f} bias={ours['bias']:.1f} f1={ours['f1']:.3f}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -136,20 +137,33 @@ def _run_local(fn, paths, jobs):
         yield from _bounded(lambda p: pool.submit(fn, p), paths, 4 * jobs)
 
 
+_OPENCV_LOCK = threading.Lock()
+_opencv_users = 0
+_opencv_threads = 0
+
+
 @contextmanager
 def single_threaded_opencv():
     """OpenCV's thread pool stopped (its threads joined) for the duration, then restored.
 
     Worker processes are forked from this one; a fork copies the pool's lock but not its
     threads, so a worker forked while one of those threads held the lock hangs at its first
-    OpenCV call. With one thread there is no pool thread to hold it.
+    OpenCV call. With one thread there is no pool thread to hold it. Nested and concurrent
+    uses (two batches in two threads) share one stop: the last to leave restores the count.
     """
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
+    global _opencv_users, _opencv_threads
+    with _OPENCV_LOCK:
+        if _opencv_users == 0:
+            _opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _opencv_users += 1
     try:
         yield
     finally:
-        cv2.setNumThreads(before)
+        with _OPENCV_LOCK:
+            _opencv_users -= 1
+            if _opencv_users == 0:
+                cv2.setNumThreads(_opencv_threads)
 
 
 def _run_dask(fn, paths, scheduler):
@@ -182,10 +196,13 @@ class _Measure:
     def __init__(self, kind, diameter, segmenter, options, one_thread=False):
         self.kind, self.diameter, self.segmenter, self.options = kind, diameter, segmenter, options
         self.one_thread = one_thread
+        self.caller = os.getpid()
 
     def __call__(self, path: str) -> dict:
-        if self.one_thread:
+        if self.one_thread and os.getpid() != self.caller:
             # parallel workers already use every core: OpenCV's own threads would only compete
+            # (not in the caller's own process, e.g. a threads-only Dask client: its setting
+            # is the caller's)
             cv2.setNumThreads(1)
         rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
         rec["_options"] = self.options

@@ -205,3 +205,31 @@ def test_opencv_threads_are_stopped_while_workers_are_forked():
         raise RuntimeError("restored on error too")
     assert cv2.getNumThreads() == 2
     cv2.setNumThreads(-1)
+
+
+def test_nested_and_concurrent_opencv_stops_restore_once():
+    import threading
+
+    import cv2
+
+    from incugrowth.batch import single_threaded_opencv
+
+    cv2.setNumThreads(2)
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_batch():
+        with single_threaded_opencv():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_batch)
+    thread.start()
+    inside.wait(10)
+    with single_threaded_opencv():
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == 1  # the other batch is still forking workers
+    release.set()
+    thread.join(10)
+    assert cv2.getNumThreads() == 2
+    cv2.setNumThreads(-1)

@@ -419,3 +419,57 @@ def test_qc_quantiles_equal_numpy_percentiles(dtype):
         median, top = _median_and_top(array, frame)
         assert median == pytest.approx(float(np.median(frame)), abs=1e-6)
         assert top == pytest.approx(float(np.percentile(frame, 99.9)), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shape, out", [((260, 140), (130, 140)), ((140, 260), (140, 130)), ((400, 8), (200, 8))]
+)
+def test_shrink_equals_skimage_when_one_axis_keeps_its_size(shape, out):
+    from skimage.transform import resize
+
+    from incugrowth.image.nuclei import _shrink
+
+    frame = np.random.default_rng(3).random(shape).astype(np.float32)
+    expected = resize(frame, out, order=1, anti_aliasing=True, preserve_range=True)
+    np.testing.assert_allclose(_shrink(frame, out), expected, atol=1e-6)
+
+
+def test_strip_whose_width_survives_the_shrink_is_segmented():
+    # diameter 16.2 shrinks by 0.988: 400 rows -> 395, but 30 columns stay 30
+    shape = (400, 30)
+    centres = [(40 + 60 * i, 15) for i in range(6)]
+    frame = as_dtype(nuclei_frame(centres, 8.1, shape), np.uint16)
+    assert segment_nuclei(frame, diameter=16.2).max() == len(centres)
+
+
+def test_max_filter_keeps_float64_values():
+    from incugrowth.image._util import max_filter
+
+    values = np.random.default_rng(4).random((40, 50))  # float64
+    out = max_filter(values, 5)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, ndi.maximum_filter(values, 5))
+
+
+def test_empty_array_is_a_clear_error():
+    with pytest.raises(ValueError, match="empty"):
+        count_nuclei(np.zeros((0, 5), dtype=np.uint16))
+
+
+@pytest.mark.parametrize("case", ["bimodal", "gamma", "lognormal", "few values", "negative"])
+def test_li_threshold_equals_scikit_image(case):
+    from skimage.filters import threshold_li as skimage_li
+
+    from incugrowth.image._util import threshold_li
+
+    rng = np.random.default_rng(11)
+    values = {
+        "bimodal": np.concatenate([rng.normal(0.1, 0.02, 20000), rng.normal(0.5, 0.1, 3000)]),
+        "gamma": rng.gamma(2.0, 1.0, 100_000),
+        "lognormal": rng.lognormal(0.0, 2.5, 100_000),  # a long bright tail sets the range
+        "few values": rng.integers(0, 4, 1000),
+        "negative": rng.normal(-3.0, 1.0, 50_000),
+    }[case].astype(np.float32)
+    ours, reference = threshold_li(values), skimage_li(values)
+    assert ours == pytest.approx(reference, rel=1e-3, abs=1e-3 * np.ptp(values))
+    assert np.mean(values > ours) == pytest.approx(np.mean(values > reference), abs=1e-3)

@@ -471,5 +471,5 @@ def test_li_threshold_equals_scikit_image(case):
         "negative": rng.normal(-3.0, 1.0, 50_000),
     }[case].astype(np.float32)
     ours, reference = threshold_li(values), skimage_li(values)
-    assert ours == pytest.approx(reference, rel=1e-3, abs=1e-3 * np.ptp(values))
+    assert ours == pytest.approx(float(reference), rel=1e-3, abs=1e-3 * float(np.ptp(values)))
     assert np.mean(values > ours) == pytest.approx(np.mean(values > reference), abs=1e-3)

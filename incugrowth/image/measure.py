@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from incugrowth.image._util import as_float_image
+from incugrowth.image._util import as_float_image, noise_sigma
 from incugrowth.image.diameter import _diameter
 from incugrowth.image.nuclei import _segment_frame, segment_nuclei
-from incugrowth.image.qc import frame_qc
+from incugrowth.image.qc import _frame_qc
 
 __all__ = ["measure_frame"]
 
@@ -44,21 +44,25 @@ def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
     >>> result["count"], result["empty"], result["saturated"]
     (2, False, False)
     """
-    if segmenter is None and diameter is None:
-        frame = as_float_image(image)
+    array = np.asarray(image)
+    frame = as_float_image(array)  # once for the segmenter and the QC, as is the noise
+    noise = noise_sigma(frame)
+    if segmenter is not None:
+        labels = segment_nuclei(array, segmenter=segmenter)
+    elif diameter is None:
         diameter = _diameter(frame)
         labels = (
-            _segment_frame(frame, diameter, {})
+            _segment_frame(frame, diameter, {}, sigma=noise)
             if np.isfinite(diameter)
             else np.zeros(frame.shape, dtype=np.int32)
         )
     else:
-        labels = segment_nuclei(image, diameter=diameter, segmenter=segmenter)
+        labels = _segment_frame(frame, diameter, {}, sigma=noise)
     areas = np.bincount(labels.ravel())[1:]
     areas = areas[areas > 0]
     return {
         "count": int(areas.size),
         "diameter": float(diameter) if diameter is not None else float("nan"),
         "mean_area": float(areas.mean()) if areas.size else float("nan"),
-        **frame_qc(image, labels),
+        **_frame_qc(array, frame, noise, labels),
     }

@@ -96,8 +96,9 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     return _segment_frame(as_float_image(image), diameter, options)
 
 
-def _segment_frame(frame, diameter, options):
-    """:func:`segment_nuclei` of a frame already made float by :func:`as_float_image`."""
+def _segment_frame(frame, diameter, options, sigma=None):
+    """:func:`segment_nuclei` of a frame already made float by :func:`as_float_image`
+    (`sigma`: its :func:`noise_sigma`, when already known)."""
     if diameter is None:
         diameter = _diameter(frame)
     elif not (np.isscalar(diameter) and np.isfinite(diameter) and diameter > 0):
@@ -105,7 +106,8 @@ def _segment_frame(frame, diameter, options):
     if not np.isfinite(diameter):
         return np.zeros(frame.shape, dtype=np.int32)
     diameter = float(max(diameter, 3.0))
-    sigma = noise_sigma(frame)
+    if sigma is None:
+        sigma = noise_sigma(frame)
     scale = WORKING_DIAMETER / diameter
     if scale >= 1:
         return _segment(frame, diameter, sigma, **options)

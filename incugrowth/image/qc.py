@@ -119,10 +119,14 @@ def frame_qc(image, labels=None, *, saturation_value=None) -> dict:
     """
     array = np.asarray(image)
     frame = as_float_image(array)  # also checks the shape and dtype
+    return _frame_qc(array, frame, noise_sigma(frame), labels, saturation_value)
+
+
+def _frame_qc(array, frame, noise, labels, saturation_value=None) -> dict:
+    """:func:`frame_qc` of `array` with its float copy `frame` and its `noise` at hand."""
     level = _saturation_level(array, saturation_value)
     with np.errstate(invalid="ignore"):
         saturated = float(np.mean(array >= level))
-    noise = noise_sigma(frame)
     median, top = _median_and_top(array, frame)
     spread = float(top - median)
     snr = spread / noise if noise > 0 else (np.inf if spread > 0 else 0.0)

@@ -353,8 +353,8 @@ def test_max_filter_equals_scipy_maximum_filter(shape):
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 0.8, 0.95, 1.0])
-def test_distance_squared_is_the_exact_euclidean_transform(fraction):
-    from incugrowth.image._util import _short_distance_squared, distance_squared
+def test_distance_is_the_exact_euclidean_transform(fraction):
+    from incugrowth.image._util import distance
 
     rng = np.random.default_rng(18)
     for shape, smoothing in [
@@ -367,12 +367,11 @@ def test_distance_squared_is_the_exact_euclidean_transform(fraction):
         values = ndi.gaussian_filter(rng.random(shape), smoothing)
         mask = values <= np.quantile(values, fraction)
         expected = np.rint(ndi.distance_transform_edt(mask) ** 2)
-        np.testing.assert_array_equal(distance_squared(mask), expected)
-    # a wide object is beyond the short transform and takes the general one
+        np.testing.assert_array_equal(np.rint(distance(mask).astype(np.float64) ** 2), expected)
+    # a wide object: far from the outside
     wide = np.zeros((80, 80), dtype=bool)
     wide[10:70, 10:70] = True
-    assert _short_distance_squared(wide) is None
-    assert distance_squared(wide).max() == 30**2
+    assert distance(wide).max() ** 2 == 30**2
 
 
 def test_label_max_keeps_the_dtype_range_and_marks_absent_labels():

@@ -12,7 +12,6 @@ __all__ = [
     "background_grid",
     "boundary_pairs",
     "distance",
-    "distance_squared",
     "gaussian",
     "label",
     "label_max",
@@ -87,28 +86,6 @@ def upsample(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(_contiguous(grid), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def distance_squared(mask: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distance (int32) from each pixel of `mask` to the nearest pixel outside.
-
-    The exact transform of :func:`scipy.ndimage.distance_transform_edt`, kept in integers
-    (no float64 copy of the frame); take the square root only where it is needed. Masks
-    whose objects are thin (nuclei, their cores) take :func:`_short_distance_squared`.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    short = _short_distance_squared(mask)
-    if short is not None:
-        return short
-    nearest = ndi.distance_transform_edt(mask, return_distances=False, return_indices=True)
-    dy = nearest[0]
-    dy -= np.arange(mask.shape[0], dtype=np.int32)[:, None]
-    dx = nearest[1]
-    dx -= np.arange(mask.shape[1], dtype=np.int32)[None, :]
-    dy *= dy
-    dx *= dx
-    dy += dx
-    return dy
-
-
 def max_filter(image: np.ndarray, size: int) -> np.ndarray:
     """Maximum over a `size` x `size` square around each pixel, edges mirrored.
 
@@ -152,66 +129,22 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, n - 1
 
 
-def distance(mask: np.ndarray, exact: bool = False) -> np.ndarray:
+def distance(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance (float32) from each pixel of `mask` to the nearest pixel outside.
 
-    By default OpenCV's 5 x 5 chamfer transform: within 2 % of the exact distance, a few
-    operations per pixel; `exact` takes OpenCV's exact transform (Felzenszwalb and
-    Huttenlocher), about five times the cost. The frame's edge does not count as outside (as
-    in ``scipy.ndimage.distance_transform_edt``).
+    The exact transform of ``scipy.ndimage.distance_transform_edt`` (OpenCV's, after
+    Felzenszwalb and Huttenlocher; the frame's edge does not count as outside). A mask
+    without any outside pixel gets scipy's values.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
-    size = cv2.DIST_MASK_PRECISE if exact else 5
-    return cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, size)
+    if mask.all():
+        return ndi.distance_transform_edt(mask).astype(np.float32)
+    return cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def _contiguous(image: np.ndarray) -> np.ndarray:
     """`image` as a C-contiguous float32 array (no copy when it already is one)."""
     return np.ascontiguousarray(image, dtype=np.float32)
-
-
-#: Largest distance (pixels) that :func:`_short_distance_squared` handles.
-SHORT_DISTANCE = 16
-
-#: Largest distance along a column it handles (its squares stay in int16).
-SHORT_COLUMN = 170
-
-
-def _short_distance_squared(mask: np.ndarray) -> np.ndarray | None:
-    """:func:`distance_squared` when no pixel is farther than SHORT_DISTANCE from the outside.
-
-    Separable and exact: first the distance ``g`` to the nearest outside pixel in the same
-    column (running maximum/minimum of the outside rows above/below), then
-    ``min over k of g(x + k)**2 + k**2`` along each row for k = 0, 1, 2, ... until
-    ``k**2`` reaches the largest squared distance found so far, past which no term can win.
-    Short distances keep every array in int16, a fraction of the cost of the general
-    transform. Returns None (the caller takes the general transform) when a column has a
-    run of more than SHORT_COLUMN pixels or a distance exceeds SHORT_DISTANCE.
-    """
-    height = mask.shape[0]
-    if height >= 16_000:
-        return None
-    rows = np.arange(height, dtype=np.int16)[:, None]
-    above = np.where(mask, np.int16(-16_000), rows)  # last outside row at or above
-    np.maximum.accumulate(above, axis=0, out=above)
-    below = np.where(mask, np.int16(32_000), rows)[::-1]  # first outside row at or below
-    np.minimum.accumulate(below, axis=0, out=below)
-    column = np.minimum(rows - above, below[::-1] - rows)
-    if column.size == 0 or column.max() > SHORT_COLUMN:
-        return None
-    column *= column
-    out = column.copy()
-    # bands of rows small enough to stay in cache, each stopping at its own largest distance
-    for start in range(0, height, 128):
-        band, squares = out[start : start + 128], column[start : start + 128]
-        for k in range(1, SHORT_DISTANCE + 2):
-            if k * k >= band.max():
-                break
-            if k > SHORT_DISTANCE:
-                return None
-            np.minimum(band[:, k:], squares[:, :-k] + np.int16(k * k), out=band[:, k:])
-            np.minimum(band[:, :-k], squares[:, k:] + np.int16(k * k), out=band[:, :-k])
-    return out.astype(np.int32)
 
 
 def noise_sigma(image: np.ndarray) -> float:

@@ -67,7 +67,7 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     if n == 0:
         return float("nan"), 0
     largest = np.zeros(n + 1, dtype=np.float32)
-    np.maximum.at(largest, labels.ravel(), distance(mask, exact=True).ravel())
+    np.maximum.at(largest, labels.ravel(), distance(mask).ravel())
     diameter = 2 * largest[1:].astype(np.float64)
     weight = np.sqrt(np.bincount(labels.ravel(), minlength=n + 1)[1:])
     order = np.argsort(diameter)

@@ -11,7 +11,7 @@ from incugrowth.image._util import (
     as_float_image,
     background,
     boundary_pairs,
-    distance_squared,
+    distance,
     gaussian,
     label,
     label_max,
@@ -181,7 +181,7 @@ def _segment(
     bright = gaussian(flat, diameter / 10)
     peaks = max_filter(bright, int(diameter / 2) | 1)
     inner = foreground & (flat > core * peaks)
-    depth = gaussian(np.sqrt(distance_squared(inner), dtype=np.float32), diameter / 8)
+    depth = gaussian(distance(inner), diameter / 8)
     relief = np.minimum(depth / radius, 1.0) * np.maximum(bright, 0.0)
     relief[~foreground] = 0.0
     labels = _watershed(relief, foreground, max(1, round(diameter / 5)))

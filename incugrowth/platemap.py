@@ -681,6 +681,13 @@ def _well_list(wells: list[str], limit: int = 12) -> str:
     return shown + (f" and {len(wells) - limit} more" if len(wells) > limit else "")
 
 
+def _agree(wells: list[str]) -> tuple[str, str, str]:
+    """ "1 well", "has", "is" or "3 wells", "have", "are"."""
+    if len(wells) == 1:
+        return "1 well", "has", "is"
+    return f"{len(wells)} wells", "have", "are"
+
+
 def check_plate_map(plate: pd.DataFrame, wells: Iterable[str], *, path=None) -> list[str]:
     """Compare the plate map with the wells that have data, warning about any mismatch.
 
@@ -720,18 +727,14 @@ def check_plate_map(plate: pd.DataFrame, wells: Iterable[str], *, path=None) -> 
     problems = []
     no_data = sorted(in_map - in_data, key=well_sort_key)
     if no_data:
-        s = "s" if len(no_data) > 1 else ""
-        verb = "have" if len(no_data) > 1 else "has"
-        problems.append(
-            f"{prefix}{len(no_data)} well{s} in the plate map {verb} no data: {_well_list(no_data)}"
-        )
+        wells_, have, _ = _agree(no_data)
+        problems.append(f"{prefix}{wells_} in the plate map {have} no data: {_well_list(no_data)}")
     not_mapped = sorted(in_data - in_map, key=well_sort_key)
     if not_mapped:
-        s = "s" if len(not_mapped) > 1 else ""
-        verb = "have" if len(not_mapped) > 1 else "has"
+        wells_, have, are = _agree(not_mapped)
         problems.append(
-            f"{prefix}{len(not_mapped)} well{s} {verb} data but {'are' if s else 'is'} not in "
-            f"the plate map (left out of the analysis): {_well_list(not_mapped)}"
+            f"{prefix}{wells_} {have} data but {are} not in the plate map (left out of the "
+            f"analysis): {_well_list(not_mapped)}"
         )
     for problem in problems:
         warnings.warn(problem, IncugrowthWarning, stacklevel=2)

@@ -104,18 +104,26 @@ def max_filter(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.dilate(image, kernel, borderType=cv2.BORDER_REFLECT)
 
 
-def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing of a float32 image, edges mirrored.
+def gaussian(image: np.ndarray, sigma, *, mode: str = "reflect") -> np.ndarray:
+    """Gaussian smoothing of a float32 image.
 
-    ``scipy.ndimage.gaussian_filter(image, sigma)`` (mode "reflect", kernel to 4 sigma) by
+    ``scipy.ndimage.gaussian_filter(image, sigma, mode=mode)`` (kernel to 4 sigma; `sigma`
+    one value or one per axis, 0 leaving that axis alone; `mode` "reflect" or "mirror") by
     OpenCV's separable filter, several times faster; values agree to float32 rounding.
     """
     image = _contiguous(image)
-    if sigma <= 0:
+    sigma_y, sigma_x = (float(sigma), float(sigma)) if np.isscalar(sigma) else sigma
+    if sigma_y <= 0 and sigma_x <= 0:
         return image.copy()
-    radius = int(4.0 * sigma + 0.5)
+    size_y, size_x = (2 * int(4.0 * max(s, 0.0) + 0.5) + 1 for s in (sigma_y, sigma_x))
+    border = {"reflect": cv2.BORDER_REFLECT, "mirror": cv2.BORDER_REFLECT_101}[mode]
+    # an axis with a one-tap kernel is left as it is (OpenCV needs a positive sigma there)
     return cv2.GaussianBlur(
-        image, (2 * radius + 1, 2 * radius + 1), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT
+        image,
+        (size_x, size_y),
+        sigmaX=max(sigma_x, 1e-3),
+        sigmaY=max(sigma_y, 1e-3),
+        borderType=border,
     )
 
 

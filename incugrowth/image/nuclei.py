@@ -122,17 +122,8 @@ def _shrink(frame, shape):
     The values of ``skimage.transform.resize(frame, shape, order=1, anti_aliasing=True)``
     (to float32 rounding), by OpenCV's filter and resize.
     """
-    sigma_y, sigma_x = (max(0.0, (side / out - 1) / 2) for side, out in zip(frame.shape, shape))
-    if sigma_y > 0 or sigma_x > 0:
-        # each axis its own kernel (4 sigma, as scipy), one tap where that axis keeps its size
-        size_y, size_x = (2 * int(4.0 * sigma + 0.5) + 1 for sigma in (sigma_y, sigma_x))
-        frame = cv2.GaussianBlur(
-            frame,
-            (size_x, size_y),
-            sigmaX=max(sigma_x, 1e-3),
-            sigmaY=max(sigma_y, 1e-3),
-            borderType=cv2.BORDER_REFLECT_101,
-        )
+    sigmas = tuple(max(0.0, (side / out - 1) / 2) for side, out in zip(frame.shape, shape))
+    frame = gaussian(frame, sigmas, mode="mirror")  # scikit-image's "reflect" is scipy's "mirror"
     return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 

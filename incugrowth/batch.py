@@ -193,16 +193,15 @@ def _run_dask(fn, paths, scheduler):
 class _Measure:
     """Picklable per-frame job (closures cannot go to worker processes)."""
 
-    def __init__(self, kind, diameter, segmenter, options, one_thread=False):
+    def __init__(self, kind, diameter, segmenter, options):
         self.kind, self.diameter, self.segmenter, self.options = kind, diameter, segmenter, options
-        self.one_thread = one_thread
         self.caller = os.getpid()
 
     def __call__(self, path: str) -> dict:
-        if self.one_thread and os.getpid() != self.caller:
-            # parallel workers already use every core: OpenCV's own threads would only compete
-            # (not in the caller's own process, e.g. a threads-only Dask client: its setting
-            # is the caller's)
+        if os.getpid() != self.caller:
+            # a worker process: the workers already use every core, so OpenCV's own threads
+            # would only compete (in the caller's process, e.g. jobs=1 or a threads-only Dask
+            # client, the setting stays the caller's)
             cv2.setNumThreads(1)
         rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
         rec["_options"] = self.options
@@ -248,7 +247,7 @@ def count_frames(
         else:
             results[p] = rec
     jobs = jobs or os.cpu_count() or 1
-    fn = _Measure(kind, diameter, segmenter, options, one_thread=bool(scheduler) or jobs > 1)
+    fn = _Measure(kind, diameter, segmenter, options)
     stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
     bar = _progress(len(todo), progress, "measuring" if kind == "confluence" else "counting")
     try:

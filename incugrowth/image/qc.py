@@ -66,8 +66,9 @@ def _median_and_top(array: np.ndarray, frame: np.ndarray) -> tuple[float, float]
     if array.dtype not in (np.uint8, np.uint16):
         median, top = np.percentile(frame, [50, 99.9])
         return float(median), float(top)
-    counts = np.cumsum(np.bincount(array.ravel()))
-    low, high = int(array.min()), int(array.max())
+    histogram = np.bincount(array.ravel())
+    low, high = int(np.flatnonzero(histogram)[0]), histogram.size - 1
+    counts = np.cumsum(histogram)
     values = []
     for q in (50, 99.9):
         position = q / 100 * (array.size - 1)  # numpy's "linear" method

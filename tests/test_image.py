@@ -331,7 +331,7 @@ def test_measure_frame_fields_and_pickling():
 
 
 def test_boundary_pairs_gives_the_pass_between_touching_labels():
-    from incugrowth.image._util import boundary_pairs
+    from incugrowth.image._kernels import boundary_pairs
 
     labels = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [0, 0, 3, 3]])
     values = np.array([[5.0, 4, 3, 9], [5, 2, 1, 9], [0, 0, 7, 7]])
@@ -374,8 +374,8 @@ def test_distance_is_the_exact_euclidean_transform(fraction):
     assert distance(wide).max() ** 2 == 30**2
 
 
-def test_label_max_keeps_the_dtype_range_and_marks_absent_labels():
-    from incugrowth.image._util import label_max
+def test_label_max_marks_absent_labels():
+    from incugrowth.image._kernels import label_max
 
     labels = np.array([[0, 1, 1], [3, 3, 0]])
     ints = np.array([[99, -5, -7], [2, 4, 100]], dtype=np.int32)
@@ -383,6 +383,59 @@ def test_label_max_keeps_the_dtype_range_and_marks_absent_labels():
     floats = ints.astype(np.float32) / 2
     np.testing.assert_array_equal(label_max(floats, labels, 3), [-np.inf, -2.5, -np.inf, 2])
     assert label_max(floats, labels, 3).dtype == np.float64
+
+
+@pytest.mark.parametrize("levels", [3, 50, None])
+def test_flood_takes_pixels_in_the_order_of_scikit_image_watershed(levels):
+    from skimage.segmentation import watershed
+
+    from incugrowth.image._kernels import flood
+
+    rng = np.random.default_rng(levels or 0)
+    for _ in range(20):
+        shape = tuple(rng.integers(1, 60, 2))
+        relief = ndi.gaussian_filter(rng.random(shape), rng.uniform(0, 3)).astype(np.float32)
+        if levels:  # plateaus and ties everywhere
+            relief = np.round(relief * levels).astype(np.float32) / levels
+        mask = rng.random(shape) > rng.uniform(0, 0.4)
+        markers = np.zeros(shape, dtype=np.int32)
+        n = int(rng.integers(0, 12))
+        seeds = rng.choice(markers.size, min(n, markers.size), replace=False)
+        markers.flat[seeds] = np.arange(1, seeds.size + 1)
+        # seeds of one height are taken in raster order here and in an order of
+        # scikit-image's heap there: give each seed a height of its own
+        relief.flat[seeds] = 2 + np.arange(seeds.size)
+        expected = watershed(-relief.astype(np.float64), markers, mask=mask)
+        np.testing.assert_array_equal(flood(relief, markers, mask), expected)
+
+
+def test_flood_leaves_unseeded_parts_and_rejects_mismatched_shapes():
+    from incugrowth.image._kernels import flood
+
+    mask = np.zeros((5, 9), dtype=bool)
+    mask[:, :4] = mask[:, 5:] = True
+    markers = np.zeros((5, 9), dtype=np.int32)
+    markers[2, 1] = 7
+    labels = flood(np.ones((5, 9)), markers, mask)
+    assert labels.dtype == np.int32
+    np.testing.assert_array_equal(labels, np.where(mask & (np.arange(9) < 4), 7, 0))
+    assert not flood(np.ones((5, 9)), markers, np.zeros((5, 9), bool)).any()
+    with pytest.raises(ValueError, match="one shape"):
+        flood(np.ones((5, 9)), markers, mask[:, :3])
+
+
+def test_relabel_max_and_cut_below():
+    from incugrowth.image._kernels import cut_below, relabel_max
+
+    labels = np.array([[0, 1, 2], [2, 3, 3]], dtype=np.int32)
+    values = np.array([[9.0, 1.0, 4.0], [2.0, 0.5, 3.0]], dtype=np.float32)
+    joined, peak = relabel_max(labels, np.array([0, 1, 1, 3], dtype=np.int32), values)
+    np.testing.assert_array_equal(joined, [[0, 1, 1], [1, 3, 3]])
+    np.testing.assert_array_equal(peak, [9.0, 4.0, -np.inf, 3.0])
+    threshold = np.array([np.inf, 1.5, 0.0, 1.0], dtype=np.float32)
+    sizes = cut_below(joined, values, threshold)
+    np.testing.assert_array_equal(joined, [[0, 0, 1], [1, 0, 3]])
+    np.testing.assert_array_equal(sizes, [3, 2, 0, 1])
 
 
 def test_noise_sigma_measures_white_noise():

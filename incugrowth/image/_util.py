@@ -10,11 +10,9 @@ __all__ = [
     "as_float_image",
     "background",
     "background_grid",
-    "boundary_pairs",
     "distance",
     "gaussian",
     "label",
-    "label_max",
     "max_filter",
     "noise_sigma",
     "threshold_li",
@@ -227,56 +225,3 @@ def _mad_sigma(lap: np.ndarray) -> float:
     """Noise deviation from the median absolute deviation of its Laplacian `lap`."""
     mad = np.median(np.abs(lap - np.median(lap)))
     return float(1.4826 * mad / np.sqrt(20.0))
-
-
-def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Maximum of `values` over each label 1..n (-inf for label 0 and absent labels)."""
-    # np.maximum.at is many times faster when `out` has the dtype of `values`
-    values = np.asarray(values)
-    if values.dtype.kind == "f":
-        out = np.full(n + 1, -np.inf, dtype=values.dtype)
-        lowest = None
-    else:
-        lowest = np.iinfo(values.dtype).min if values.dtype.kind == "i" else None
-        if lowest is None:
-            values = values.astype(np.float64)
-            out = np.full(n + 1, -np.inf)
-        else:
-            out = np.full(n + 1, lowest, dtype=values.dtype)
-    # every pixel at once (selecting the labelled ones first costs more than it saves)
-    np.maximum.at(out, np.ravel(labels), np.ravel(values))
-    out[0] = -np.inf if lowest is None else lowest
-    result = out.astype(np.float64)
-    if lowest is not None:
-        result[out == lowest] = -np.inf
-    return result
-
-
-def boundary_pairs(labels: np.ndarray, values: np.ndarray):
-    """Pairs of touching labels, with the highest value along their shared boundary.
-
-    Two labels touch where they are 4-neighbours; a boundary pixel pair scores the lower
-    of its two values, so the highest score along the boundary is the pass (saddle)
-    between the two objects. Returns ``(a, b, saddle, length)``: arrays with one entry per
-    touching pair ``a < b``, ``length`` being the number of 4-neighbour contacts.
-    """
-    firsts, seconds, scores = [], [], []
-    for axis in (0, 1):
-        head = [slice(None)] * 2
-        tail = [slice(None)] * 2
-        head[axis], tail[axis] = slice(None, -1), slice(1, None)
-        a, b = labels[tuple(head)], labels[tuple(tail)]
-        touch = (a != b) & (a > 0) & (b > 0)
-        firsts.append(a[touch])
-        seconds.append(b[touch])
-        scores.append(np.minimum(values[tuple(head)][touch], values[tuple(tail)][touch]))
-    a, b = np.concatenate(firsts), np.concatenate(seconds)
-    score = np.concatenate(scores).astype(np.float64)
-    n = int(labels.max()) + 1
-    keys, inverse = np.unique(
-        np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b), return_inverse=True
-    )
-    saddle = np.full(keys.size, -np.inf)
-    np.maximum.at(saddle, inverse, score)
-    length = np.bincount(inverse, minlength=keys.size)
-    return keys // n, keys % n, saddle, length

@@ -5,16 +5,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import watershed
 
+from incugrowth.image._kernels import (
+    boundary_pairs,
+    cut_below,
+    flood,
+    join_shallow,
+    label_max,
+    relabel_max,
+)
 from incugrowth.image._util import (
     as_float_image,
     background,
-    boundary_pairs,
     distance,
     gaussian,
     label,
-    label_max,
     max_filter,
     noise_sigma,
     threshold_li,
@@ -176,30 +181,27 @@ def _segment(
     relief = np.minimum(depth / radius, 1.0) * np.maximum(bright, 0.0)
     relief[~foreground] = 0.0
     labels = _watershed(relief, foreground, max(1, round(diameter / 5)))
-    labels = _merge_shallow(labels, relief, split)
-
-    n = int(labels.max())
-    peak = label_max(flat, labels, n)
+    # the merged regions and the peak of each in the flattened frame, in one pass
+    labels, peak = relabel_max(labels, _merge_shallow(labels, relief, split), flat)
+    n = peak.size - 1
     peak[0] = np.inf
     threshold = cut * peak
     if flat.dtype == np.float32:
         threshold = _float32_above(threshold)
-    labels[flat < np.take(threshold, labels, mode="clip")] = 0
+    size = cut_below(labels, flat, threshold)
     area = np.pi * radius**2
-    target = _merge_fragments(labels, min_area * area).astype(np.int32)
-    labels = np.take(target, labels, mode="clip")
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    target = _merge_fragments(labels, min_area * area, size)
+    sizes = np.bincount(target, weights=size, minlength=n + 1)
     # the cut keeps each peak pixel, so a joined region peaks at the highest of its parts
     joined = np.full(n + 1, -np.inf)
     np.maximum.at(joined, target, peak)
-    peak = joined
-    drop = (sizes < min_area * area) | (peak < snr * sigma)
+    drop = (sizes < min_area * area) | (joined < snr * sigma)
     # number the nuclei left 1..n in order; dropped ones (and absent labels) become 0
     keep = (sizes > 0) & ~drop
     keep[0] = False
     lookup = np.zeros(n + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, np.count_nonzero(keep) + 1, dtype=np.int32)
-    return np.take(lookup, labels, mode="clip")
+    return np.take(lookup[target], labels, mode="clip")
 
 
 def _float32_above(values):
@@ -219,34 +221,10 @@ def _watershed(relief, foreground, spacing):
 
     Pixels of a flat-topped maximum form one marker; neighbours closer than `spacing` that
     are not the highest around are left to the watershed and to :func:`_merge_shallow`.
-    A connected part of the foreground with a single marker is that marker's region as a
-    whole (the flood fills it); the flood itself runs only on the parts with several
-    markers, within their bounding box.
     """
     top = max_filter(relief, 2 * spacing + 1)
-    markers, n = label((relief >= top) & foreground & (relief > 0))
-    parts, n_parts = label(foreground)
-    seeded = markers > 0
-    owner = np.zeros(n + 1, dtype=np.intp)
-    owner[markers[seeded]] = parts[seeded]
-    per_part = np.bincount(owner[1:], minlength=n_parts + 1)
-    lookup = np.zeros(n_parts + 1, dtype=np.int32)
-    single = per_part == 1
-    single[0] = False
-    lookup[owner[1:][single[owner[1:]]]] = np.flatnonzero(single[owner[1:]]) + 1
-    several = per_part >= 2
-    several[0] = False
-    lookup[several] = -1  # flooded below
-    labels = np.take(lookup, parts, mode="clip")
-    region = labels < 0
-    if several.any():
-        labels[region] = 0
-        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
-        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        inside = region[box]
-        flooded = watershed(-relief[box], markers[box], mask=inside)
-        labels[box][inside] = flooded[inside]
-    return labels
+    markers, _ = label((relief >= top) & foreground & (relief > 0))
+    return flood(relief, markers, foreground)
 
 
 def _merge_shallow(labels, relief, split):
@@ -255,40 +233,27 @@ def _merge_shallow(labels, relief, split):
     This is the dynamics of the relief (as in h-maxima, but relative to the peak height)
     computed on the region adjacency graph: passes are visited from the highest down, and two
     regions join when the lower one's peak rises less than `split` times its height above
-    the pass.
+    the pass. Returns the label each label 0..max joins (itself when it stays).
     """
     n = int(labels.max())
     if n < 2 or split <= 0:
-        return labels
+        return np.arange(n + 1, dtype=np.int32)
     top = label_max(relief, labels, n)
     first, second, saddle, _ = boundary_pairs(labels, relief)
-    parent = np.arange(n + 1)
-    for i in np.argsort(-saddle):
-        a, b = _root(parent, first[i]), _root(parent, second[i])
-        if a == b:
-            continue
-        if top[a] < top[b]:
-            a, b = b, a
-        if top[b] - saddle[i] < split * top[b]:
-            parent[b] = a
-    while True:  # point every label at its root
-        grand = parent[parent]
-        if np.array_equal(grand, parent):
-            break
-        parent = grand
-    return np.take(parent.astype(np.int32), labels, mode="clip")
+    order = np.argsort(-saddle)
+    return join_shallow(first, second, saddle, order, top, float(split)).astype(np.int32)
 
 
-def _merge_fragments(labels, smallest):
+def _merge_fragments(labels, smallest, size):
     """Join regions smaller than `smallest` pixels to the larger neighbour they share the
-    longest boundary with (over-split pieces of one nucleus).
+    longest boundary with (over-split pieces of one nucleus); `size` is the number of
+    pixels of each label 0..n.
 
-    Returns the label each label 0..max joins (itself when it stays).
+    Returns the label each label 0..n joins (itself when it stays).
     """
-    n = int(labels.max())
+    n = size.size - 1
     if n < 2:
         return np.arange(n + 1)
-    size = np.bincount(labels.ravel(), minlength=n + 1)
     first, second, _, length = boundary_pairs(labels, labels)
     target = np.arange(n + 1)
     # both directions of each pair, in the order (a, b), (b, a) pair after pair
@@ -306,13 +271,6 @@ def _merge_fragments(labels, smallest):
     for _ in range(4):  # a fragment may join a fragment that joins a nucleus
         target = target[target]
     return target
-
-
-def _root(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
 
 
 def _dim_nuclei(flat, foreground, cutoff, dim, radius):

@@ -1,0 +1,344 @@
+"""Compiled loops of the nuclei segmenter (numba): the flood and the per-label reductions.
+
+Each is a plain loop over the pixels that NumPy cannot express without several whole-frame
+temporaries. They are compiled on first use and cached on disk (numba's ``cache=True``), so
+only the first call of a new installation pays the compilation (a few seconds).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["boundary_pairs", "flood", "label_max"]
+
+_compiled = numba.njit(cache=True, nogil=True)
+
+#: Buckets of the flood's priority queue. Any number gives the same result (the buckets
+#: only split the queue into ranges of priority, each kept in order by a small heap); more
+#: buckets keep those heaps smaller.
+BUCKETS = 65536
+
+
+def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Watershed flood of `relief` from `markers` within `mask`, highest relief first.
+
+    Each marker pixel keeps its label; the flood takes pixels in order of decreasing
+    `relief`, and a pixel reached from several sides takes the label of the side that
+    reached it first: the label of the pixel that queued it, ties in height going to the
+    pixel queued first (4-neighbours; a pixel never takes a level lower than the one it
+    was reached from; seeds of one height are queued in raster order). This is the order
+    of ``skimage.segmentation.watershed(-relief, markers, mask=mask)`` (scikit-image
+    0.22-0.26; the tests compare the two), kept in a queue of buckets of priority, each a
+    small binary heap, instead of one heap over the whole front: same labels, 2-5 times
+    faster.
+
+    Parameters
+    ----------
+    relief : (M, N) float array
+        Height of each pixel (converted to float32). Not modified.
+    markers : (M, N) int array
+        Seed labels, 0 elsewhere; seeds outside `mask` are ignored.
+    mask : (M, N) bool array
+        Pixels that may be flooded; parts of it without a seed stay 0.
+
+    Returns
+    -------
+    (M, N) ndarray of int32
+    """
+    relief = np.ascontiguousarray(relief, dtype=np.float32)
+    markers = np.ascontiguousarray(markers, dtype=np.int32)
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    if not relief.shape == markers.shape == mask.shape or relief.ndim != 2:
+        raise ValueError(
+            "`relief`, `markers` and `mask` must be 2-dimensional arrays of one shape, got "
+            f"{relief.shape}, {markers.shape} and {mask.shape}"
+        )
+    return _flood(relief.view(np.uint32), markers, mask, BUCKETS)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _order(bits):
+    """Priority of a float32 given by its bits: ascending as the float descends
+    (-0 as +0; NaN is not expected)."""
+    if bits == np.uint32(0x80000000):
+        bits = np.uint32(0)
+    if bits & np.uint32(0x80000000):
+        return bits
+    return (~bits) & np.uint32(0x7FFFFFFF)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sift_up(heap, n, key):
+    child = n
+    while child > 0:
+        parent = (child - 1) >> 1
+        if key < heap[parent]:
+            heap[child] = heap[parent]
+            child = parent
+        else:
+            break
+    heap[child] = key
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap, n, key):
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] < key:
+            heap[i] = heap[child]
+            i = child
+        else:
+            break
+    heap[i] = key
+
+
+@_compiled
+def _flood(bits, markers, mask, n_buckets):
+    height, width = bits.shape
+    size = height * width
+    out = np.zeros((height, width), np.int32)
+    labels = out.ravel()
+    order = bits.ravel()
+    seeds = markers.ravel()
+    inside = mask.ravel()
+    # priorities are 32-bit; a queued pixel's key is (priority << 32) | its queue number,
+    # so keys are unique and ties in height go to the pixel queued first
+    lowest, highest, queued = np.uint32(0xFFFFFFFF), np.uint32(0), 0
+    for p in range(size):
+        if inside[p]:
+            queued += 1
+            k = _order(order[p])
+            lowest = min(lowest, k)
+            highest = max(highest, k)
+    if queued == 0:
+        return out
+    shift = 0
+    while ((highest - lowest) >> np.uint32(shift)) >= n_buckets:
+        shift += 1
+    shift = np.uint32(shift)
+    pixel = np.empty(queued, np.int32)  # pixel of each queue number
+    waiting = np.empty(queued, np.uint64)  # key of each pixel waiting in a later bucket
+    after = np.empty(queued, np.int32)  # next queue number in the same bucket
+    first = np.full(n_buckets, -1, np.int32)
+    last = np.full(n_buckets, -1, np.int32)
+    heap = np.empty(queued, np.uint64)  # the current bucket
+    count = 0
+    for p in range(size):
+        if seeds[p] != 0 and inside[p]:
+            labels[p] = seeds[p]
+            k = _order(order[p])
+            b = (k - lowest) >> shift
+            waiting[count] = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
+            pixel[count] = p
+            after[count] = -1
+            if last[b] < 0:
+                first[b] = count
+            else:
+                after[last[b]] = count
+            last[b] = count
+            count += 1
+    bucket, n = 0, 0
+    while True:
+        if n == 0:
+            while bucket < n_buckets and first[bucket] < 0:
+                bucket += 1
+            if bucket >= n_buckets:
+                break
+            item = first[bucket]
+            while item >= 0:
+                _sift_up(heap, n, waiting[item])
+                n += 1
+                item = after[item]
+            first[bucket] = last[bucket] = -1
+        top = heap[0]
+        n -= 1
+        if n > 0:
+            _sift_down(heap, n, heap[n])
+        p = pixel[np.int64(top & np.uint64(0xFFFFFFFF))]
+        level = np.uint32(top >> np.uint64(32))
+        label = labels[p]
+        row = p // width
+        col = p - row * width
+        for side in range(4):  # up, left, right, down, as scikit-image
+            if side == 0:
+                if row == 0:
+                    continue
+                q = p - width
+            elif side == 1:
+                if col == 0:
+                    continue
+                q = p - 1
+            elif side == 2:
+                if col == width - 1:
+                    continue
+                q = p + 1
+            else:
+                if row == height - 1:
+                    continue
+                q = p + width
+            if not inside[q] or labels[q] != 0:
+                continue
+            labels[q] = label
+            k = max(_order(order[q]), level)
+            key = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
+            pixel[count] = q
+            b = (k - lowest) >> shift
+            if b <= bucket:
+                _sift_up(heap, n, key)
+                n += 1
+            else:
+                waiting[count] = key
+                after[count] = -1
+                if last[b] < 0:
+                    first[b] = count
+                else:
+                    after[last[b]] = count
+                last[b] = count
+            count += 1
+    return out
+
+
+def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Maximum of float `values` over each label 1..n (float64; -inf for label 0 and for
+    labels absent from `labels`)."""
+    values = np.ascontiguousarray(values)
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float64)
+    return _label_max(values, np.ascontiguousarray(labels, dtype=np.int32), int(n))
+
+
+@_compiled
+def _label_max(values, labels, n):
+    out = np.full(n + 1, -np.inf)
+    flat_values = values.ravel()
+    flat_labels = labels.ravel()
+    for p in range(flat_labels.size):
+        label = flat_labels[p]
+        if 0 < label <= n and flat_values[p] > out[label]:
+            out[label] = flat_values[p]
+    return out
+
+
+def boundary_pairs(labels: np.ndarray, values: np.ndarray):
+    """Pairs of touching labels, with the highest value along their shared boundary.
+
+    Two labels touch where they are 4-neighbours (both > 0); a boundary pixel pair scores
+    the lower of its two values, so the highest score along the boundary is the pass
+    (saddle) between the two objects. Returns ``(a, b, saddle, length)``: arrays with one
+    entry per touching pair ``a < b`` in increasing order, ``saddle`` as float64 and
+    ``length`` the number of 4-neighbour contacts.
+    """
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    values = np.ascontiguousarray(values)
+    if values.dtype not in (np.float32, np.float64, np.int32):
+        values = values.astype(np.float64)
+    a, b, score = _touching(labels, values)
+    n = int(labels.max()) + 1
+    keys, inverse = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
+    saddle = np.full(keys.size, -np.inf)
+    np.maximum.at(saddle, inverse, score)
+    length = np.bincount(inverse, minlength=keys.size)
+    return keys // n, keys % n, saddle, length
+
+
+@_compiled
+def _touching(labels, values):
+    height, width = labels.shape
+    n = 0
+    for i in range(height):
+        for j in range(width):
+            a = labels[i, j]
+            if a == 0:
+                continue
+            if j + 1 < width and labels[i, j + 1] != a and labels[i, j + 1] > 0:
+                n += 1
+            if i + 1 < height and labels[i + 1, j] != a and labels[i + 1, j] > 0:
+                n += 1
+    first = np.empty(n, np.int32)
+    second = np.empty(n, np.int32)
+    score = np.empty(n, np.float64)
+    k = 0
+    for i in range(height):
+        for j in range(width):
+            a = labels[i, j]
+            if a == 0:
+                continue
+            for down in range(2):
+                if down:
+                    if i + 1 >= height:
+                        continue
+                    b, v = labels[i + 1, j], values[i + 1, j]
+                else:
+                    if j + 1 >= width:
+                        continue
+                    b, v = labels[i, j + 1], values[i, j + 1]
+                if b == a or b <= 0:
+                    continue
+                first[k] = min(a, b)
+                second[k] = max(a, b)
+                score[k] = min(values[i, j], v)
+                k += 1
+    return first, second, score
+
+
+@_compiled
+def relabel_max(labels, lookup, values):
+    """``lookup[labels]`` and the maximum of `values` over each of its labels (float64,
+    -inf where a label is absent), in one pass."""
+    out = np.empty(labels.shape, np.int32)
+    peak = np.full(lookup.size, -np.inf)
+    flat_labels, flat_out, flat_values = labels.ravel(), out.ravel(), values.ravel()
+    for p in range(flat_labels.size):
+        label = lookup[flat_labels[p]]
+        flat_out[p] = label
+        if flat_values[p] > peak[label]:
+            peak[label] = flat_values[p]
+    return out, peak
+
+
+@_compiled
+def cut_below(labels, values, threshold):
+    """Set to 0 the pixels of `labels` whose `values` are below their label's `threshold`
+    (in place); return the number of pixels of each label 0..threshold.size - 1 after."""
+    sizes = np.zeros(threshold.size, np.int64)
+    flat_labels, flat_values = labels.ravel(), values.ravel()
+    for p in range(flat_labels.size):
+        label = flat_labels[p]
+        if flat_values[p] < threshold[label]:
+            label = 0
+            flat_labels[p] = 0
+        sizes[label] += 1
+    return sizes
+
+
+@_compiled
+def join_shallow(first, second, saddle, order, top, split):
+    """Root of each label after joining the pairs ``first[i], second[i]`` taken in `order`
+    (highest `saddle` first) whose pass lies less than `split` times the lower of the two
+    regions' `top` below that top (union-find; a joined region's top is its highest)."""
+    parent = np.arange(top.size)
+    for i in order:
+        a, b = _root(parent, first[i]), _root(parent, second[i])
+        if a == b:
+            continue
+        if top[a] < top[b]:
+            a, b = b, a
+        if top[b] - saddle[i] < split * top[b]:
+            parent[b] = a
+    for label in range(parent.size):
+        parent[label] = _root(parent, label)
+    return parent
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _root(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i

@@ -7,17 +7,13 @@ only the first call of a new installation pays the compilation (a few seconds).
 
 from __future__ import annotations
 
+import cv2
 import numba
 import numpy as np
 
 __all__ = ["boundary_pairs", "flood", "label_max"]
 
 _compiled = numba.njit(cache=True, nogil=True)
-
-#: Buckets of the flood's priority queue. Any number gives the same result (the buckets
-#: only split the queue into ranges of priority, each kept in order by a small heap); more
-#: buckets keep those heaps smaller.
-BUCKETS = 65536
 
 
 def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -29,9 +25,12 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
     pixel queued first (4-neighbours; a pixel never takes a level lower than the one it
     was reached from; seeds of one height are queued in raster order). This is the order
     of ``skimage.segmentation.watershed(-relief, markers, mask=mask)`` (scikit-image
-    0.22-0.26; the tests compare the two), kept in a queue of buckets of priority, each a
-    small binary heap, instead of one heap over the whole front: same labels, 2-5 times
-    faster.
+    0.26; the tests compare the two).
+
+    Connected parts of `mask` do not interact, so each is flooded on its own, within its
+    bounding box (a part with one seed is simply filled): the queue stays small and the
+    pixels it touches stay in the cache, which makes this several times faster than one
+    flood over the whole frame.
 
     Parameters
     ----------
@@ -54,7 +53,8 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
             "`relief`, `markers` and `mask` must be 2-dimensional arrays of one shape, got "
             f"{relief.shape}, {markers.shape} and {mask.shape}"
         )
-    return _flood(relief.view(np.uint32), markers, mask, BUCKETS)
+    n_parts, parts = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    return _flood(relief.view(np.uint32), markers, parts, n_parts - 1)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -99,50 +99,100 @@ def _sift_down(heap, n, key):
 
 
 @_compiled
-def _flood(bits, markers, mask, n_buckets):
+def _flood(bits, markers, parts, n_parts):
     height, width = bits.shape
-    size = height * width
     out = np.zeros((height, width), np.int32)
-    labels = out.ravel()
-    order = bits.ravel()
-    seeds = markers.ravel()
-    inside = mask.ravel()
-    # priorities are 32-bit; a queued pixel's key is (priority << 32) | its queue number,
-    # so keys are unique and ties in height go to the pixel queued first
-    lowest, highest, queued = np.uint32(0xFFFFFFFF), np.uint32(0), 0
-    for p in range(size):
-        if inside[p]:
-            queued += 1
-            k = _order(order[p])
-            lowest = min(lowest, k)
-            highest = max(highest, k)
-    if queued == 0:
-        return out
+    seeds = np.zeros(n_parts + 1, np.int64)
+    seed = np.zeros(n_parts + 1, np.int32)
+    # bounding box (left, top, right, bottom) and area of each part
+    boxes = np.zeros((n_parts + 1, 5), np.int64)
+    boxes[:, 0] = width
+    boxes[:, 1] = height
+    for i in range(height):
+        for j in range(width):
+            part = parts[i, j]
+            if part == 0:
+                continue
+            box = boxes[part]
+            box[0] = min(box[0], j)
+            box[1] = min(box[1], i)
+            box[2] = max(box[2], j)
+            box[3] = max(box[3], i)
+            box[4] += 1
+            if markers[i, j] != 0:
+                seeds[part] += 1
+                seed[part] = markers[i, j]
+    largest = 1
+    for part in range(1, n_parts + 1):
+        if seeds[part] >= 2:
+            largest = max(largest, boxes[part, 4])
+    # work space of the largest part, used by each in turn
+    pixel = np.empty(largest, np.int64)  # pixel of each queue number
+    waiting = np.empty(largest, np.uint64)  # key of each pixel waiting in a later bucket
+    after = np.empty(largest, np.int32)  # next queue number in the same bucket
+    heap = np.empty(largest, np.uint64)  # the current bucket
+    first = np.empty(max(16, largest // 4), np.int32)
+    last = np.empty(max(16, largest // 4), np.int32)
+    for part in range(1, n_parts + 1):
+        left, top, right, bottom = boxes[part, 0], boxes[part, 1], boxes[part, 2], boxes[part, 3]
+        if seeds[part] == 1:
+            for i in range(top, bottom + 1):
+                for j in range(left, right + 1):
+                    if parts[i, j] == part:
+                        out[i, j] = seed[part]
+        elif seeds[part] >= 2:
+            _flood_part(
+                bits, markers, parts, part, left, top, right, bottom, boxes[part, 4],
+                out, pixel, waiting, after, heap, first, last,
+            )  # fmt: skip
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _flood_part(
+    bits, markers, parts, part, left, top, right, bottom, area,
+    out, pixel, waiting, after, heap, first, last,
+):  # fmt: skip
+    """Flood one part of the mask (label `part` of `parts`) within its bounding box.
+
+    A queued pixel's key is its 32-bit priority << 32 | its queue number, so keys are
+    unique and ties in height go to the pixel queued first. Keys wait in buckets of
+    priority (linked lists) and the current bucket is a binary heap.
+    """
+    width = bits.shape[1]
+    lowest, highest = np.uint32(0xFFFFFFFF), np.uint32(0)
+    for i in range(top, bottom + 1):
+        for j in range(left, right + 1):
+            if parts[i, j] == part:
+                k = _order(bits[i, j])
+                lowest = min(lowest, k)
+                highest = max(highest, k)
+    n_buckets = min(first.size, max(16, area // 4))
     shift = 0
-    while ((highest - lowest) >> np.uint32(shift)) >= n_buckets:
+    while shift < 32 and ((highest - lowest) >> np.uint32(shift)) >= n_buckets:
         shift += 1
     shift = np.uint32(shift)
-    pixel = np.empty(queued, np.int32)  # pixel of each queue number
-    waiting = np.empty(queued, np.uint64)  # key of each pixel waiting in a later bucket
-    after = np.empty(queued, np.int32)  # next queue number in the same bucket
-    first = np.full(n_buckets, -1, np.int32)
-    last = np.full(n_buckets, -1, np.int32)
-    heap = np.empty(queued, np.uint64)  # the current bucket
+    first[:n_buckets] = -1
+    last[:n_buckets] = -1
     count = 0
-    for p in range(size):
-        if seeds[p] != 0 and inside[p]:
-            labels[p] = seeds[p]
-            k = _order(order[p])
-            b = (k - lowest) >> shift
-            waiting[count] = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
-            pixel[count] = p
-            after[count] = -1
-            if last[b] < 0:
-                first[b] = count
-            else:
-                after[last[b]] = count
-            last[b] = count
-            count += 1
+    for i in range(top, bottom + 1):
+        for j in range(left, right + 1):
+            if parts[i, j] == part and markers[i, j] != 0:
+                out[i, j] = markers[i, j]
+                k = _order(bits[i, j])
+                b = (k - lowest) >> shift
+                waiting[count] = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
+                pixel[count] = i * width + j
+                after[count] = -1
+                if last[b] < 0:
+                    first[b] = count
+                else:
+                    after[last[b]] = count
+                last[b] = count
+                count += 1
+    labels = out.ravel()
+    order = bits.ravel()
+    inside = parts.ravel()
     bucket, n = 0, 0
     while True:
         if n == 0:
@@ -156,33 +206,33 @@ def _flood(bits, markers, mask, n_buckets):
                 n += 1
                 item = after[item]
             first[bucket] = last[bucket] = -1
-        top = heap[0]
+        key = heap[0]
         n -= 1
         if n > 0:
             _sift_down(heap, n, heap[n])
-        p = pixel[np.int64(top & np.uint64(0xFFFFFFFF))]
-        level = np.uint32(top >> np.uint64(32))
+        p = pixel[np.int64(key & np.uint64(0xFFFFFFFF))]
+        level = np.uint32(key >> np.uint64(32))
         label = labels[p]
         row = p // width
         col = p - row * width
         for side in range(4):  # up, left, right, down, as scikit-image
             if side == 0:
-                if row == 0:
+                if row == top:
                     continue
                 q = p - width
             elif side == 1:
-                if col == 0:
+                if col == left:
                     continue
                 q = p - 1
             elif side == 2:
-                if col == width - 1:
+                if col == right:
                     continue
                 q = p + 1
             else:
-                if row == height - 1:
+                if row == bottom:
                     continue
                 q = p + width
-            if not inside[q] or labels[q] != 0:
+            if inside[q] != part or labels[q] != 0:
                 continue
             labels[q] = label
             k = max(_order(order[q]), level)
@@ -201,7 +251,6 @@ def _flood(bits, markers, mask, n_buckets):
                     after[last[b]] = count
                 last[b] = count
             count += 1
-    return out
 
 
 def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -342,3 +391,13 @@ def _root(parent, i):
         parent[i] = parent[parent[i]]
         i = parent[i]
     return i
+
+
+@_compiled
+def label_count(labels, n):
+    """Number of pixels of each label 0..n (``np.bincount`` without an index copy)."""
+    sizes = np.zeros(n + 1, np.int64)
+    flat_labels = labels.ravel()
+    for p in range(flat_labels.size):
+        sizes[flat_labels[p]] += 1
+    return sizes

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
+from incugrowth.image._kernels import label_count, label_max
 from incugrowth.image._util import (
     as_float_image,
     background_grid,
@@ -66,10 +67,8 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     labels, n = label(mask)
     if n == 0:
         return float("nan"), 0
-    largest = np.zeros(n + 1, dtype=np.float32)
-    np.maximum.at(largest, labels.ravel(), distance(mask).ravel())
-    diameter = 2 * largest[1:].astype(np.float64)
-    weight = np.sqrt(np.bincount(labels.ravel(), minlength=n + 1)[1:])
+    diameter = 2 * label_max(distance(mask), labels, n)[1:]
+    weight = np.sqrt(label_count(labels, n)[1:])
     order = np.argsort(diameter)
     weight = np.cumsum(weight[order])
     typical = float(diameter[order][np.searchsorted(weight, weight[-1] / 2)])

@@ -7,12 +7,15 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from incugrowth.image._kernels import (
+    above_fraction,
     boundary_pairs,
     cut_below,
     flood,
     join_shallow,
     label_max,
+    local_tops,
     relabel_max,
+    relief_of,
 )
 from incugrowth.image._util import (
     as_float_image,
@@ -176,10 +179,9 @@ def _segment(
 
     bright = gaussian(flat, diameter / 10)
     peaks = max_filter(bright, int(diameter / 2) | 1)
-    inner = foreground & (flat > core * peaks)
+    inner = above_fraction(flat, peaks, core, foreground)
     depth = gaussian(distance(inner), diameter / 8)
-    relief = np.minimum(depth / radius, 1.0) * np.maximum(bright, 0.0)
-    relief[~foreground] = 0.0
+    relief = relief_of(depth, bright, foreground, radius)
     labels = _watershed(relief, foreground, max(1, round(diameter / 5)))
     # the merged regions and the peak of each in the flattened frame, in one pass
     labels, peak = relabel_max(labels, _merge_shallow(labels, relief, split), flat)
@@ -223,7 +225,7 @@ def _watershed(relief, foreground, spacing):
     are not the highest around are left to the watershed and to :func:`_merge_shallow`.
     """
     top = max_filter(relief, 2 * spacing + 1)
-    markers, _ = label((relief >= top) & foreground & (relief > 0))
+    markers, _ = label(local_tops(relief, top, foreground))
     return flood(relief, markers, foreground)
 
 

@@ -354,7 +354,7 @@ def test_max_filter_equals_scipy_maximum_filter(shape):
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 0.8, 0.95, 1.0])
 def test_distance_is_the_exact_euclidean_transform(fraction):
-    from incugrowth.image._util import distance
+    from incugrowth.image._kernels import distance
 
     rng = np.random.default_rng(18)
     for shape, smoothing in [
@@ -372,6 +372,10 @@ def test_distance_is_the_exact_euclidean_transform(fraction):
     wide = np.zeros((80, 80), dtype=bool)
     wide[10:70, 10:70] = True
     assert distance(wide).max() ** 2 == 30**2
+    # farther than the local search goes, and no outside at all: scipy's values
+    for mask in (np.pad(np.ones((200, 150), bool), 1), np.ones((5, 7), bool)):
+        expected = ndi.distance_transform_edt(mask).astype(np.float32)
+        np.testing.assert_array_equal(distance(mask), expected)
 
 
 def test_label_max_marks_absent_labels():

@@ -10,8 +10,9 @@ from __future__ import annotations
 import cv2
 import numba
 import numpy as np
+from scipy import ndimage as ndi
 
-__all__ = ["boundary_pairs", "flood", "label_max"]
+__all__ = ["boundary_pairs", "distance", "flood", "label_max"]
 
 _compiled = numba.njit(cache=True, nogil=True)
 
@@ -251,6 +252,81 @@ def _flood_part(
                     after[last[b]] = count
                 last[b] = count
             count += 1
+
+
+#: Longest distance (pixels) that :func:`distance` finds by its local search; a mask with
+#: pixels farther from the outside is measured by scipy instead.
+NEAR = 64
+
+
+def distance(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (float32) from each pixel of `mask` to the nearest pixel outside.
+
+    The exact transform of ``scipy.ndimage.distance_transform_edt`` (the frame's edge
+    does not count as outside), rounded to float32. Nuclei are thin, so each pixel's
+    nearest outside pixel is found by a search around it, along its run in the row and
+    up and down the columns it crosses, which is several times faster than a transform of
+    the whole frame; a mask with pixels more than :data:`NEAR` pixels from the outside
+    (or none outside) is measured by scipy.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"`mask` must be a 2-dimensional array, got shape {mask.shape}")
+    out = np.zeros(mask.shape, np.float32)
+    if mask.size == 0 or not _near_distance(mask, NEAR, out):
+        out = ndi.distance_transform_edt(mask).astype(np.float32)
+    return out
+
+
+@_compiled
+def _near_distance(mask, near, out):
+    """Fill `out` with the distance transform of `mask`; False when a pixel lies more
+    than `near` pixels from the outside (or no outside pixel is that close)."""
+    height, width = mask.shape
+    far = near + 1  # "farther than near" (or no outside pixel in that column)
+    vertical = np.empty(width, np.int64)
+    for i in range(height):
+        j = 0
+        while j < width:
+            if not mask[i, j]:
+                j += 1
+                continue
+            start = j
+            while j < width and mask[i, j]:
+                j += 1
+            end = j  # a run [start, end) of the row
+            for c in range(start, end):  # distance to the outside up or down the column
+                best = far
+                k = i - 1
+                while k >= 0 and i - k < far and mask[k, c]:
+                    k -= 1
+                if k >= 0 and i - k < far:
+                    best = i - k
+                k = i + 1
+                while k < height and k - i < best and mask[k, c]:
+                    k += 1
+                if k < height and k - i < best:
+                    best = k - i
+                vertical[c] = best
+            for c in range(start, end):
+                # the run's ends bound the distance; columns farther than it cannot help
+                best = far * far
+                if start > 0:
+                    best = min(best, (c - start + 1) ** 2)
+                if end < width:
+                    best = min(best, (end - c) ** 2)
+                if vertical[c] < far:
+                    best = min(best, vertical[c] ** 2)
+                k = 1
+                while k * k < best:
+                    for other in (c - k, c + k):
+                        if start <= other < end and vertical[other] < far:
+                            best = min(best, k * k + vertical[other] ** 2)
+                    k += 1
+                if best > near * near:
+                    return False
+                out[i, c] = np.sqrt(np.float64(best))
+    return True
 
 
 def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:

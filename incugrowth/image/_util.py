@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 __all__ = [
     "as_float_image",
     "background",
     "background_grid",
-    "distance",
     "gaussian",
     "label",
     "max_filter",
@@ -133,19 +131,6 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     mask = np.ascontiguousarray(mask, dtype=bool)
     n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     return labels, n - 1
-
-
-def distance(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance (float32) from each pixel of `mask` to the nearest pixel outside.
-
-    The exact transform of ``scipy.ndimage.distance_transform_edt`` (OpenCV's, after
-    Felzenszwalb and Huttenlocher; the frame's edge does not count as outside). A mask
-    without any outside pixel gets scipy's values.
-    """
-    mask = np.ascontiguousarray(mask, dtype=bool)
-    if mask.all():
-        return ndi.distance_transform_edt(mask).astype(np.float32)
-    return cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def _contiguous(image: np.ndarray) -> np.ndarray:

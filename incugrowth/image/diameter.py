@@ -7,11 +7,10 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from incugrowth.image._kernels import label_count, label_max
+from incugrowth.image._kernels import distance, label_count, label_max
 from incugrowth.image._util import (
     as_float_image,
     background_grid,
-    distance,
     gaussian,
     label,
     max_filter,

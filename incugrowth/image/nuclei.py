@@ -10,6 +10,7 @@ from incugrowth.image._kernels import (
     above_fraction,
     boundary_pairs,
     cut_below,
+    distance,
     flood,
     join_shallow,
     label_max,
@@ -20,7 +21,6 @@ from incugrowth.image._kernels import (
 from incugrowth.image._util import (
     as_float_image,
     background,
-    distance,
     gaussian,
     label,
     max_filter,

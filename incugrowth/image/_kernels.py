@@ -513,3 +513,51 @@ def local_tops(relief, top, foreground):
             value = relief[i, j]
             out[i, j] = foreground[i, j] and value > 0 and value >= top[i, j]
     return out
+
+
+@_compiled
+def object_stats(labels, n, foreground):
+    """Area, bounding box (top, left, bottom + 1, right + 1) and whether it touches
+    `foreground` or the frame's edge, of each label 0..n, in one pass."""
+    height, width = labels.shape
+    area = np.zeros(n + 1, np.int64)
+    boxes = np.zeros((n + 1, 4), np.int64)
+    boxes[:, 0] = height
+    boxes[:, 1] = width
+    touches = np.zeros(n + 1, np.bool_)
+    for i in range(height):
+        for j in range(width):
+            label = labels[i, j]
+            if label == 0:
+                continue
+            area[label] += 1
+            box = boxes[label]
+            box[0] = min(box[0], i)
+            box[1] = min(box[1], j)
+            box[2] = max(box[2], i + 1)
+            box[3] = max(box[3], j + 1)
+            if foreground[i, j] or i == 0 or j == 0 or i == height - 1 or j == width - 1:
+                touches[label] = True
+    return area, boxes, touches
+
+
+@_compiled
+def sample_outside(values, mask, most):
+    """Every k-th value outside `mask` in raster order, k = max(1, count // `most`):
+    ``values[~mask][::k]`` without the copy of all of them."""
+    count = 0
+    for i in range(mask.shape[0]):
+        for j in range(mask.shape[1]):
+            count += not mask[i, j]
+    step = max(1, count // most)
+    out = np.empty((count + step - 1) // step, values.dtype)
+    k = 0
+    seen = 0
+    for i in range(mask.shape[0]):
+        for j in range(mask.shape[1]):
+            if not mask[i, j]:
+                if seen % step == 0:
+                    out[k] = values[i, j]
+                    k += 1
+                seen += 1
+    return out

@@ -15,8 +15,10 @@ from incugrowth.image._kernels import (
     join_shallow,
     label_max,
     local_tops,
+    object_stats,
     relabel_max,
     relief_of,
+    sample_outside,
 )
 from incugrowth.image._util import (
     as_float_image,
@@ -285,26 +287,22 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     certain), is as thick as a nucleus (inscribed radius at least
     0.8 `radius`: fibres and specks stay out) and no larger than three nuclei.
     """
-    below = flat[~foreground]
-    below = below[:: max(1, below.size // 100_000)]  # a sample is enough for the median
+    below = sample_outside(flat, foreground, 100_000)  # a sample is enough for the median
     middle = float(np.median(below))
     spread = 1.4826 * float(np.median(np.abs(below - middle)))
     low = flat > max(dim * cutoff, middle + 4 * spread)
     labels, n = label(low)
     if n == 0:
         return low
-    touches = np.bincount(labels[foreground], minlength=n + 1) > 0
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    touches[edge] = True
-    area = np.bincount(labels[low], minlength=n + 1)  # area[0] is not used
+    area, boxes, touches = object_stats(labels, n, foreground)  # area[0] is not used
     # an inscribed circle of radius 0.8 `radius` needs at least its own area
     keep = (area >= np.pi * (0.8 * radius) ** 2) & (area <= 3 * np.pi * radius**2) & ~touches
     keep[0] = False
     if not keep.any():
         return np.zeros(low.shape, dtype=bool)
-    boxes = ndi.find_objects(labels)
     for i in np.flatnonzero(keep):
-        inside = np.pad(labels[boxes[i - 1]] == i, 1)
+        top, left, bottom, right = boxes[i]
+        inside = np.pad(labels[top:bottom, left:right] == i, 1)
         keep[i] = ndi.distance_transform_edt(inside).max() >= 0.8 * radius
     return np.take(keep, labels, mode="clip")
 

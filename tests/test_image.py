@@ -206,6 +206,8 @@ def test_custom_segmenter_is_used():
     assert segment_nuclei(frame, segmenter=halves).dtype == np.int32
     with pytest.raises(ValueError, match="`segmenter` must return an integer label image"):
         segment_nuclei(frame, segmenter=lambda image: image[:5])
+    with pytest.raises(ValueError, match="negative labels"):
+        segment_nuclei(frame, segmenter=lambda image: -np.ones(image.shape, dtype=int))
 
 
 @pytest.mark.parametrize(

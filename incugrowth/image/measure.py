@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from incugrowth.image._kernels import label_count
 from incugrowth.image._util import as_float_image, noise_sigma
 from incugrowth.image.diameter import _diameter
 from incugrowth.image.nuclei import _segment_frame, segment_nuclei
@@ -58,7 +59,7 @@ def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
         )
     else:
         labels = _segment_frame(frame, diameter, {}, sigma=noise)
-    areas = np.bincount(labels.ravel())[1:]
+    areas = label_count(labels, int(labels.max()))[1:]
     areas = areas[areas > 0]
     return {
         "count": int(areas.size),

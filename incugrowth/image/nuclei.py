@@ -158,6 +158,8 @@ def _custom(image, segmenter, options):
             f"`segmenter` must return an integer label image of shape {array.shape}, "
             f"got {labels.dtype} of shape {labels.shape}"
         )
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"`segmenter` returned negative labels (down to {labels.min()})")
     return labels.astype(np.int32)
 
 

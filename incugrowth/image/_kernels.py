@@ -471,7 +471,8 @@ def _root(parent, i):
 
 @_compiled
 def label_count(labels, n):
-    """Number of pixels of each label 0..n (``np.bincount`` without an index copy)."""
+    """Number of pixels of each label 0..n (``np.bincount`` without an index copy; also
+    the histogram of an 8- or 16-bit frame)."""
     sizes = np.zeros(n + 1, np.int64)
     flat_labels = labels.ravel()
     for p in range(flat_labels.size):
@@ -561,3 +562,17 @@ def sample_outside(values, mask, most):
                     k += 1
                 seen += 1
     return out
+
+
+@_compiled
+def histogram_sums(values, width, bins):
+    """Count and sum of the non-negative `values` in each of `bins` bins of `width` (the
+    last bin also takes the values at its upper edge), summed in the order of `values`:
+    ``np.bincount(index)`` and ``np.bincount(index, weights=values)`` in one pass."""
+    mass = np.zeros(bins, np.float64)
+    moment = np.zeros(bins, np.float64)
+    for value in values:
+        k = min(np.int64(value / width), bins - 1)
+        mass[k] += 1.0
+        moment[k] += value
+    return mass, moment

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from incugrowth.image import _kernels
+
 __all__ = [
     "as_float_image",
     "background",
@@ -167,9 +169,8 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         return low
     values = values - low  # as scikit-image: the minimum is 0, so the means are positive
     width = (high - low) / bins
-    index = np.minimum((values / width).astype(np.intp), bins - 1)
-    mass = np.cumsum(np.bincount(index, minlength=bins).astype(np.float64))
-    moment = np.cumsum(np.bincount(index, weights=values, minlength=bins))
+    mass, moment = _kernels.histogram_sums(values, width, bins)
+    mass, moment = np.cumsum(mass), np.cumsum(moment)
     edges = np.arange(1, bins + 1) * width  # upper edge of each bin
 
     def step(threshold, cut):

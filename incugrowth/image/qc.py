@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from incugrowth.image._kernels import label_count
 from incugrowth.image._util import as_float_image, gaussian, noise_sigma
 
 __all__ = [
@@ -66,7 +67,8 @@ def _median_and_top(array: np.ndarray, frame: np.ndarray) -> tuple[float, float]
     if array.dtype not in (np.uint8, np.uint16):
         median, top = np.percentile(frame, [50, 99.9])
         return float(median), float(top)
-    histogram = np.bincount(array.ravel())
+    array = np.ascontiguousarray(array)
+    histogram = label_count(array, int(array.max()))
     low, high = int(np.flatnonzero(histogram)[0]), histogram.size - 1
     counts = np.cumsum(histogram)
     values = []

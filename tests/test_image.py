@@ -500,6 +500,19 @@ def test_strip_whose_width_survives_the_shrink_is_segmented():
     assert segment_nuclei(frame, diameter=16.2).max() == len(centres)
 
 
+@pytest.mark.parametrize("shape", [(5, 9), (50, 70), (31, 400)])
+def test_gaussian_and_its_laplacian_equal_scipy(shape):
+    from incugrowth.image._util import gaussian, gaussian_laplace
+
+    image = ndi.gaussian_filter(np.random.default_rng(6).random(shape), 1).astype(np.float32)
+    for sigma in (0.7, 2.0, 3.3):
+        np.testing.assert_allclose(
+            gaussian(image, sigma), ndi.gaussian_filter(image, sigma), rtol=0, atol=1e-6
+        )
+        expected = ndi.gaussian_laplace(image, sigma)
+        np.testing.assert_allclose(gaussian_laplace(image, sigma), expected, rtol=0, atol=1e-6)
+
+
 def test_max_filter_keeps_float64_values():
     from incugrowth.image._util import max_filter
 

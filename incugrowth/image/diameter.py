@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from incugrowth.image._kernels import distance, label_count, label_max
@@ -12,6 +11,7 @@ from incugrowth.image._util import (
     as_float_image,
     background_grid,
     gaussian,
+    gaussian_laplace,
     label,
     max_filter,
     upsample,
@@ -152,7 +152,7 @@ def _blob_energy(pyramid: _Pyramid, diameter: float) -> float:
     factor = pyramid.factor_for(diameter)
     smooth = pyramid[factor]
     sigmas = [diameter / factor / (2 * np.sqrt(2)) * step for step in (1 / 1.3, 1.0, 1.3)]
-    below, response, above = (-(s**2) * ndi.gaussian_laplace(smooth, s) for s in sigmas)
+    below, response, above = (-(s**2) * gaussian_laplace(smooth, s) for s in sigmas)
     size = max(3, int(diameter / factor / 2) | 1)
     peaks = (response >= max_filter(response, size)) & (response > 0)
     peaks &= (response > below) & (response > above)

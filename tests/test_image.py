@@ -444,6 +444,31 @@ def test_relabel_max_and_cut_below():
     np.testing.assert_array_equal(sizes, [3, 2, 0, 1])
 
 
+def test_compiled_statistics_equal_numpy():
+    from incugrowth.image import _kernels
+
+    rng = np.random.default_rng(8)
+    values = rng.random((37, 53)).astype(np.float32)
+    mask = rng.random(values.shape) > 0.3
+    for most in (1, 7, 100, 10_000):
+        below = values[~mask]
+        expected = below[:: max(1, below.size // most)]
+        np.testing.assert_array_equal(_kernels.sample_outside(values, mask, most), expected)
+    samples = rng.gamma(2.0, 1.0, 5000)
+    width = samples.max() / 64
+    index = np.minimum((samples / width).astype(np.intp), 63)
+    mass, moment = _kernels.histogram_sums(samples, width, 64)
+    np.testing.assert_array_equal(mass, np.bincount(index, minlength=64))
+    np.testing.assert_array_equal(moment, np.bincount(index, weights=samples, minlength=64))
+    labels = np.array([[1, 1, 0, 0], [0, 2, 2, 0], [0, 0, 0, 3]], dtype=np.int32)
+    foreground = np.zeros(labels.shape, dtype=bool)
+    foreground[1, 2] = True
+    area, boxes, touches = _kernels.object_stats(labels, 3, foreground)
+    np.testing.assert_array_equal(area, [0, 2, 2, 1])
+    np.testing.assert_array_equal(boxes[1:], [[0, 0, 1, 2], [1, 1, 2, 3], [2, 3, 3, 4]])
+    np.testing.assert_array_equal(touches, [False, True, True, True])  # edge, foreground, edge
+
+
 def test_noise_sigma_measures_white_noise():
     from incugrowth.image._util import noise_sigma
 

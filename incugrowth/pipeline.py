@@ -462,6 +462,7 @@ def _write_run_json(result: RunResult, inputs: list[Path], started: datetime) ->
             "statsmodels": statsmodels.__version__,
             "scikit-image": _package_version("scikit-image"),
             "opencv": _package_version("opencv-python-headless", "opencv-python"),
+            "numba": _package_version("numba"),
         },
     }
     write_json(doc, result.outdir / "run.json")

@@ -1501,7 +1501,7 @@ def methods_text(tables: dict, run: dict) -> str:
         soft.append(f"Python {env['python']}")
     soft += [f"{k} {env[k]}" for k in ("numpy", "pandas", "scipy", "statsmodels") if env.get(k)]
     if params.get("frames"):  # the counter's own libraries
-        soft += [f"{k} {env[k]}" for k in ("scikit-image", "opencv") if env.get(k)]
+        soft += [f"{k} {env[k]}" for k in ("scikit-image", "opencv", "numba") if env.get(k)]
     parts.append(f"Software: {', '.join(soft)}.")
     return " ".join(parts)
 

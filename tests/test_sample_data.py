@@ -91,11 +91,13 @@ def test_frames_of_the_sample_count_close_to_truth(tmp_path):
     assert "confluence" in counts.columns and counts["confluence"].between(0, 100).all()
     # the counter's libraries are recorded with the others
     import cv2
+    import numba
     import skimage
 
     environment = json.loads((out / "run.json").read_text())["environment"]
     assert environment["scikit-image"] == skimage.__version__
     assert environment["opencv"].startswith(cv2.__version__)
+    assert environment["numba"] == numba.__version__
 
 
 def test_time_course_layout_reports_every_time_and_the_endpoint_row(tmp_path):

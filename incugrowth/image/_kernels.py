@@ -418,27 +418,37 @@ def relabel_max(labels, lookup, values):
     -inf where a label is absent), in one pass."""
     out = np.empty(labels.shape, np.int32)
     peak = np.full(lookup.size, -np.inf)
+    background = -np.inf  # label 0, kept apart: most pixels have it
     flat_labels, flat_out, flat_values = labels.ravel(), out.ravel(), values.ravel()
     for p in range(flat_labels.size):
         label = lookup[flat_labels[p]]
         flat_out[p] = label
-        if flat_values[p] > peak[label]:
+        if label == 0:
+            background = max(background, flat_values[p])
+        elif flat_values[p] > peak[label]:
             peak[label] = flat_values[p]
+    peak[0] = background
     return out, peak
 
 
 @_compiled
 def cut_below(labels, values, threshold):
     """Set to 0 the pixels of `labels` whose `values` are below their label's `threshold`
-    (in place); return the number of pixels of each label 0..threshold.size - 1 after."""
+    (in place; label 0 stays 0); return the number of pixels of each label
+    0..threshold.size - 1 after."""
     sizes = np.zeros(threshold.size, np.int64)
     flat_labels, flat_values = labels.ravel(), values.ravel()
+    kept = 0
     for p in range(flat_labels.size):
         label = flat_labels[p]
+        if label == 0:
+            continue
         if flat_values[p] < threshold[label]:
-            label = 0
             flat_labels[p] = 0
-        sizes[label] += 1
+        else:
+            sizes[label] += 1
+            kept += 1
+    sizes[0] = flat_labels.size - kept
     return sizes
 
 
@@ -475,8 +485,13 @@ def label_count(labels, n):
     the histogram of an 8- or 16-bit frame)."""
     sizes = np.zeros(n + 1, np.int64)
     flat_labels = labels.ravel()
+    labelled = 0  # label 0 is counted apart: most pixels have it
     for p in range(flat_labels.size):
-        sizes[flat_labels[p]] += 1
+        label = flat_labels[p]
+        if label != 0:
+            sizes[label] += 1
+            labelled += 1
+    sizes[0] = flat_labels.size - labelled
     return sizes
 
 

@@ -208,6 +208,8 @@ def test_custom_segmenter_is_used():
         segment_nuclei(frame, segmenter=lambda image: image[:5])
     with pytest.raises(ValueError, match="negative labels"):
         segment_nuclei(frame, segmenter=lambda image: -np.ones(image.shape, dtype=int))
+    with pytest.raises(ValueError, match="below 2"):
+        segment_nuclei(frame, segmenter=lambda image: np.full(image.shape, 2**31, np.uint32))
 
 
 @pytest.mark.parametrize(
@@ -409,8 +411,10 @@ def test_flood_takes_pixels_in_the_order_of_scikit_image_watershed(levels):
         seeds = rng.choice(markers.size, min(n, markers.size), replace=False)
         markers.flat[seeds] = np.arange(1, seeds.size + 1)
         # seeds of one height are taken in raster order here and in an order of
-        # scikit-image's heap there: give each seed a height of its own
-        relief.flat[seeds] = 2 + np.arange(seeds.size)
+        # scikit-image's heap there: give each seed a height of its own, at the top or
+        # anywhere (then pixels above a seed are reached uphill)
+        heights = rng.permutation(seeds.size) / max(1, seeds.size)
+        relief.flat[seeds] = heights + (2 if rng.random() < 0.5 else 0.5 / (levels or 1e6))
         expected = watershed(-relief.astype(np.float64), markers, mask=mask)
         np.testing.assert_array_equal(flood(relief, markers, mask), expected)
 
@@ -428,6 +432,9 @@ def test_flood_leaves_unseeded_parts_and_rejects_mismatched_shapes():
     assert not flood(np.ones((5, 9)), markers, np.zeros((5, 9), bool)).any()
     with pytest.raises(ValueError, match="one shape"):
         flood(np.ones((5, 9)), markers, mask[:, :3])
+    with pytest.raises(ValueError, match="32 bits"):
+        flood(np.ones((5, 9)), markers.astype(np.int64) * 2**32, mask)
+    assert flood(np.ones((0, 3)), np.zeros((0, 3), int), np.zeros((0, 3), bool)).shape == (0, 3)
 
 
 def test_relabel_max_and_cut_below():
@@ -442,6 +449,11 @@ def test_relabel_max_and_cut_below():
     sizes = cut_below(joined, values, threshold)
     np.testing.assert_array_equal(joined, [[0, 0, 1], [1, 0, 3]])
     np.testing.assert_array_equal(sizes, [3, 2, 0, 1])
+    strided = np.asfortranarray([[1, 2, 1], [2, 1, 2]], dtype=np.int32)[:, ::2]
+    cut_below(strided, np.zeros((2, 2), np.float32), np.array([np.inf, 1, 1], np.float32))
+    assert not strided.any()  # in place whatever the memory layout
+    with pytest.raises(ValueError, match="0..lookup"):
+        relabel_max(labels, np.array([0, 1], dtype=np.int32), values)
 
 
 def test_compiled_statistics_equal_numpy():
@@ -460,6 +472,12 @@ def test_compiled_statistics_equal_numpy():
     mass, moment = _kernels.histogram_sums(samples, width, 64)
     np.testing.assert_array_equal(mass, np.bincount(index, minlength=64))
     np.testing.assert_array_equal(moment, np.bincount(index, weights=samples, minlength=64))
+    mass, _ = _kernels.histogram_sums(np.array([np.nan, -1.0, 1.0]), 0.5, 4)
+    np.testing.assert_array_equal(mass, [0, 0, 1, 0])  # NaN and negative values left out
+    with pytest.raises(ValueError, match="0..n"):
+        _kernels.label_count(np.array([[1, -1, 0]], dtype=np.int32), 1)
+    with pytest.raises(ValueError, match="0..n"):
+        _kernels.label_count(np.array([[1, 2, 0]], dtype=np.int32), 1)
     labels = np.array([[1, 1, 0, 0], [0, 2, 2, 0], [0, 0, 0, 3]], dtype=np.int32)
     foreground = np.zeros(labels.shape, dtype=bool)
     foreground[1, 2] = True
@@ -569,3 +587,30 @@ def test_li_threshold_equals_scikit_image(case):
     ours, reference = threshold_li(values), skimage_li(values)
     assert ours == pytest.approx(float(reference), rel=1e-3, abs=1e-3 * float(np.ptp(values)))
     assert np.mean(values > ours) == pytest.approx(np.mean(values > reference), abs=1e-3)
+
+
+def test_compiled_loops_work_where_numba_cannot_cache(tmp_path):
+    """A read-only installation with an unwritable home: compiled in the process instead."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import incugrowth
+
+    package = Path(incugrowth.__file__).parent
+    shutil.copytree(package, tmp_path / "incugrowth", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "incugrowth" / "image" / "__pycache__").write_text("")  # not a folder
+    (tmp_path / "home").write_text("")  # nor is the home
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(tmp_path / "home"), PYTHONPATH=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    code = (
+        "import numpy as np; from incugrowth.image._kernels import label_count; "
+        "print(label_count(np.array([[2, 0, 2]], dtype=np.int32), 2).tolist())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[1, 0, 2]"

@@ -14,7 +14,23 @@ from scipy import ndimage as ndi
 
 __all__ = ["boundary_pairs", "distance", "flood", "label_max"]
 
-_compiled = numba.njit(cache=True, nogil=True)
+
+def _jit(**options):
+    """``numba.njit`` with a disk cache, or without one where numba finds no writable place
+    for it (a read-only installation with an unwritable home): then each process compiles
+    on first use."""
+
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(nogil=True, **options)(function)
+
+    return decorate
+
+
+_compiled = _jit()
+_inline = _jit(inline="always")
 
 
 def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -26,7 +42,7 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
     pixel queued first (4-neighbours; a pixel never takes a level lower than the one it
     was reached from; seeds of one height are queued in raster order). This is the order
     of ``skimage.segmentation.watershed(-relief, markers, mask=mask)`` (scikit-image
-    0.26; the tests compare the two).
+    0.26 on float32 reliefs; the tests compare the two). NaN heights are not expected.
 
     Connected parts of `mask` do not interact, so each is flooded on its own, within its
     bounding box (a part with one seed is simply filled): the queue stays small and the
@@ -47,18 +63,20 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
     (M, N) ndarray of int32
     """
     relief = np.ascontiguousarray(relief, dtype=np.float32)
-    markers = np.ascontiguousarray(markers, dtype=np.int32)
+    markers = _int32(markers, "markers")
     mask = np.ascontiguousarray(mask, dtype=bool)
     if not relief.shape == markers.shape == mask.shape or relief.ndim != 2:
         raise ValueError(
             "`relief`, `markers` and `mask` must be 2-dimensional arrays of one shape, got "
             f"{relief.shape}, {markers.shape} and {mask.shape}"
         )
+    if mask.size == 0:
+        return np.zeros(mask.shape, dtype=np.int32)
     n_parts, parts = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     return _flood(relief.view(np.uint32), markers, parts, n_parts - 1)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_inline
 def _order(bits):
     """Priority of a float32 given by its bits: ascending as the float descends
     (-0 as +0; NaN is not expected)."""
@@ -69,7 +87,7 @@ def _order(bits):
     return (~bits) & np.uint32(0x7FFFFFFF)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_inline
 def _sift_up(heap, n, key):
     child = n
     while child > 0:
@@ -82,7 +100,7 @@ def _sift_up(heap, n, key):
     heap[child] = key
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_inline
 def _sift_down(heap, n, key):
     i = 0
     while True:
@@ -149,7 +167,7 @@ def _flood(bits, markers, parts, n_parts):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _flood_part(
     bits, markers, parts, part, left, top, right, bottom, area,
     out, pixel, waiting, after, heap, first, last,
@@ -331,11 +349,24 @@ def _near_distance(mask, near, out):
 
 def label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """Maximum of float `values` over each label 1..n (float64; -inf for label 0 and for
-    labels absent from `labels`)."""
+    labels absent from `labels`, or outside 1..n)."""
     values = np.ascontiguousarray(values)
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float64)
-    return _label_max(values, np.ascontiguousarray(labels, dtype=np.int32), int(n))
+    return _label_max(values, _int32(labels, "labels"), int(n))
+
+
+def _int32(labels: np.ndarray, name: str) -> np.ndarray:
+    """`labels` as a C-contiguous int32 array; other integer dtypes only when their values
+    fit (no silent wrap-around)."""
+    labels = np.asarray(labels)
+    if labels.dtype != np.int32:
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"`{name}` must be an integer array, got {labels.dtype}")
+        info = np.iinfo(np.int32)
+        if labels.size and (labels.min() < info.min or labels.max() > info.max):
+            raise ValueError(f"`{name}` must fit in 32 bits, got values up to {labels.max()}")
+    return np.ascontiguousarray(labels, dtype=np.int32)
 
 
 @_compiled
@@ -359,7 +390,7 @@ def boundary_pairs(labels: np.ndarray, values: np.ndarray):
     entry per touching pair ``a < b`` in increasing order, ``saddle`` as float64 and
     ``length`` the number of 4-neighbour contacts.
     """
-    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    labels = _int32(labels, "labels")
     values = np.ascontiguousarray(values)
     if values.dtype not in (np.float32, np.float64, np.int32):
         values = values.astype(np.float64)
@@ -379,7 +410,7 @@ def _touching(labels, values):
     for i in range(height):
         for j in range(width):
             a = labels[i, j]
-            if a == 0:
+            if a <= 0:
                 continue
             if j + 1 < width and labels[i, j + 1] != a and labels[i, j + 1] > 0:
                 n += 1
@@ -392,7 +423,7 @@ def _touching(labels, values):
     for i in range(height):
         for j in range(width):
             a = labels[i, j]
-            if a == 0:
+            if a <= 0:
                 continue
             for down in range(2):
                 if down:
@@ -421,7 +452,10 @@ def relabel_max(labels, lookup, values):
     background = -np.inf  # label 0, kept apart: most pixels have it
     flat_labels, flat_out, flat_values = labels.ravel(), out.ravel(), values.ravel()
     for p in range(flat_labels.size):
-        label = lookup[flat_labels[p]]
+        label = flat_labels[p]
+        if label < 0 or label >= lookup.size:
+            raise ValueError("labels must lie in 0..lookup.size - 1")
+        label = lookup[label]
         flat_out[p] = label
         if label == 0:
             background = max(background, flat_values[p])
@@ -437,18 +471,20 @@ def cut_below(labels, values, threshold):
     (in place; label 0 stays 0); return the number of pixels of each label
     0..threshold.size - 1 after."""
     sizes = np.zeros(threshold.size, np.int64)
-    flat_labels, flat_values = labels.ravel(), values.ravel()
     kept = 0
-    for p in range(flat_labels.size):
-        label = flat_labels[p]
-        if label == 0:
-            continue
-        if flat_values[p] < threshold[label]:
-            flat_labels[p] = 0
-        else:
-            sizes[label] += 1
-            kept += 1
-    sizes[0] = flat_labels.size - kept
+    for i in range(labels.shape[0]):
+        for j in range(labels.shape[1]):
+            label = labels[i, j]
+            if label == 0:
+                continue
+            if label < 0 or label >= threshold.size:
+                raise ValueError("labels must lie in 0..threshold.size - 1")
+            if values[i, j] < threshold[label]:
+                labels[i, j] = 0
+            else:
+                sizes[label] += 1
+                kept += 1
+    sizes[0] = labels.size - kept
     return sizes
 
 
@@ -471,7 +507,7 @@ def join_shallow(first, second, saddle, order, top, split):
     return parent
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_inline
 def _root(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -489,6 +525,8 @@ def label_count(labels, n):
     for p in range(flat_labels.size):
         label = flat_labels[p]
         if label != 0:
+            if label < 0 or label > n:
+                raise ValueError("labels must lie in 0..n")
             sizes[label] += 1
             labelled += 1
     sizes[0] = flat_labels.size - labelled
@@ -581,12 +619,15 @@ def sample_outside(values, mask, most):
 
 @_compiled
 def histogram_sums(values, width, bins):
-    """Count and sum of the non-negative `values` in each of `bins` bins of `width` (the
-    last bin also takes the values at its upper edge), summed in the order of `values`:
-    ``np.bincount(index)`` and ``np.bincount(index, weights=values)`` in one pass."""
+    """Count and sum of the non-negative `values` in each of `bins` bins of `width` > 0
+    (the last bin also takes the values at its upper edge), summed in the order of
+    `values`: ``np.bincount(index)`` and ``np.bincount(index, weights=values)`` in one
+    pass. Negative and NaN values are left out."""
     mass = np.zeros(bins, np.float64)
     moment = np.zeros(bins, np.float64)
     for value in values:
+        if not value >= 0.0:
+            continue
         k = min(np.int64(value / width), bins - 1)
         mass[k] += 1.0
         moment[k] += value

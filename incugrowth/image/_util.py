@@ -150,6 +150,8 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     As ``scipy.ndimage.label(mask)``, by OpenCV's connected-component labelling.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
+    if mask.size == 0:
+        return np.zeros(mask.shape, dtype=np.int32), 0
     n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     return labels, n - 1
 
@@ -188,6 +190,10 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         return low
     values = values - low  # as scikit-image: the minimum is 0, so the means are positive
     width = (high - low) / bins
+    if not (np.isfinite(width) and width > 0):  # a range beyond float64 or below its step
+        from skimage.filters import threshold_li as skimage_li
+
+        return float(skimage_li(values)) + low
     mass, moment = _kernels.histogram_sums(values, width, bins)
     mass, moment = np.cumsum(mass), np.cumsum(moment)
     edges = np.arange(1, bins + 1) * width  # upper edge of each bin

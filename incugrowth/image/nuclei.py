@@ -160,12 +160,18 @@ def _custom(image, segmenter, options):
         )
     if labels.size and labels.min() < 0:
         raise ValueError(f"`segmenter` returned negative labels (down to {labels.min()})")
+    if labels.size and labels.max() > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"`segmenter` returned labels up to {labels.max()}; number them below 2**31"
+        )
     return labels.astype(np.int32)
 
 
 def _segment(
     frame, diameter, sigma, *, split=0.03, core=0.65, cut=0.3, min_area=0.1, snr=5.0, dim=0.3
 ):
+    # Python floats, so that NumPy scalars given as options round as the defaults do
+    split, core, cut, min_area, snr, dim = map(float, (split, core, cut, min_area, snr, dim))
     radius = diameter / 2
     empty = np.zeros(frame.shape, dtype=np.int32)
     smooth = gaussian(frame, max(0.7, diameter / 16))

@@ -1,8 +1,11 @@
-"""Compiled loops of the nuclei segmenter (numba): the flood and the per-label reductions.
+"""Compiled loops of the image module (numba): the watershed flood, the distance
+transform, and the per-pixel and per-label passes of the segmenter, the diameter estimate
+and the QC.
 
 Each is a plain loop over the pixels that NumPy cannot express without several whole-frame
-temporaries. They are compiled on first use and cached on disk (numba's ``cache=True``), so
-only the first call of a new installation pays the compilation (a few seconds).
+temporaries (or at all, as the flood). They are compiled on first use and cached on disk
+(numba's ``cache=True``), so only the first call of a new installation pays the
+compilation (about 7 s for all of them).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def _order(bits):
 
 @_inline
 def _sift_up(heap, n, key):
+    """Add `key` to the binary min-heap ``heap[:n]`` (which grows by one)."""
     child = n
     while child > 0:
         parent = (child - 1) >> 1
@@ -102,6 +106,8 @@ def _sift_up(heap, n, key):
 
 @_inline
 def _sift_down(heap, n, key):
+    """Put `key` at the root of the binary min-heap ``heap[:n]`` whose root was taken, and
+    move it down to its place."""
     i = 0
     while True:
         child = 2 * i + 1
@@ -202,12 +208,7 @@ def _flood_part(
                 b = (k - lowest) >> shift
                 waiting[count] = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
                 pixel[count] = i * width + j
-                after[count] = -1
-                if last[b] < 0:
-                    first[b] = count
-                else:
-                    after[last[b]] = count
-                last[b] = count
+                _append(first, last, after, b, count)
                 count += 1
     labels = out.ravel()
     order = bits.ravel()
@@ -263,13 +264,19 @@ def _flood_part(
                 n += 1
             else:
                 waiting[count] = key
-                after[count] = -1
-                if last[b] < 0:
-                    first[b] = count
-                else:
-                    after[last[b]] = count
-                last[b] = count
+                _append(first, last, after, b, count)
             count += 1
+
+
+@_inline
+def _append(first, last, after, bucket, item):
+    """Put queue number `item` at the end of `bucket`'s linked list."""
+    after[item] = -1
+    if last[bucket] < 0:
+        first[bucket] = item
+    else:
+        after[last[bucket]] = item
+    last[bucket] = item
 
 
 #: Longest distance (pixels) that :func:`distance` finds by its local search; a mask with

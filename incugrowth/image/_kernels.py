@@ -15,7 +15,22 @@ import numba
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["boundary_pairs", "distance", "flood", "label_max"]
+__all__ = [
+    "above_fraction",
+    "boundary_pairs",
+    "cut_below",
+    "distance",
+    "flood",
+    "histogram_sums",
+    "join_shallow",
+    "label_count",
+    "label_max",
+    "local_tops",
+    "object_stats",
+    "relabel_max",
+    "relief_of",
+    "sample_outside",
+]
 
 
 def _jit(**options):

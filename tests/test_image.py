@@ -556,6 +556,26 @@ def test_gaussian_and_its_laplacian_equal_scipy(shape):
         np.testing.assert_allclose(gaussian_laplace(image, sigma), expected, rtol=0, atol=1e-6)
 
 
+def test_otsu_threshold_equals_scikit_image():
+    from skimage.filters import threshold_otsu as skimage_otsu
+
+    from incugrowth.image._util import threshold_otsu
+
+    rng = np.random.default_rng(9)
+    for case in range(300):
+        shape = tuple(rng.integers(1, 90, 2))
+        values = [
+            rng.random(shape),
+            rng.gamma(1.5, 1.0, shape) - 5,
+            np.round(rng.random(shape) * 4) / 3,  # few values, on bin edges
+            ndi.gaussian_filter(rng.random(shape), 2) * 10 ** rng.uniform(-8, 8),
+            np.full(shape, 0.7),
+        ][case % 5].astype(np.float32 if case % 2 else np.float64)
+        expected = skimage_otsu(values)
+        assert threshold_otsu(values) == expected
+        assert type(threshold_otsu(values)) is type(expected)
+
+
 def test_max_filter_keeps_float64_values():
     from incugrowth.image._util import max_filter
 

@@ -17,6 +17,7 @@ from scipy import ndimage as ndi
 
 __all__ = [
     "above_fraction",
+    "bin_counts",
     "boundary_pairs",
     "cut_below",
     "distance",
@@ -654,3 +655,25 @@ def histogram_sums(values, width, bins):
         mass[k] += 1.0
         moment[k] += value
     return mass, moment
+
+
+@_compiled
+def bin_counts(values, edges):
+    """Number of `values` in each bin of the increasing `edges`, each bin holding its lower
+    edge and the last one also its upper edge (``np.histogram``'s bins); values outside
+    the edges are left out. Every value is placed by comparisons with the edges
+    themselves, as NumPy settles its estimate."""
+    n_bins = edges.size - 1
+    counts = np.zeros(n_bins, np.int64)
+    low, high = edges[0], edges[n_bins]
+    scale = n_bins / (np.float64(high) - np.float64(low)) if high > low else 0.0
+    for value in values.ravel():
+        if not (low <= value <= high):
+            continue
+        k = min(max(np.int64((np.float64(value) - np.float64(low)) * scale), 0), n_bins - 1)
+        while k > 0 and value < edges[k]:
+            k -= 1
+        while k < n_bins - 1 and value >= edges[k + 1]:
+            k += 1
+        counts[k] += 1
+    return counts

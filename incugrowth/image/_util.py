@@ -17,6 +17,7 @@ __all__ = [
     "max_filter",
     "noise_sigma",
     "threshold_li",
+    "threshold_otsu",
     "upsample",
 ]
 
@@ -230,6 +231,24 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         if abs(threshold - previous) <= 1e-9 * (high - low):
             break
     return threshold + low
+
+
+def threshold_otsu(image: np.ndarray):
+    """Otsu's threshold of `image` (256 bins over its range), as
+    ``skimage.filters.threshold_otsu(image)``.
+
+    The histogram is counted in one compiled pass on NumPy's own bin edges (scikit-image
+    copies the image and bins it with ``np.histogram``); scikit-image then does the rest.
+    """
+    from skimage.filters import threshold_otsu as skimage_otsu
+
+    image = np.asarray(image)
+    low, high = image.min(), image.max()
+    if not low < high:  # one value (scikit-image returns it)
+        return image.reshape(-1)[0]
+    edges = np.histogram_bin_edges(image, bins=256, range=(low, high))
+    counts = _kernels.bin_counts(np.ascontiguousarray(image), edges)
+    return skimage_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0))
 
 
 def _mad_sigma(lap: np.ndarray) -> float:

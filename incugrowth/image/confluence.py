@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import threshold_otsu
 
-from incugrowth.image._util import as_float_image, noise_sigma
+from incugrowth.image._util import as_float_image, noise_sigma, threshold_otsu
 
 __all__ = ["phase_confluence", "phase_mask"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from skimage.filters import threshold_otsu
 
 from incugrowth.image._kernels import distance, label_count, label_max
 from incugrowth.image._util import (
@@ -14,6 +13,7 @@ from incugrowth.image._util import (
     gaussian_laplace,
     label,
     max_filter,
+    threshold_otsu,
     upsample,
 )
 

@@ -344,6 +344,24 @@ def test_boundary_pairs_gives_the_pass_between_touching_labels():
     # 1|2 contacts score min(4, 3) = 3 and min(2, 1) = 1; 2/3 contacts score 1 and 7
     np.testing.assert_array_equal(saddle, [3.0, 7.0])
     np.testing.assert_array_equal(length, [2, 2])
+    # many contacts: every pixel pair of a random label image, counted the slow way
+    rng = np.random.default_rng(3)
+    labels = rng.integers(-1, 30, (60, 70)).astype(np.int32)  # labels <= 0 are background
+    values = rng.random(labels.shape)
+    expected = {}
+    for a, b, va, vb in [
+        (labels[:, :-1], labels[:, 1:], values[:, :-1], values[:, 1:]),
+        (labels[:-1], labels[1:], values[:-1], values[1:]),
+    ]:
+        for x, y, s, t in zip(a.ravel(), b.ravel(), va.ravel(), vb.ravel()):
+            if x > 0 and y > 0 and x != y:
+                pair = (min(x, y), max(x, y))
+                top, count = expected.get(pair, (-np.inf, 0))
+                expected[pair] = (max(top, min(s, t)), count + 1)
+    first, second, saddle, length = boundary_pairs(labels, values)
+    assert sum(length) > 1024
+    found = {(a, b): (s, n) for a, b, s, n in zip(first, second, saddle, length)}
+    assert found == expected
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 4), (9, 2), (40, 57)])

@@ -429,19 +429,10 @@ def boundary_pairs(labels: np.ndarray, values: np.ndarray):
 @_compiled
 def _touching(labels, values):
     height, width = labels.shape
-    n = 0
-    for i in range(height):
-        for j in range(width):
-            a = labels[i, j]
-            if a <= 0:
-                continue
-            if j + 1 < width and labels[i, j + 1] != a and labels[i, j + 1] > 0:
-                n += 1
-            if i + 1 < height and labels[i + 1, j] != a and labels[i + 1, j] > 0:
-                n += 1
-    first = np.empty(n, np.int32)
-    second = np.empty(n, np.int32)
-    score = np.empty(n, np.float64)
+    size = 1024  # grows by doubling
+    first = np.empty(size, np.int32)
+    second = np.empty(size, np.int32)
+    score = np.empty(size, np.float64)
     k = 0
     for i in range(height):
         for j in range(width):
@@ -459,11 +450,23 @@ def _touching(labels, values):
                     b, v = labels[i, j + 1], values[i, j + 1]
                 if b == a or b <= 0:
                     continue
+                if k == size:
+                    size *= 2
+                    first, second = _grown(first, size), _grown(second, size)
+                    score = _grown(score, size)
                 first[k] = min(a, b)
                 second[k] = max(a, b)
                 score[k] = min(values[i, j], v)
                 k += 1
-    return first, second, score
+    return first[:k], second[:k], score[:k]
+
+
+@_inline
+def _grown(array, size):
+    """A copy of `array` with room for `size` items."""
+    out = np.empty(size, array.dtype)
+    out[: array.size] = array
+    return out
 
 
 @_compiled

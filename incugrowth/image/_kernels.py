@@ -428,11 +428,19 @@ def boundary_pairs(labels: np.ndarray, values: np.ndarray):
 
 @_compiled
 def _touching(labels, values):
+    nothing = np.empty(0, np.int32)
+    n = _contacts(labels, values, nothing, nothing, np.empty(0, np.float64), False)
+    first, second = np.empty(n, np.int32), np.empty(n, np.int32)
+    score = np.empty(n, np.float64)
+    _contacts(labels, values, first, second, score, True)
+    return first, second, score
+
+
+@_compiled
+def _contacts(labels, values, first, second, score, fill):
+    """Number of contacts of two different labels > 0 (right and lower neighbours); with
+    `fill`, also write each one's labels (smaller first) and lower value."""
     height, width = labels.shape
-    size = 1024  # grows by doubling
-    first = np.empty(size, np.int32)
-    second = np.empty(size, np.int32)
-    score = np.empty(size, np.float64)
     k = 0
     for i in range(height):
         for j in range(width):
@@ -440,33 +448,18 @@ def _touching(labels, values):
             if a <= 0:
                 continue
             for down in range(2):
-                if down:
-                    if i + 1 >= height:
-                        continue
-                    b, v = labels[i + 1, j], values[i + 1, j]
-                else:
-                    if j + 1 >= width:
-                        continue
-                    b, v = labels[i, j + 1], values[i, j + 1]
+                row, col = (i + 1, j) if down else (i, j + 1)
+                if row >= height or col >= width:
+                    continue
+                b = labels[row, col]
                 if b == a or b <= 0:
                     continue
-                if k == size:
-                    size *= 2
-                    first, second = _grown(first, size), _grown(second, size)
-                    score = _grown(score, size)
-                first[k] = min(a, b)
-                second[k] = max(a, b)
-                score[k] = min(values[i, j], v)
+                if fill:
+                    first[k] = min(a, b)
+                    second[k] = max(a, b)
+                    score[k] = min(values[i, j], values[row, col])
                 k += 1
-    return first[:k], second[:k], score[:k]
-
-
-@_inline
-def _grown(array, size):
-    """A copy of `array` with room for `size` items."""
-    out = np.empty(size, array.dtype)
-    out[: array.size] = array
-    return out
+    return k
 
 
 @_compiled

@@ -614,25 +614,26 @@ def object_stats(labels, n, foreground):
     return area, boxes, touches
 
 
-@_compiled
-def sample_outside(values, mask, most):
+def sample_outside(values: np.ndarray, mask: np.ndarray, most: int) -> np.ndarray:
     """Every k-th value outside `mask` in raster order, k = max(1, count // `most`):
     ``values[~mask][::k]`` without the copy of all of them."""
-    count = 0
-    for i in range(mask.shape[0]):
-        for j in range(mask.shape[1]):
-            count += not mask[i, j]
-    step = max(1, count // most)
+    count = mask.size - int(np.count_nonzero(mask))
+    return _every_outside(values, mask, max(1, count // most), count)
+
+
+@_compiled
+def _every_outside(values, mask, step, count):
     out = np.empty((count + step - 1) // step, values.dtype)
     k = 0
-    seen = 0
+    wait = 0  # outside pixels to pass before the next one taken
     for i in range(mask.shape[0]):
         for j in range(mask.shape[1]):
             if not mask[i, j]:
-                if seen % step == 0:
+                if wait == 0:
                     out[k] = values[i, j]
                     k += 1
-                seen += 1
+                    wait = step
+                wait -= 1
     return out
 
 

@@ -145,21 +145,13 @@ def _flood(bits, markers, parts, n_parts):
     out = np.zeros((height, width), np.int32)
     seeds = np.zeros(n_parts + 1, np.int64)
     seed = np.zeros(n_parts + 1, np.int32)
-    # bounding box (left, top, right, bottom) and area of each part
-    boxes = np.zeros((n_parts + 1, 5), np.int64)
-    boxes[:, 0] = width
-    boxes[:, 1] = height
+    boxes = _new_boxes(n_parts, height, width)
     for i in range(height):
         for j in range(width):
             part = parts[i, j]
             if part == 0:
                 continue
-            box = boxes[part]
-            box[0] = min(box[0], j)
-            box[1] = min(box[1], i)
-            box[2] = max(box[2], j)
-            box[3] = max(box[3], i)
-            box[4] += 1
+            _grow_box(boxes, part, i, j)
             if markers[i, j] != 0:
                 seeds[part] += 1
                 seed[part] = markers[i, j]
@@ -175,15 +167,15 @@ def _flood(bits, markers, parts, n_parts):
     first = np.empty(max(16, largest // 4), np.int32)
     last = np.empty(max(16, largest // 4), np.int32)
     for part in range(1, n_parts + 1):
-        left, top, right, bottom = boxes[part, 0], boxes[part, 1], boxes[part, 2], boxes[part, 3]
+        top, left, bottom, right = boxes[part, 0], boxes[part, 1], boxes[part, 2], boxes[part, 3]
         if seeds[part] == 1:
-            for i in range(top, bottom + 1):
-                for j in range(left, right + 1):
+            for i in range(top, bottom):
+                for j in range(left, right):
                     if parts[i, j] == part:
                         out[i, j] = seed[part]
         elif seeds[part] >= 2:
             _flood_part(
-                bits, markers, parts, part, left, top, right, bottom, boxes[part, 4],
+                bits, markers, parts, part, top, left, bottom, right, boxes[part, 4],
                 out, pixel, waiting, after, heap, first, last,
             )  # fmt: skip
     return out
@@ -191,10 +183,11 @@ def _flood(bits, markers, parts, n_parts):
 
 @_compiled
 def _flood_part(
-    bits, markers, parts, part, left, top, right, bottom, area,
+    bits, markers, parts, part, top, left, bottom, right, area,
     out, pixel, waiting, after, heap, first, last,
 ):  # fmt: skip
-    """Flood one part of the mask (label `part` of `parts`) within its bounding box.
+    """Flood one part of the mask (label `part` of `parts`) within its bounding box
+    (rows top..bottom - 1, columns left..right - 1).
 
     A queued pixel's key is its 32-bit priority << 32 | its queue number, so keys are
     unique and ties in height go to the pixel queued first. Keys wait in buckets of
@@ -202,8 +195,8 @@ def _flood_part(
     """
     width = bits.shape[1]
     lowest, highest = np.uint32(0xFFFFFFFF), np.uint32(0)
-    for i in range(top, bottom + 1):
-        for j in range(left, right + 1):
+    for i in range(top, bottom):
+        for j in range(left, right):
             if parts[i, j] == part:
                 k = _order(bits[i, j])
                 lowest = min(lowest, k)
@@ -216,8 +209,8 @@ def _flood_part(
     first[:n_buckets] = -1
     last[:n_buckets] = -1
     count = 0
-    for i in range(top, bottom + 1):
-        for j in range(left, right + 1):
+    for i in range(top, bottom):
+        for j in range(left, right):
             if parts[i, j] == part and markers[i, j] != 0:
                 out[i, j] = markers[i, j]
                 k = _order(bits[i, j])
@@ -261,11 +254,11 @@ def _flood_part(
                     continue
                 q = p - 1
             elif side == 2:
-                if col == right:
+                if col == right - 1:
                     continue
                 q = p + 1
             else:
-                if row == bottom:
+                if row == bottom - 1:
                     continue
                 q = p + width
             if inside[q] != part or labels[q] != 0:
@@ -593,25 +586,37 @@ def object_stats(labels, n, foreground):
     """Area, bounding box (top, left, bottom + 1, right + 1) and whether it touches
     `foreground` or the frame's edge, of each label 0..n, in one pass."""
     height, width = labels.shape
-    area = np.zeros(n + 1, np.int64)
-    boxes = np.zeros((n + 1, 4), np.int64)
-    boxes[:, 0] = height
-    boxes[:, 1] = width
+    boxes = _new_boxes(n, height, width)
     touches = np.zeros(n + 1, np.bool_)
     for i in range(height):
         for j in range(width):
             label = labels[i, j]
             if label == 0:
                 continue
-            area[label] += 1
-            box = boxes[label]
-            box[0] = min(box[0], i)
-            box[1] = min(box[1], j)
-            box[2] = max(box[2], i + 1)
-            box[3] = max(box[3], j + 1)
+            _grow_box(boxes, label, i, j)
             if foreground[i, j] or i == 0 or j == 0 or i == height - 1 or j == width - 1:
                 touches[label] = True
-    return area, boxes, touches
+    return boxes[:, 4], boxes[:, :4], touches
+
+
+@_compiled
+def _new_boxes(n, height, width):
+    """Empty bounding boxes of labels 0..n: top, left, bottom + 1, right + 1, area."""
+    boxes = np.zeros((n + 1, 5), np.int64)
+    boxes[:, 0] = height
+    boxes[:, 1] = width
+    return boxes
+
+
+@_inline
+def _grow_box(boxes, label, i, j):
+    """Extend `label`'s bounding box to pixel (i, j) and count the pixel in its area."""
+    box = boxes[label]
+    box[0] = min(box[0], i)
+    box[1] = min(box[1], j)
+    box[2] = max(box[2], i + 1)
+    box[3] = max(box[3], j + 1)
+    box[4] += 1
 
 
 def sample_outside(values: np.ndarray, mask: np.ndarray, most: int) -> np.ndarray:

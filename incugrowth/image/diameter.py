@@ -160,9 +160,8 @@ def _blob_energy(pyramid: _Pyramid, diameter: float) -> float:
 
 
 def _diameter(frame: np.ndarray) -> float:
-    """Equivalent nucleus diameter of a [0, 1] float frame (see :func:`estimate_diameter`)."""
-    if frame.max() <= frame.min():
-        return float("nan")
+    """Equivalent nucleus diameter of a [0, 1] float frame (see :func:`estimate_diameter`);
+    NaN for a constant frame (:func:`_search` returns it)."""
     # Uneven illumination or a dense cluster can make the first guess as large as the frame;
     # a nucleus is at most a quarter of the frame's smaller side.
     largest = min(frame.shape) / 4

@@ -644,10 +644,11 @@ def _every_outside(values, mask, step, count):
 
 @_compiled
 def histogram_sums(values, width, bins):
-    """Count and sum of the non-negative `values` in each of `bins` bins of `width` > 0
-    (the last bin also takes the values at its upper edge), summed in the order of
-    `values`: ``np.bincount(index)`` and ``np.bincount(index, weights=values)`` in one
-    pass. Negative and NaN values are left out."""
+    """Running count and sum of the non-negative `values` over `bins` bins of `width` > 0
+    (the last bin also takes the values at its upper edge), each bin summed in the order of
+    `values`: ``np.cumsum(np.bincount(index))`` and
+    ``np.cumsum(np.bincount(index, weights=values))`` in one pass and no temporaries.
+    Negative and NaN values are left out."""
     mass = np.zeros(bins, np.float64)
     moment = np.zeros(bins, np.float64)
     for value in values:
@@ -656,6 +657,9 @@ def histogram_sums(values, width, bins):
         k = min(np.int64(value / width), bins - 1)
         mass[k] += 1.0
         moment[k] += value
+    for k in range(1, bins):  # sequential, as np.cumsum
+        mass[k] += mass[k - 1]
+        moment[k] += moment[k - 1]
     return mass, moment
 
 

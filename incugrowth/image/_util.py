@@ -195,9 +195,7 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         from skimage.filters import threshold_li as skimage_li
 
         return float(skimage_li(values)) + low
-    mass, moment = _kernels.histogram_sums(values, width, bins)
-    mass, moment = np.cumsum(mass), np.cumsum(moment)
-    edges = np.arange(1, bins + 1) * width  # upper edge of each bin
+    mass, moment = _kernels.histogram_sums(values, width, bins)  # running totals
 
     def step(threshold, cut):
         back, fore = (
@@ -208,7 +206,7 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
 
     threshold, previous = float(np.mean(values)), -np.inf
     for _ in range(100):  # on the histogram: to within a bin
-        cut = int(np.searchsorted(edges, threshold, side="right"))  # whole bins below
+        cut = _bins_below(threshold, width, bins)
         if (
             cut <= 0
             or cut >= bins
@@ -231,6 +229,20 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         if abs(threshold - previous) <= 1e-9 * (high - low):
             break
     return threshold + low
+
+
+def _bins_below(threshold: float, width: float, bins: int) -> int:
+    """Number of the upper bin edges ``1..bins`` times `width` at or below `threshold`
+    (``np.searchsorted(np.arange(1, bins + 1) * width, threshold, side="right")``, without
+    the array of edges)."""
+    if not threshold == threshold:  # NaN sorts after every edge
+        return bins
+    cut = int(min(max(threshold / width, 0.0), float(bins)))
+    while cut < bins and float(cut + 1) * width <= threshold:
+        cut += 1
+    while cut > 0 and float(cut) * width > threshold:
+        cut -= 1
+    return cut
 
 
 def threshold_otsu(image: np.ndarray):

@@ -289,7 +289,8 @@ def _append(first, last, after, bucket, item):
 
 
 #: Longest distance (pixels) that :func:`distance` finds by its local search; a mask with
-#: pixels farther from the outside is measured by scipy instead.
+#: pixels farther from the outside is measured by scipy instead (at most 32766: the column
+#: distances are kept on 16 bits).
 NEAR = 64
 
 
@@ -297,11 +298,12 @@ def distance(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance (float32) from each pixel of `mask` to the nearest pixel outside.
 
     The exact transform of ``scipy.ndimage.distance_transform_edt`` (the frame's edge
-    does not count as outside), rounded to float32. Nuclei are thin, so each pixel's
-    nearest outside pixel is found by a search around it, along its run in the row and
-    up and down the columns it crosses, which is several times faster than a transform of
-    the whole frame; a mask with pixels more than :data:`NEAR` pixels from the outside
-    (or none outside) is measured by scipy.
+    does not count as outside), rounded to float32. The distance to the outside up and
+    down each column comes from two sweeps over the frame; nuclei are thin, so each
+    pixel's nearest outside pixel is then found by a short search along its run in the
+    row, which is several times faster than a transform of the whole frame. A mask with
+    pixels more than :data:`NEAR` pixels from the outside (or none outside) is measured
+    by scipy.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -318,8 +320,27 @@ def _near_distance(mask, near, out):
     than `near` pixels from the outside (or no outside pixel is that close)."""
     height, width = mask.shape
     far = near + 1  # "farther than near" (or no outside pixel in that column)
-    vertical = np.empty(width, np.int64)
-    for i in range(height):
+    # distance to the outside up each column (one sweep down the frame), then down each
+    # column (kept for the current row of a sweep up the frame)
+    # (branch-free arithmetic on 16 bits, which the compiler turns into vector instructions)
+    up = np.empty((height, width), np.int16)
+    step, cap = np.int16(1), np.int16(far)
+    for j in range(width):
+        up[0, j] = cap * np.int16(mask[0, j])
+    for i in range(1, height):
+        for j in range(width):
+            up[i, j] = min(up[i - 1, j] + step, cap) * np.int16(mask[i, j])
+    down = np.empty(width, np.int16)
+    vertical = np.empty(width, np.int16)
+    for i in range(height - 1, -1, -1):
+        if i == height - 1:
+            for j in range(width):
+                down[j] = cap * np.int16(mask[i, j])
+        else:
+            for j in range(width):
+                down[j] = min(down[j] + step, cap) * np.int16(mask[i, j])
+        for j in range(width):
+            vertical[j] = min(up[i, j], down[j])
         j = 0
         while j < width:
             if not mask[i, j]:
@@ -329,19 +350,6 @@ def _near_distance(mask, near, out):
             while j < width and mask[i, j]:
                 j += 1
             end = j  # a run [start, end) of the row
-            for c in range(start, end):  # distance to the outside up or down the column
-                best = far
-                k = i - 1
-                while k >= 0 and i - k < far and mask[k, c]:
-                    k -= 1
-                if k >= 0 and i - k < far:
-                    best = i - k
-                k = i + 1
-                while k < height and k - i < best and mask[k, c]:
-                    k += 1
-                if k < height and k - i < best:
-                    best = k - i
-                vertical[c] = best
             for c in range(start, end):
                 # the run's ends bound the distance; columns farther than it cannot help
                 best = far * far

@@ -474,6 +474,31 @@ def test_relabel_max_and_cut_below():
         relabel_max(labels, np.array([0, 1], dtype=np.int32), values)
 
 
+def test_median_deviation_equals_numpy():
+    from incugrowth.image._kernels import median_deviation
+
+    rng = np.random.default_rng(12)
+    samples = [
+        rng.standard_normal(9_999),  # odd
+        rng.standard_normal(10_000),  # even
+        rng.integers(-5, 5, 50_001) * 0.1,  # few values, many ties
+        np.sort(rng.gamma(1.0, 1.0, 20_000)),  # sorted: the regular sample is skewed
+        rng.random(30_000) ** 6 * 1e-3,  # long tail, tiny values
+        np.r_[np.zeros(7_000), rng.random(3_000)],  # the median in a run of equal values
+        np.array([3.0]),
+        np.array([2.0, 1.0]),
+    ]
+    for values in samples:
+        values = values.astype(np.float32)
+        middle = np.median(values)
+        spread = np.median(np.abs(values - middle))
+        ours = median_deviation(values)
+        assert ours == (middle, spread)
+        assert ours[0].dtype == ours[1].dtype == np.float32
+    assert np.isnan(median_deviation(np.array([1.0, np.nan], np.float32))).all()
+    assert np.isnan(median_deviation(np.zeros(0, np.float32))).all()
+
+
 def test_compiled_statistics_equal_numpy():
     from incugrowth.image import _kernels
 

@@ -27,6 +27,7 @@ __all__ = [
     "label_count",
     "label_max",
     "local_tops",
+    "median_deviation",
     "object_stats",
     "relabel_max",
     "relief_of",
@@ -669,6 +670,71 @@ def histogram_sums(values, width, bins):
         mass[k] += mass[k - 1]
         moment[k] += moment[k - 1]
     return mass, moment
+
+
+def median_deviation(values: np.ndarray) -> tuple[np.float32, np.float32]:
+    """``np.median(values)`` and ``np.median(np.abs(values - that))`` of float32 `values`.
+
+    The same float32 values as NumPy's (the middle two averaged when the number is even;
+    NaN when a value is NaN or there is none), about three times faster: each median is
+    selected by a sorted regular sample that brackets it, one pass that keeps the values
+    between the brackets, and a sort of what is left.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float32).ravel()
+    if values.size == 0:
+        return np.float32(np.nan), np.float32(np.nan)
+    middle, spread = _median_deviation(values)
+    return np.float32(middle), np.float32(spread)
+
+
+@_compiled
+def _median_deviation(values):
+    n = values.size
+    for i in range(n):
+        if values[i] != values[i]:
+            return np.float32(np.nan), np.float32(np.nan)
+    two = np.float32(2)
+    low, high = _kth_pair(values, (n - 1) // 2)
+    middle = low if n % 2 else (low + high) / two  # float32, as NumPy's mean of the two
+    deviation = np.empty(n, np.float32)
+    for i in range(n):
+        deviation[i] = abs(values[i] - middle)
+    low, high = _kth_pair(deviation, (n - 1) // 2)
+    return middle, low if n % 2 else (low + high) / two
+
+
+@_compiled
+def _kth_pair(values, k):
+    """The k-th and (k + 1)-th smallest (from 0; the k-th twice when it is the last) of the
+    float32 `values` (no NaN)."""
+    need = min(k + 1, values.size - 1)
+    buffers = (np.empty(values.size, np.float32), np.empty(values.size, np.float32))
+    work, which, m = values, 0, 512
+    while work.size > 4 * m:
+        n = work.size
+        # brackets about four standard deviations of the sample's rank either side of k
+        sample = np.empty(m, np.float32)
+        for i in range(m):
+            sample[i] = work[i * (n // m)]
+        sample.sort()
+        rank = (k * m) // n
+        low = sample[rank - 48] if rank > 48 else np.float32(-np.inf)
+        high = sample[rank + 49] if rank + 49 < m - 1 else np.float32(np.inf)
+        band = buffers[which]
+        below = 0
+        kept = 0
+        for i in range(n):  # branch-free: count those below, keep those between
+            value = work[i]
+            below += value < low
+            band[kept] = value
+            kept += (value >= low) & (value <= high)
+        if below > k or need >= below + kept or kept == n:
+            break  # the brackets missed (rare) or did not narrow: sort what is left
+        if low == high:
+            return low, low
+        work, k, need, which = band[:kept], k - below, need - below, 1 - which
+    ordered = np.sort(work)
+    return ordered[k], ordered[need]
 
 
 @_compiled

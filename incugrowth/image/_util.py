@@ -265,5 +265,5 @@ def threshold_otsu(image: np.ndarray):
 
 def _mad_sigma(lap: np.ndarray) -> float:
     """Noise deviation from the median absolute deviation of its Laplacian `lap`."""
-    mad = np.median(np.abs(lap - np.median(lap)))
+    _, mad = _kernels.median_deviation(lap)
     return float(1.4826 * mad / np.sqrt(20.0))

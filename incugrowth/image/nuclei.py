@@ -15,6 +15,7 @@ from incugrowth.image._kernels import (
     join_shallow,
     label_max,
     local_tops,
+    median_deviation,
     object_stats,
     relabel_max,
     relief_of,
@@ -296,8 +297,8 @@ def _dim_nuclei(flat, foreground, cutoff, dim, radius):
     0.8 `radius`: fibres and specks stay out) and no larger than three nuclei.
     """
     below = sample_outside(flat, foreground, 100_000)  # a sample is enough for the median
-    middle = float(np.median(below))
-    spread = 1.4826 * float(np.median(np.abs(below - middle)))
+    middle, spread = map(float, median_deviation(below))
+    spread *= 1.4826
     low = flat > max(dim * cutoff, middle + 4 * spread)
     labels, n = label(low)
     if n == 0:

@@ -400,6 +400,33 @@ def test_distance_is_the_exact_euclidean_transform(fraction):
         np.testing.assert_array_equal(distance(mask), expected)
 
 
+def test_inscribed_radius_is_the_largest_distance_of_each_label():
+    from incugrowth.image._kernels import distance, inscribed_radius, label_max
+    from incugrowth.image._util import label
+
+    rng = np.random.default_rng(19)
+    for shape, smoothing in [((1, 9), 0), ((30, 41), 0), ((120, 90), 3), ((90, 300), 10)]:
+        for fraction in (0.3, 0.6, 0.9):
+            values = ndi.gaussian_filter(rng.random(shape), smoothing)
+            mask = values <= np.quantile(values, fraction)
+            labels, n = label(mask)
+            expected = label_max(distance(mask), labels, n)
+            np.testing.assert_array_equal(inscribed_radius(mask, labels, n), expected)
+    # labels that reach outside the mask count 0 there; absent labels stay -inf
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[2:12, 2:12] = True
+    labels = np.zeros((20, 20), dtype=np.int32)
+    labels[2:12, 2:12] = 1
+    labels[15:18, 15:18] = 3
+    np.testing.assert_array_equal(inscribed_radius(mask, labels, 3), [-np.inf, 5, -np.inf, 0])
+    # farther than the local search goes: scipy's transform
+    wide = np.pad(np.ones((200, 150), bool), 1)
+    radius = inscribed_radius(wide, wide.astype(np.int32), 1)
+    assert radius[1] == label_max(distance(wide), wide.astype(np.int32), 1)[1] == 75
+    with pytest.raises(ValueError, match="0..n"):
+        inscribed_radius(mask, labels, 2)
+
+
 def test_label_max_marks_absent_labels():
     from incugrowth.image._kernels import label_max
 

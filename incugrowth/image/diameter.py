@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from incugrowth.image._kernels import distance, label_count, label_max
+from incugrowth.image._kernels import inscribed_radius, label_count
 from incugrowth.image._util import (
     as_float_image,
     background_grid,
@@ -66,7 +66,7 @@ def _typical_size(mask: np.ndarray) -> tuple[float, int]:
     labels, n = label(mask)
     if n == 0:
         return float("nan"), 0
-    diameter = 2 * label_max(distance(mask), labels, n)[1:]
+    diameter = 2 * inscribed_radius(mask, labels, n)[1:]
     weight = np.sqrt(label_count(labels, n)[1:])
     order = np.argsort(diameter)
     weight = np.cumsum(weight[order])

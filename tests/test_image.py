@@ -427,6 +427,19 @@ def test_inscribed_radius_is_the_largest_distance_of_each_label():
         inscribed_radius(mask, labels, 2)
 
 
+def test_radix_sort_orders_by_the_high_half_stably():
+    from incugrowth.image._kernels import _radix_sort_high
+
+    rng = np.random.default_rng(20)
+    for n, spread in [(1, 10), (500, 3), (5000, 2**32 - 1), (3000, 2**12)]:
+        high = rng.integers(0, spread, n, dtype=np.uint64) + np.uint64(7 << 24)
+        keys = (high << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+        rng.shuffle(keys)
+        expected = keys[np.argsort(keys >> np.uint64(32), kind="stable")]
+        _radix_sort_high(keys, np.empty_like(keys), n)
+        np.testing.assert_array_equal(keys, expected)
+
+
 def test_label_max_marks_absent_labels():
     from incugrowth.image._kernels import label_max
 

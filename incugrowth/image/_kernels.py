@@ -63,12 +63,15 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
     pixel queued first (4-neighbours; a pixel never takes a level lower than the one it
     was reached from; seeds of one height are queued in raster order). This is the order
     of ``skimage.segmentation.watershed(-relief, markers, mask=mask)`` (scikit-image
-    0.26 on float32 reliefs; the tests compare the two). NaN heights are not expected.
+    0.26 on float32 reliefs; the tests compare the two; scikit-image gives every seed the
+    same age, so among seeds of exactly one height it follows its heap instead). NaN
+    heights are not expected.
 
     Connected parts of `mask` do not interact, so each is flooded on its own, within its
-    bounding box (a part with one seed is simply filled): the queue stays small and the
-    pixels it touches stay in the cache, which makes this several times faster than one
-    flood over the whole frame.
+    bounding box (a part with one seed is simply filled), which keeps the pixels it
+    touches in the cache. Within a part, the pixels are sorted by height once (a radix
+    sort) and the heights are visited in that order with a first-in, first-out queue per
+    height (see :func:`_flood_part`): no priority queue, and about twice as fast as one.
 
     Parameters
     ----------
@@ -108,39 +111,6 @@ def _order(bits):
     return (~bits) & np.uint32(0x7FFFFFFF)
 
 
-@_inline
-def _sift_up(heap, n, key):
-    """Add `key` to the binary min-heap ``heap[:n]`` (which grows by one)."""
-    child = n
-    while child > 0:
-        parent = (child - 1) >> 1
-        if key < heap[parent]:
-            heap[child] = heap[parent]
-            child = parent
-        else:
-            break
-    heap[child] = key
-
-
-@_inline
-def _sift_down(heap, n, key):
-    """Put `key` at the root of the binary min-heap ``heap[:n]`` whose root was taken, and
-    move it down to its place."""
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= n:
-            break
-        if child + 1 < n and heap[child + 1] < heap[child]:
-            child += 1
-        if heap[child] < key:
-            heap[i] = heap[child]
-            i = child
-        else:
-            break
-    heap[i] = key
-
-
 @_compiled
 def _flood(bits, markers, parts, n_parts):
     height, width = bits.shape
@@ -157,17 +127,21 @@ def _flood(bits, markers, parts, n_parts):
             if markers[i, j] != 0:
                 seeds[part] += 1
                 seed[part] = markers[i, j]
-    largest = 1
+    # work space of the largest part (and of the largest box with a border), used by each
+    # part in turn
+    largest, largest_box = 1, 1
     for part in range(1, n_parts + 1):
         if seeds[part] >= 2:
             largest = max(largest, boxes[part, 4])
-    # work space of the largest part, used by each in turn
-    pixel = np.empty(largest, np.int64)  # pixel of each queue number
-    waiting = np.empty(largest, np.uint64)  # key of each pixel waiting in a later bucket
-    after = np.empty(largest, np.int32)  # next queue number in the same bucket
-    heap = np.empty(largest, np.uint64)  # the current bucket
-    first = np.empty(max(16, largest // 4), np.int32)
-    last = np.empty(max(16, largest // 4), np.int32)
+            rows = boxes[part, 2] - boxes[part, 0] + 2
+            largest_box = max(largest_box, rows * (boxes[part, 3] - boxes[part, 1] + 2))
+    keys = np.empty(largest, np.uint64)  # priority << 32 | place, sorted
+    spare = np.empty(largest, np.uint64)  # the radix sort's other buffer
+    queue = np.empty(largest, np.int64)  # places taken at the current height, in order
+    state = np.empty(largest_box, np.uint8)
+    queued = np.empty(largest_box, np.int64)
+    label = np.empty(largest_box, np.int32)
+    priority = np.empty(largest_box, np.uint32)
     for part in range(1, n_parts + 1):
         top, left, bottom, right = boxes[part, 0], boxes[part, 1], boxes[part, 2], boxes[part, 3]
         if seeds[part] == 1:
@@ -177,117 +151,131 @@ def _flood(bits, markers, parts, n_parts):
                         out[i, j] = seed[part]
         elif seeds[part] >= 2:
             _flood_part(
-                bits, markers, parts, part, top, left, bottom, right, boxes[part, 4],
-                out, pixel, waiting, after, heap, first, last,
+                bits, markers, parts, part, top, left, bottom, right, out,
+                keys, spare, queue, state, queued, label, priority,
             )  # fmt: skip
     return out
 
 
+#: States of a place in :func:`_flood_part`: not of the part (or the border), not reached
+#: yet, queued and waiting for its height, taken.
+OUTSIDE, UNREACHED, WAITING, TAKEN = 0, 1, 2, 3
+
+
 @_compiled
 def _flood_part(
-    bits, markers, parts, part, top, left, bottom, right, area,
-    out, pixel, waiting, after, heap, first, last,
+    bits, markers, parts, part, top, left, bottom, right, out,
+    keys, spare, queue, state, queued, label, priority,
 ):  # fmt: skip
     """Flood one part of the mask (label `part` of `parts`) within its bounding box
     (rows top..bottom - 1, columns left..right - 1).
 
-    A queued pixel's key is its 32-bit priority << 32 | its queue number, so keys are
-    unique and ties in height go to the pixel queued first. Keys wait in buckets of
-    priority (linked lists) and the current bucket is a binary heap.
+    The part is copied into work arrays over its box with a border of one pixel (places
+    ``(i - top + 1) * span + j - left + 1``), so that neighbours need no edge checks, and
+    its places are sorted by priority once. Heights are then visited in that order: the
+    pixels queued at a height are taken first queued, first taken, and a pixel they reach
+    that is no lower (a priority not above the height) is taken at this height too, after
+    them. A lower one waits for its own height. This is the order of a priority queue of
+    (priority, time queued) with each pixel's priority raised to that of the pixel that
+    reached it, without the queue.
     """
-    width = bits.shape[1]
-    lowest, highest = np.uint32(0xFFFFFFFF), np.uint32(0)
+    span = right - left + 2
+    state[: (bottom - top + 2) * span] = OUTSIDE
+    n = 0
+    count = 0  # pixels queued so far
     for i in range(top, bottom):
+        base = (i - top + 1) * span + 1 - left
         for j in range(left, right):
             if parts[i, j] == part:
-                k = _order(bits[i, j])
-                lowest = min(lowest, k)
-                highest = max(highest, k)
-    n_buckets = min(first.size, max(16, area // 4))
-    shift = 0
-    while shift < 32 and ((highest - lowest) >> np.uint32(shift)) >= n_buckets:
-        shift += 1
-    shift = np.uint32(shift)
-    first[:n_buckets] = -1
-    last[:n_buckets] = -1
-    count = 0
-    for i in range(top, bottom):
-        for j in range(left, right):
-            if parts[i, j] == part and markers[i, j] != 0:
-                out[i, j] = markers[i, j]
-                k = _order(bits[i, j])
-                b = (k - lowest) >> shift
-                waiting[count] = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
-                pixel[count] = i * width + j
-                _append(first, last, after, b, count)
+                place = base + j
+                priority[place] = _order(bits[i, j])
+                keys[n] = (np.uint64(priority[place]) << np.uint64(32)) | np.uint64(place)
+                n += 1
+                label[place] = markers[i, j]
+                if markers[i, j] != 0:  # seeds are queued in raster order
+                    state[place] = WAITING
+                    queued[place] = count
+                    count += 1
+                else:
+                    state[place] = UNREACHED
+    _radix_sort_high(keys, spare, n)
+    low = np.uint64(0xFFFFFFFF)
+    start = 0
+    while start < n:
+        height = np.uint32(keys[start] >> np.uint64(32))
+        end = start
+        size = 0
+        while end < n and np.uint32(keys[end] >> np.uint64(32)) == height:
+            place = np.int64(keys[end] & low)
+            if state[place] == WAITING:
+                queue[size] = place
+                size += 1
+            end += 1
+        if size > 1:  # several waiting at one height: the first queued first
+            for t in range(size):
+                spare[t] = (np.uint64(queued[queue[t]]) << np.uint64(32)) | np.uint64(queue[t])
+            spare[:size].sort()
+            for t in range(size):
+                queue[t] = np.int64(spare[t] & low)
+        head = 0
+        while head < size:
+            place = queue[head]
+            head += 1
+            state[place] = TAKEN
+            for side in range(4):  # up, left, right, down, as scikit-image
+                if side == 0:
+                    other = place - span
+                elif side == 1:
+                    other = place - 1
+                elif side == 2:
+                    other = place + 1
+                else:
+                    other = place + span
+                if state[other] != UNREACHED:
+                    continue
+                label[other] = label[place]
+                if priority[other] <= height:  # no lower: taken at this height, in turn
+                    queue[size] = other
+                    size += 1
+                    state[other] = TAKEN
+                else:
+                    state[other] = WAITING
+                    queued[other] = count
                 count += 1
-    labels = out.ravel()
-    order = bits.ravel()
-    inside = parts.ravel()
-    bucket, n = 0, 0
-    while True:
-        if n == 0:
-            while bucket < n_buckets and first[bucket] < 0:
-                bucket += 1
-            if bucket >= n_buckets:
-                break
-            item = first[bucket]
-            while item >= 0:
-                _sift_up(heap, n, waiting[item])
-                n += 1
-                item = after[item]
-            first[bucket] = last[bucket] = -1
-        key = heap[0]
-        n -= 1
-        if n > 0:
-            _sift_down(heap, n, heap[n])
-        p = pixel[np.int64(key & np.uint64(0xFFFFFFFF))]
-        level = np.uint32(key >> np.uint64(32))
-        label = labels[p]
-        row = p // width
-        col = p - row * width
-        for side in range(4):  # up, left, right, down, as scikit-image
-            if side == 0:
-                if row == top:
-                    continue
-                q = p - width
-            elif side == 1:
-                if col == left:
-                    continue
-                q = p - 1
-            elif side == 2:
-                if col == right - 1:
-                    continue
-                q = p + 1
-            else:
-                if row == bottom - 1:
-                    continue
-                q = p + width
-            if inside[q] != part or labels[q] != 0:
-                continue
-            labels[q] = label
-            k = max(_order(order[q]), level)
-            key = (np.uint64(k) << np.uint64(32)) | np.uint64(count)
-            pixel[count] = q
-            b = (k - lowest) >> shift
-            if b <= bucket:
-                _sift_up(heap, n, key)
-                n += 1
-            else:
-                waiting[count] = key
-                _append(first, last, after, b, count)
-            count += 1
+        start = end
+    for i in range(top, bottom):
+        base = (i - top + 1) * span + 1 - left
+        for j in range(left, right):
+            if parts[i, j] == part:
+                out[i, j] = label[base + j]
 
 
-@_inline
-def _append(first, last, after, bucket, item):
-    """Put queue number `item` at the end of `bucket`'s linked list."""
-    after[item] = -1
-    if last[bucket] < 0:
-        first[bucket] = item
-    else:
-        after[last[bucket]] = item
-    last[bucket] = item
+@_compiled
+def _radix_sort_high(keys, spare, n):
+    """Sort ``keys[:n]`` by their high 32 bits, stably (least significant byte first;
+    a byte that all keys share is skipped); `spare` is work space of the same size."""
+    counts = np.empty(256, np.int64)
+    source, target = keys, spare
+    swapped = False
+    for shift in range(32, 64, 8):
+        counts[:] = 0
+        for t in range(n):
+            counts[(source[t] >> np.uint64(shift)) & np.uint64(255)] += 1
+        if counts[(source[0] >> np.uint64(shift)) & np.uint64(255)] == n:
+            continue
+        total = 0
+        for digit in range(256):  # first place of each digit
+            size = counts[digit]
+            counts[digit] = total
+            total += size
+        for t in range(n):
+            digit = (source[t] >> np.uint64(shift)) & np.uint64(255)
+            target[counts[digit]] = source[t]
+            counts[digit] += 1
+        source, target = target, source
+        swapped = not swapped
+    if swapped:
+        keys[:n] = spare[:n]
 
 
 #: Longest distance (pixels) that :func:`distance` finds by its local search; a mask with

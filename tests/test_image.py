@@ -477,6 +477,37 @@ def test_flood_takes_pixels_in_the_order_of_scikit_image_watershed(levels):
         np.testing.assert_array_equal(flood(relief, markers, mask), expected)
 
 
+@pytest.mark.parametrize("levels", [3, None])
+def test_flood_regions_give_the_peaks_and_passes_of_the_flooded_labels(levels):
+    from incugrowth.image._kernels import boundary_pairs, flood, flood_regions, label_max
+
+    rng = np.random.default_rng(30 + (levels or 0))
+    for _ in range(30):
+        shape = tuple(rng.integers(1, 70, 2))
+        relief = ndi.gaussian_filter(rng.random(shape), rng.uniform(0, 3)).astype(np.float32)
+        if levels:
+            relief = np.round(relief * levels).astype(np.float32) / levels
+        mask = rng.random(shape) > rng.uniform(0, 0.5)
+        markers = np.zeros(shape, dtype=np.int32)
+        n = int(rng.integers(0, 15))
+        markers.flat[rng.choice(markers.size, min(n, markers.size), replace=False)] = rng.integers(
+            1, 20, min(n, markers.size)
+        )
+        labels, top, first, second, saddle = flood_regions(relief, markers, mask)
+        np.testing.assert_array_equal(labels, flood(relief, markers, mask))
+        np.testing.assert_array_equal(top, label_max(relief, labels, int(labels.max())))
+        expected = boundary_pairs(labels, relief)[:3]
+        for ours, theirs in zip((first, second, saddle), expected):
+            np.testing.assert_array_equal(ours, theirs)
+    # negative seed labels are flooded (as scikit-image does) but have no peak or pass
+    markers = np.zeros((6, 6), dtype=np.int32)
+    markers[0, 0], markers[5, 5] = -2, 3
+    labels, top, first, _, _ = flood_regions(np.ones((6, 6)), markers, np.ones((6, 6), bool))
+    assert set(np.unique(labels)) == {-2, 3}
+    np.testing.assert_array_equal(top, [-np.inf, -np.inf, -np.inf, 1.0])
+    assert first.size == 0
+
+
 def test_flood_leaves_unseeded_parts_and_rejects_mismatched_shapes():
     from incugrowth.image._kernels import flood
 

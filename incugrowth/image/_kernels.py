@@ -22,6 +22,7 @@ __all__ = [
     "cut_below",
     "distance",
     "flood",
+    "flood_regions",
     "histogram_sums",
     "inscribed_radius",
     "join_shallow",
@@ -86,6 +87,19 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
     -------
     (M, N) ndarray of int32
     """
+    return flood_regions(relief, markers, mask)[0]
+
+
+def flood_regions(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray):
+    """:func:`flood`, with what merging its regions needs, taken where the flood knows it.
+
+    Returns ``(labels, top, first, second, saddle)``: the labels of :func:`flood`; the
+    highest `relief` of each label 0..n, n the highest label in them (float64, -inf for
+    label 0 and absent labels: ``label_max(relief, labels, n)``); and the touching
+    pairs of labels with their saddles (``boundary_pairs(labels, relief)[:3]``). Regions
+    touch only within a part of `mask` flooded from several seeds, so only those parts'
+    boxes are searched for contacts, not the whole frame.
+    """
     relief = np.ascontiguousarray(relief, dtype=np.float32)
     markers = _int32(markers, "markers")
     mask = np.ascontiguousarray(mask, dtype=bool)
@@ -95,9 +109,48 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
             f"{relief.shape}, {markers.shape} and {mask.shape}"
         )
     if mask.size == 0:
-        return np.zeros(mask.shape, dtype=np.int32)
+        labels = np.zeros(mask.shape, dtype=np.int32)
+        none = np.zeros(0, np.int64)
+        return labels, np.full(1, -np.inf), none, none, np.zeros(0)
     n_parts, parts = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    return _flood(relief.view(np.uint32), markers, parts, n_parts - 1)
+    labels, seeds, boxes, top, contacts = _flood(relief, markers, parts, n_parts - 1)
+    first, second, score = _contacts_within(labels, relief, parts, seeds, boxes, contacts)
+    present = np.flatnonzero(top > -np.inf)
+    top = top[: (present[-1] + 1 if present.size else 1)]
+    first, second, saddle, _ = _pairs(first, second, score, top.size)
+    return labels, top, first, second, saddle
+
+
+@_compiled
+def _contacts_within(labels, relief, parts, seeds, boxes, n):
+    """The `n` contacts of different labels (as :func:`_contacts`, with `relief`) within
+    the parts flooded from several seeds."""
+    height, width = labels.shape
+    first, second = np.empty(n, np.int32), np.empty(n, np.int32)
+    score = np.empty(n, np.float64)
+    k = 0
+    for part in range(1, seeds.size):
+        if seeds[part] < 2:
+            continue
+        for i in range(boxes[part, 0], boxes[part, 2]):
+            for j in range(boxes[part, 1], boxes[part, 3]):
+                if parts[i, j] != part:
+                    continue
+                a = labels[i, j]
+                if a <= 0:
+                    continue
+                for down in range(2):  # right, then lower neighbour
+                    row, col = (i + 1, j) if down else (i, j + 1)
+                    if row >= height or col >= width:
+                        continue
+                    b = labels[row, col]
+                    if b == a or b <= 0:
+                        continue
+                    first[k] = min(a, b)
+                    second[k] = max(a, b)
+                    score[k] = min(relief[i, j], relief[row, col])
+                    k += 1
+    return first, second, score
 
 
 @_inline
@@ -112,12 +165,17 @@ def _order(bits):
 
 
 @_compiled
-def _flood(bits, markers, parts, n_parts):
+def _flood(relief, markers, parts, n_parts):
+    """Labels of :func:`flood`; the number of seed pixels and the bounding box of each
+    part; the highest relief of each label 0..(highest seed label) (-inf for 0 and absent
+    labels); and the number of contacts of different labels."""
+    bits = relief.view(np.uint32)
     height, width = bits.shape
     out = np.zeros((height, width), np.int32)
     seeds = np.zeros(n_parts + 1, np.int64)
     seed = np.zeros(n_parts + 1, np.int32)
     boxes = _new_boxes(n_parts, height, width)
+    highest = 0
     for i in range(height):
         for j in range(width):
             part = parts[i, j]
@@ -127,6 +185,8 @@ def _flood(bits, markers, parts, n_parts):
             if markers[i, j] != 0:
                 seeds[part] += 1
                 seed[part] = markers[i, j]
+                highest = max(highest, markers[i, j])
+    top = np.full(highest + 1, -np.inf)
     # work space of the largest part (and of the largest box with a border), used by each
     # part in turn
     largest, largest_box = 1, 1
@@ -142,19 +202,29 @@ def _flood(bits, markers, parts, n_parts):
     queued = np.empty(largest_box, np.int64)
     label = np.empty(largest_box, np.int32)
     priority = np.empty(largest_box, np.uint32)
+    contacts = 0
     for part in range(1, n_parts + 1):
-        top, left, bottom, right = boxes[part, 0], boxes[part, 1], boxes[part, 2], boxes[part, 3]
+        first_row, left, bottom, right = (
+            boxes[part, 0],
+            boxes[part, 1],
+            boxes[part, 2],
+            boxes[part, 3],
+        )
         if seeds[part] == 1:
-            for i in range(top, bottom):
+            value = seed[part]
+            for i in range(first_row, bottom):
                 for j in range(left, right):
                     if parts[i, j] == part:
-                        out[i, j] = seed[part]
+                        out[i, j] = value
+                        if value > 0:
+                            top[value] = max(top[value], np.float64(relief[i, j]))
         elif seeds[part] >= 2:
-            _flood_part(
-                bits, markers, parts, part, top, left, bottom, right, out,
+            contacts += _flood_part(
+                bits, relief, markers, parts, part, first_row, left, bottom, right, out, top,
                 keys, spare, queue, state, queued, label, priority,
             )  # fmt: skip
-    return out
+    top[0] = -np.inf
+    return out, seeds, boxes, top, contacts
 
 
 #: States of a place in :func:`_flood_part`: not of the part (or the border), not reached
@@ -164,7 +234,7 @@ OUTSIDE, UNREACHED, WAITING, TAKEN = 0, 1, 2, 3
 
 @_compiled
 def _flood_part(
-    bits, markers, parts, part, top, left, bottom, right, out,
+    bits, relief, markers, parts, part, top, left, bottom, right, out, highest,
     keys, spare, queue, state, queued, label, priority,
 ):  # fmt: skip
     """Flood one part of the mask (label `part` of `parts`) within its bounding box
@@ -243,11 +313,23 @@ def _flood_part(
                     queued[other] = count
                 count += 1
         start = end
+    # the labels into `out`, the highest relief of each into `highest`; the number of
+    # contacts of different labels (right and lower neighbours) is returned
+    contacts = 0
     for i in range(top, bottom):
         base = (i - top + 1) * span + 1 - left
         for j in range(left, right):
             if parts[i, j] == part:
-                out[i, j] = label[base + j]
+                place = base + j
+                value = label[place]
+                out[i, j] = value
+                if value <= 0:  # (negative seed labels: no peak, no contacts)
+                    continue
+                highest[value] = max(highest[value], np.float64(relief[i, j]))
+                for other in (place + 1, place + span):
+                    if state[other] != OUTSIDE and label[other] > 0 and label[other] != value:
+                        contacts += 1
+    return contacts
 
 
 @_compiled
@@ -490,7 +572,12 @@ def boundary_pairs(labels: np.ndarray, values: np.ndarray):
     if values.dtype not in (np.float32, np.float64, np.int32):
         values = values.astype(np.float64)
     a, b, score = _touching(labels, values)
-    n = int(labels.max()) + 1
+    return _pairs(a, b, score, int(labels.max()) + 1)
+
+
+def _pairs(a, b, score, n):
+    """The distinct pairs ``a < b`` (labels below `n`) of a list of contacts in increasing
+    order, with the highest `score` and the number of contacts of each."""
     keys, inverse = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
     saddle = np.full(keys.size, -np.inf)
     np.maximum.at(saddle, inverse, score)

@@ -11,9 +11,8 @@ from incugrowth.image._kernels import (
     boundary_pairs,
     cut_below,
     distance,
-    flood,
+    flood_regions,
     join_shallow,
-    label_max,
     local_tops,
     median_deviation,
     object_stats,
@@ -193,9 +192,9 @@ def _segment(
     inner = above_fraction(flat, peaks, core, foreground)
     depth = gaussian(distance(inner), diameter / 8)
     relief = relief_of(depth, bright, foreground, radius)
-    labels = _watershed(relief, foreground, max(1, round(diameter / 5)))
+    labels, *regions = _watershed(relief, foreground, max(1, round(diameter / 5)))
     # the merged regions and the peak of each in the flattened frame, in one pass
-    labels, peak = relabel_max(labels, _merge_shallow(labels, relief, split), flat)
+    labels, peak = relabel_max(labels, _merge_shallow(*regions, split), flat)
     n = peak.size - 1
     peak[0] = np.inf
     threshold = cut * peak
@@ -234,25 +233,26 @@ def _watershed(relief, foreground, spacing):
 
     Pixels of a flat-topped maximum form one marker; neighbours closer than `spacing` that
     are not the highest around are left to the watershed and to :func:`_merge_shallow`.
+    Returns the labels and what :func:`_merge_shallow` needs (see :func:`flood_regions`).
     """
     top = max_filter(relief, 2 * spacing + 1)
     markers, _ = label(local_tops(relief, top, foreground))
-    return flood(relief, markers, foreground)
+    return flood_regions(relief, markers, foreground)
 
 
-def _merge_shallow(labels, relief, split):
+def _merge_shallow(top, first, second, saddle, split):
     """Merge neighbouring regions whose pass lies less than `split` (relative) below the lower peak.
 
     This is the dynamics of the relief (as in h-maxima, but relative to the peak height)
     computed on the region adjacency graph: passes are visited from the highest down, and two
     regions join when the lower one's peak rises less than `split` times its height above
-    the pass. Returns the label each label 0..max joins (itself when it stays).
+    the pass. `top` is the peak of each region 0..n, `first`, `second` and `saddle` the
+    touching pairs and their passes. Returns the label each label 0..n joins (itself when
+    it stays).
     """
-    n = int(labels.max())
+    n = top.size - 1
     if n < 2 or split <= 0:
         return np.arange(n + 1, dtype=np.int32)
-    top = label_max(relief, labels, n)
-    first, second, saddle, _ = boundary_pairs(labels, relief)
     order = np.argsort(-saddle)
     return join_shallow(first, second, saddle, order, top, float(split)).astype(np.int32)
 

@@ -66,6 +66,29 @@ def test_separated_nuclei_are_counted_exactly(dtype):
     assert np.all(hits > 0) and np.unique(hits).size == len(centres)
 
 
+@pytest.mark.parametrize("spacing", [11, 16, 40])
+def test_passes_over_the_flooded_parts_equal_passes_over_the_frame(spacing, monkeypatch):
+    from incugrowth.image import nuclei
+
+    rng = np.random.default_rng(spacing)
+    centres = grid_centres((300, 360), spacing, rng, jitter=0.3)
+    centres = centres[rng.random(len(centres)) < 0.7]  # clusters and gaps
+    frame = nuclei_frame(centres, 6, (300, 360), brightness=rng.uniform(0.3, 1, len(centres)))
+    results = []
+    original = nuclei._Labelled.__init__
+    for within in (True, False):
+
+        def init(self, regions, size, within=within):
+            original(self, regions, size)
+            self.regions = regions if within else None
+
+        monkeypatch.setattr(nuclei._Labelled, "__init__", init)
+        results.append(segment_nuclei(frame, diameter=12))
+        monkeypatch.undo()
+    np.testing.assert_array_equal(results[0], results[1])
+    assert results[0].max() > len(centres) / 2  # not a trivial segmentation
+
+
 @pytest.mark.parametrize("radius", [5, 12])
 def test_touching_pairs_are_split(radius):
     rng = np.random.default_rng(2)
@@ -479,7 +502,17 @@ def test_flood_takes_pixels_in_the_order_of_scikit_image_watershed(levels):
 
 @pytest.mark.parametrize("levels", [3, None])
 def test_flood_regions_give_the_peaks_and_passes_of_the_flooded_labels(levels):
-    from incugrowth.image._kernels import boundary_pairs, flood, flood_regions, label_max
+    from incugrowth.image._kernels import (
+        boundary_pairs,
+        cut_below,
+        cut_below_within,
+        flood,
+        flood_regions,
+        label_max,
+        pairs_within,
+        relabel_max,
+        relabel_within,
+    )
 
     rng = np.random.default_rng(30 + (levels or 0))
     for _ in range(30):
@@ -493,16 +526,35 @@ def test_flood_regions_give_the_peaks_and_passes_of_the_flooded_labels(levels):
         markers.flat[rng.choice(markers.size, min(n, markers.size), replace=False)] = rng.integers(
             1, 20, min(n, markers.size)
         )
-        labels, top, first, second, saddle = flood_regions(relief, markers, mask)
+        labels, top, first, second, saddle, regions = flood_regions(relief, markers, mask)
         np.testing.assert_array_equal(labels, flood(relief, markers, mask))
-        np.testing.assert_array_equal(top, label_max(relief, labels, int(labels.max())))
+        n = int(labels.max())
+        np.testing.assert_array_equal(top, label_max(relief, labels, n))
         expected = boundary_pairs(labels, relief)[:3]
         for ours, theirs in zip((first, second, saddle), expected):
+            np.testing.assert_array_equal(ours, theirs)
+        # the passes that follow the flood, over its parts only, equal their whole-frame
+        # versions: relabel (merge), cut, contacts of what is left
+        lookup = np.arange(n + 1, dtype=np.int32)
+        lookup[1:] = rng.integers(1, n + 1, n) if n else lookup[1:]
+        expected_labels, expected_peak = relabel_max(labels, lookup, relief)
+        peak = relabel_within(labels, lookup, relief, regions)
+        np.testing.assert_array_equal(labels, expected_labels)
+        np.testing.assert_array_equal(peak[1:], expected_peak[1:])
+        threshold = (0.5 * np.where(np.isfinite(peak), peak, 0)).astype(np.float32)
+        expected_sizes = cut_below(expected_labels, relief, threshold)
+        np.testing.assert_array_equal(
+            cut_below_within(labels, relief, threshold, regions), expected_sizes
+        )
+        np.testing.assert_array_equal(labels, expected_labels)
+        for ours, theirs in zip(
+            pairs_within(labels, labels, regions), boundary_pairs(labels, labels)
+        ):
             np.testing.assert_array_equal(ours, theirs)
     # negative seed labels are flooded (as scikit-image does) but have no peak or pass
     markers = np.zeros((6, 6), dtype=np.int32)
     markers[0, 0], markers[5, 5] = -2, 3
-    labels, top, first, _, _ = flood_regions(np.ones((6, 6)), markers, np.ones((6, 6), bool))
+    labels, top, first, *_ = flood_regions(np.ones((6, 6)), markers, np.ones((6, 6), bool))
     assert set(np.unique(labels)) == {-2, 3}
     np.testing.assert_array_equal(top, [-np.inf, -np.inf, -np.inf, 1.0])
     assert first.size == 0

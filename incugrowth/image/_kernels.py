@@ -20,6 +20,7 @@ __all__ = [
     "bin_counts",
     "boundary_pairs",
     "cut_below",
+    "cut_below_within",
     "distance",
     "flood",
     "flood_regions",
@@ -31,7 +32,9 @@ __all__ = [
     "local_tops",
     "median_deviation",
     "object_stats",
+    "pairs_within",
     "relabel_max",
+    "relabel_within",
     "relief_of",
     "sample_outside",
 ]
@@ -93,12 +96,15 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
 def flood_regions(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray):
     """:func:`flood`, with what merging its regions needs, taken where the flood knows it.
 
-    Returns ``(labels, top, first, second, saddle)``: the labels of :func:`flood`; the
+    Returns ``(labels, top, first, second, saddle, regions)``: the labels of :func:`flood`; the
     highest `relief` of each label 0..n, n the highest label in them (float64, -inf for
     label 0 and absent labels: ``label_max(relief, labels, n)``); and the touching
     pairs of labels with their saddles (``boundary_pairs(labels, relief)[:3]``). Regions
     touch only within a part of `mask` flooded from several seeds, so only those parts'
-    boxes are searched for contacts, not the whole frame.
+    boxes are searched for contacts, not the whole frame. `regions` (the parts of `mask`,
+    the number of seed pixels and the bounding box of each) lets the passes over the
+    labels that follow visit the labelled parts only (:func:`relabel_within`,
+    :func:`cut_below`, :func:`pairs_within`).
     """
     relief = np.ascontiguousarray(relief, dtype=np.float32)
     markers = _int32(markers, "markers")
@@ -111,23 +117,51 @@ def flood_regions(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray):
     if mask.size == 0:
         labels = np.zeros(mask.shape, dtype=np.int32)
         none = np.zeros(0, np.int64)
-        return labels, np.full(1, -np.inf), none, none, np.zeros(0)
+        regions = (np.zeros(mask.shape, np.int32), none, np.zeros((0, 5), np.int64))
+        return labels, np.full(1, -np.inf), none, none, np.zeros(0), regions
     n_parts, parts = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     labels, seeds, boxes, top, contacts = _flood(relief, markers, parts, n_parts - 1)
     first, second, score = _contacts_within(labels, relief, parts, seeds, boxes, contacts)
     present = np.flatnonzero(top > -np.inf)
     top = top[: (present[-1] + 1 if present.size else 1)]
     first, second, saddle, _ = _pairs(first, second, score, top.size)
-    return labels, top, first, second, saddle
+    return labels, top, first, second, saddle, (parts, seeds, boxes)
+
+
+def pairs_within(labels: np.ndarray, values: np.ndarray, regions) -> tuple:
+    """``boundary_pairs(labels, values)`` for labels that lie within the parts of
+    :func:`flood_regions`' `regions` (the flood's labels, or any relabelling or cut of
+    them): labels touch only within a part flooded from several seeds, so only those
+    parts' boxes are searched."""
+    parts, seeds, boxes = regions
+    labels = _int32(labels, "labels")
+    values = np.ascontiguousarray(values)
+    if values.dtype not in (np.float32, np.float64, np.int32):
+        values = values.astype(np.float64)
+    first, second, score = _contacts_within(labels, values, parts, seeds, boxes, -1)
+    return _pairs(first, second, score, int(labels.max()) + 1)
 
 
 @_compiled
-def _contacts_within(labels, relief, parts, seeds, boxes, n):
-    """The `n` contacts of different labels (as :func:`_contacts`, with `relief`) within
-    the parts flooded from several seeds."""
-    height, width = labels.shape
+def _contacts_within(labels, values, parts, seeds, boxes, n):
+    """The `n` contacts of different labels > 0 (right and lower neighbours, with the
+    lower of their `values`) within the parts flooded from several seeds; counted first
+    when `n` is negative."""
+    if n < 0:
+        nothing = np.empty(0, np.int32)
+        n = _scan_contacts(labels, values, parts, seeds, boxes, nothing, nothing, np.empty(0))
     first, second = np.empty(n, np.int32), np.empty(n, np.int32)
     score = np.empty(n, np.float64)
+    _scan_contacts(labels, values, parts, seeds, boxes, first, second, score)
+    return first, second, score
+
+
+@_inline
+def _scan_contacts(labels, values, parts, seeds, boxes, first, second, score):
+    """Number of contacts (see :func:`_contacts_within`), written to the arrays given
+    unless they are empty."""
+    height, width = labels.shape
+    fill = first.size > 0
     k = 0
     for part in range(1, seeds.size):
         if seeds[part] < 2:
@@ -146,11 +180,37 @@ def _contacts_within(labels, relief, parts, seeds, boxes, n):
                     b = labels[row, col]
                     if b == a or b <= 0:
                         continue
-                    first[k] = min(a, b)
-                    second[k] = max(a, b)
-                    score[k] = min(relief[i, j], relief[row, col])
+                    if fill:
+                        first[k] = min(a, b)
+                        second[k] = max(a, b)
+                        score[k] = min(values[i, j], values[row, col])
                     k += 1
-    return first, second, score
+    return k
+
+
+@_compiled
+def relabel_within(labels, lookup, values, regions):
+    """``lookup[labels]`` in place over the parts of `regions` (see :func:`flood_regions`;
+    labels elsewhere are 0 and stay 0, with ``lookup[0] == 0``), and the maximum of
+    `values` over each new label (float64, -inf where a label is absent and for 0)."""
+    parts, seeds, boxes = regions
+    peak = np.full(lookup.size, -np.inf)
+    for part in range(1, seeds.size):
+        if seeds[part] == 0:
+            continue
+        for i in range(boxes[part, 0], boxes[part, 2]):
+            for j in range(boxes[part, 1], boxes[part, 3]):
+                if parts[i, j] != part:
+                    continue
+                label = labels[i, j]
+                if label < 0 or label >= lookup.size:
+                    raise ValueError("labels must lie in 0..lookup.size - 1")
+                label = lookup[label]
+                labels[i, j] = label
+                if label != 0 and values[i, j] > peak[label]:
+                    peak[label] = values[i, j]
+    peak[0] = -np.inf
+    return peak
 
 
 @_inline
@@ -662,6 +722,34 @@ def cut_below(labels, values, threshold):
             else:
                 sizes[label] += 1
                 kept += 1
+    sizes[0] = labels.size - kept
+    return sizes
+
+
+@_compiled
+def cut_below_within(labels, values, threshold, regions):
+    """:func:`cut_below` over the parts of `regions` only (see :func:`flood_regions`;
+    labels elsewhere are 0)."""
+    parts, seeds, boxes = regions
+    sizes = np.zeros(threshold.size, np.int64)
+    kept = 0
+    for part in range(1, seeds.size):
+        if seeds[part] == 0:
+            continue
+        for i in range(boxes[part, 0], boxes[part, 2]):
+            for j in range(boxes[part, 1], boxes[part, 3]):
+                if parts[i, j] != part:
+                    continue
+                label = labels[i, j]
+                if label == 0:
+                    continue
+                if label < 0 or label >= threshold.size:
+                    raise ValueError("labels must lie in 0..threshold.size - 1")
+                if values[i, j] < threshold[label]:
+                    labels[i, j] = 0
+                else:
+                    sizes[label] += 1
+                    kept += 1
     sizes[0] = labels.size - kept
     return sizes
 

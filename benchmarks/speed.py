@@ -5,7 +5,9 @@ IncuCyte-like frames (1408 x 1040, 16-bit, nuclei about 12 px across, from a few
 few thousand nuclei) and, when a dataset folder is given (laid out as for ``accuracy.py``),
 up to ``--limit`` of its images. Printed: milliseconds per megapixel for both, and their ratio
 (ours / gallery), per frame set; the best of ``--repeat`` runs counts for each frame. Both
-run on one core (OpenCV's threads are switched off).
+run on one core (OpenCV's threads are switched off), in a process that keeps the memory it
+frees (``incugrowth.batch.reuse_freed_memory``), as the command line and the batch workers
+do; ``--fresh-memory`` leaves the allocator's defaults.
 
 Usage::
 
@@ -25,6 +27,7 @@ import pandas as pd
 from accuracy import gallery_segment, read_image  # noqa: I001 (a sibling script)
 from scipy import ndimage as ndi
 
+from incugrowth.batch import reuse_freed_memory
 from incugrowth.image import count_nuclei
 
 FRAME_SHAPE = (1040, 1408)
@@ -87,8 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", type=Path, nargs="?", help="folder with images/")
     parser.add_argument("--limit", type=int, default=40, help="dataset images to time")
     parser.add_argument("--repeat", type=int, default=3, help="runs per frame (best counts)")
+    parser.add_argument(
+        "--fresh-memory", action="store_true", help="keep the allocator's default settings"
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # one core for both (scipy and scikit-image use one already)
+    if not args.fresh_memory:
+        reuse_freed_memory()
 
     rows = []
     synthetic = [incucyte_frame(n, seed=n) for n in (300, 1000, 3000)]

@@ -23,9 +23,16 @@ import numpy as np
 import pandas as pd
 
 from incugrowth import __version__
+from incugrowth._memory import reuse_freed_memory
 from incugrowth.errors import IncugrowthError, IncugrowthWarning
 
-__all__ = ["count_folder", "count_frames", "measure_path", "records_to_counts"]
+__all__ = [
+    "count_folder",
+    "count_frames",
+    "measure_path",
+    "records_to_counts",
+    "reuse_freed_memory",
+]
 
 JOURNAL = "frame_counts.jsonl"
 _QC_FLAGS = ("out_of_focus", "saturated", "empty")
@@ -201,8 +208,9 @@ class _Measure:
         if os.getpid() != self.caller:
             # a worker process: the workers already use every core, so OpenCV's own threads
             # would only compete (in the caller's process, e.g. jobs=1 or a threads-only Dask
-            # client, the setting stays the caller's)
+            # client, the settings stay the caller's)
             cv2.setNumThreads(1)
+            reuse_freed_memory()
         rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
         rec["_options"] = self.options
         rec["_file"] = _file_key(path)

@@ -233,3 +233,40 @@ def test_nested_and_concurrent_opencv_stops_restore_once():
     thread.join(10)
     assert cv2.getNumThreads() == 2
     cv2.setNumThreads(-1)
+
+
+_FAULTS = """
+import resource, sys
+import numpy as np
+from incugrowth.batch import reuse_freed_memory
+
+applied = reuse_freed_memory() if sys.argv[1] == "on" else None
+
+
+def frame_like():  # a few frame-size temporaries alive at once, as in counting a frame
+    arrays = [np.full((1040, 1408), k, np.float32) for k in range(6)]
+    return sum(float(a[0, 0]) for a in arrays)
+
+
+frame_like()
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    frame_like()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults, applied)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_reused_memory_spares_the_page_faults_of_each_frame():
+    runs = {}
+    for setting in ("off", "on"):
+        out = subprocess.run(
+            [sys.executable, "-c", _FAULTS, setting], capture_output=True, text=True, check=True
+        )
+        faults, applied = out.stdout.split()
+        runs[setting] = int(faults)
+    assert applied == "True"
+    # 10 rounds of 6 arrays of 5.9 MB: by default most are mapped afresh (here about
+    # 34 000 faults); kept, the same memory serves every round
+    assert runs["on"] < 100
+    assert runs["off"] >= runs["on"]

@@ -51,10 +51,11 @@ def focus_score(image) -> float:
 def _focus(frame: np.ndarray) -> float:
     """:func:`focus_score` of a frame made float by :func:`as_float_image`."""
     base = gaussian(frame, 0.5)
-    fine = base - gaussian(frame, 1.5)
-    total = base - gaussian(frame, 4.0)
-    energy = cv2.norm(total, cv2.NORM_L2SQR)
-    return float(cv2.norm(fine, cv2.NORM_L2SQR) / energy) if energy > 0 else 0.0
+    # squared norms of the differences, without the difference images
+    energy = cv2.norm(base, gaussian(frame, 4.0), cv2.NORM_L2SQR)
+    return (
+        float(cv2.norm(base, gaussian(frame, 1.5), cv2.NORM_L2SQR) / energy) if energy > 0 else 0.0
+    )
 
 
 def _median_and_top(array: np.ndarray, frame: np.ndarray) -> tuple[float, float]:

@@ -597,6 +597,19 @@ def test_relabel_max_and_cut_below():
         relabel_max(labels, np.array([0, 1], dtype=np.int32), values)
 
 
+def test_pairwise_sums_equal_numpy_to_the_last_bit():
+    from incugrowth.image._kernels import pairwise_sum, sum_above
+
+    rng = np.random.default_rng(13)
+    for n in (0, 1, 7, 8, 9, 127, 128, 129, 1000, 65_537, 250_000):
+        values = rng.standard_normal(n) * 1e3 + rng.uniform(-1, 1) * 1e6
+        assert pairwise_sum(values) == values.sum()  # not fsum: NumPy's own rounding
+        for threshold in (-np.inf, 0.0, np.median(values) if n else 0.0):
+            count, total = sum_above(values, threshold, np.empty_like(values))
+            kept = values[values > threshold]
+            assert (count, total) == (kept.size, kept.sum())
+
+
 def test_median_deviation_equals_numpy():
     from incugrowth.image._kernels import median_deviation
 
@@ -775,6 +788,47 @@ def test_li_threshold_equals_scikit_image(case):
     ours, reference = threshold_li(values), skimage_li(values)
     assert ours == pytest.approx(float(reference), rel=1e-3, abs=1e-3 * float(np.ptp(values)))
     assert np.mean(values > ours) == pytest.approx(np.mean(values > reference), abs=1e-3)
+
+
+def test_compiled_loops_run_again_from_the_disk_cache(tmp_path):
+    """A second process loads every compiled loop from numba's cache and gets the same
+    counts (a loop that cannot be cached safely, e.g. a recursive one, crashes there)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import incugrowth
+
+    package = Path(incugrowth.__file__).parent
+    shutil.copytree(package, tmp_path / "incugrowth", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(PYTHONPATH=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    code = """
+import numpy as np
+from skimage.draw import disk
+from incugrowth.image import measure_frame
+from incugrowth.image._kernels import pairwise_sum
+rng = np.random.default_rng(0)
+frame = np.zeros((160, 200))
+for k, (y, x) in enumerate([(30, 30), (30, 45), (90, 120), (120, 60), (125, 150)]):
+    frame[disk((y, x), 8, shape=frame.shape)] = 0.4 + 0.1 * k
+frame[disk((60, 170), 6, shape=frame.shape)] = 0.12  # a dim one
+frame = (4000 * frame + 200 + 20 * rng.standard_normal(frame.shape)).astype(np.uint16)
+record = measure_frame(frame)
+print(record["count"], round(record["focus"], 6), pairwise_sum(np.arange(1000.0)))
+"""
+    outputs = []
+    for _ in range(2):  # the first compiles and writes the cache, the second loads it
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(result.stdout.strip())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].split()[0] == "6"
+    assert list((tmp_path / "incugrowth" / "image" / "__pycache__").glob("*.nbi"))
 
 
 def test_compiled_loops_work_where_numba_cannot_cache(tmp_path):

@@ -32,11 +32,13 @@ __all__ = [
     "local_tops",
     "median_deviation",
     "object_stats",
+    "pairwise_sum",
     "pairs_within",
     "relabel_max",
     "relabel_within",
     "relief_of",
     "sample_outside",
+    "sum_above",
 ]
 
 
@@ -980,6 +982,96 @@ def _kth_pair(values, k):
         work, k, need, which = band[:kept], k - below, need - below, 1 - which
     ordered = np.sort(work)
     return ordered[k], ordered[need]
+
+
+def pairwise_sum(values: np.ndarray) -> float:
+    """``values.sum()`` of a float64 array, to the last bit: NumPy's pairwise summation
+    (blocks of up to 128 summed with eight accumulators, halves at multiples of 8)."""
+    values = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    return float(_pairwise_total(values, values.size))
+
+
+def sum_above(values: np.ndarray, threshold: float, work: np.ndarray) -> tuple[int, float]:
+    """Number and sum of the float64 `values` above `threshold`: ``values[values >
+    threshold]`` and its ``sum()`` to the last bit, in one pass and a sum over `work` (a
+    float64 array at least as long), without the mask and the copy NumPy makes."""
+    count = _compact_above(values, float(threshold), work)
+    return count, float(_pairwise_total(work, count))
+
+
+@_compiled
+def _compact_above(values, threshold, work):
+    count = 0
+    for value in values:  # branch-free: every value written, kept ones counted
+        work[count] = value
+        count += value > threshold
+    return count
+
+
+@_compiled
+def _pairwise_total(values, n):
+    """The sum of ``values[:n]`` as ``np.add.reduce`` computes it (from 0): halves at
+    multiples of 8 down to blocks of at most 128 (:func:`_block_sum`), the two halves'
+    sums added. Without recursion (numba cannot cache a recursive function): a stack of
+    the halves still open."""
+    starts = np.empty(64, np.int64)
+    sizes = np.empty(64, np.int64)
+    phases = np.empty(64, np.int64)  # 0: left half not done; 1: right not done; 2: both
+    lefts = np.empty(64, np.float64)
+    starts[0], sizes[0], phases[0] = 0, n, 0
+    depth = 1
+    result = 0.0
+    while depth > 0:
+        top = depth - 1
+        size = sizes[top]
+        if size <= 128:
+            result = _block_sum(values, starts[top], size)
+            depth -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if phases[top] == 0:
+            phases[top] = 1
+            starts[depth], sizes[depth], phases[depth] = starts[top], half, 0
+            depth += 1
+        elif phases[top] == 1:
+            lefts[top] = result
+            phases[top] = 2
+            starts[depth], sizes[depth], phases[depth] = starts[top] + half, size - half, 0
+            depth += 1
+        else:
+            result = lefts[top] + result
+            depth -= 1
+    return 0.0 + result
+
+
+@_inline
+def _block_sum(values, start, n):
+    """NumPy's pairwise sum of at most 128 values: eight accumulators, then the rest."""
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += values[i]
+        return total
+    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
+    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
+    i = start + 8
+    end = start + n - n % 8
+    while i < end:
+        r0 += values[i]
+        r1 += values[i + 1]
+        r2 += values[i + 2]
+        r3 += values[i + 3]
+        r4 += values[i + 4]
+        r5 += values[i + 5]
+        r6 += values[i + 6]
+        r7 += values[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < start + n:
+        total += values[i]
+        i += 1
+    return total
 
 
 @_compiled

@@ -204,7 +204,8 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         )
         return (back - fore) / (np.log(back) - np.log(fore)) if back > 0 else threshold
 
-    threshold, previous = float(np.mean(values)), -np.inf
+    total = _kernels.pairwise_sum(values)  # values.sum(); the mean is total / size
+    threshold, previous = total / values.size, -np.inf
     for _ in range(100):  # on the histogram: to within a bin
         cut = _bins_below(threshold, width, bins)
         if (
@@ -215,13 +216,12 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         ):
             break
         previous, threshold = threshold, step(threshold, cut)
-    total = float(values.sum())
+    work = np.empty_like(values)
     for _ in range(20):  # on the values: exact
-        above = values > threshold
-        n_above = int(np.count_nonzero(above))
+        n_above, fore = _kernels.sum_above(values, threshold, work)
         if n_above in (0, values.size):
             break
-        fore = float(values[above].mean())
+        fore /= n_above  # values[values > threshold].mean()
         back = float((total - fore * n_above) / (values.size - n_above))
         if back <= 0:
             break

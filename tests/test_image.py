@@ -446,8 +446,10 @@ def test_inscribed_radius_is_the_largest_distance_of_each_label():
     wide = np.pad(np.ones((200, 150), bool), 1)
     radius = inscribed_radius(wide, wide.astype(np.int32), 1)
     assert radius[1] == label_max(distance(wide), wide.astype(np.int32), 1)[1] == 75
-    with pytest.raises(ValueError, match="0..n"):
-        inscribed_radius(mask, labels, 2)
+    # labels above n (or negative) are left out, as label_max leaves them out
+    labels[3, 3], labels[4, 4] = 7, -1
+    expected = label_max(distance(mask), labels, 2)
+    np.testing.assert_array_equal(inscribed_radius(mask, labels, 2), expected)
 
 
 def test_radix_sort_orders_by_the_high_half_stably():
@@ -551,6 +553,15 @@ def test_flood_regions_give_the_peaks_and_passes_of_the_flooded_labels(levels):
             pairs_within(labels, labels, regions), boundary_pairs(labels, labels)
         ):
             np.testing.assert_array_equal(ours, theirs)
+    # the peaks run to the highest label even when it has no finite height, and the pairs
+    # are decoded with that many labels
+    relief = np.array([[-np.inf, -np.inf, -np.inf, 1.0]], np.float32)
+    labels, top, first, second, saddle, _ = flood_regions(
+        relief, np.array([[2, 0, 1, 0]]), np.ones((1, 4), bool)
+    )
+    np.testing.assert_array_equal(labels, [[2, 2, 1, 1]])
+    np.testing.assert_array_equal(top, [-np.inf, 1.0, -np.inf])
+    assert (first.tolist(), second.tolist(), saddle.tolist()) == ([1], [2], [-np.inf])
     # negative seed labels are flooded (as scikit-image does) but have no peak or pass
     markers = np.zeros((6, 6), dtype=np.int32)
     markers[0, 0], markers[5, 5] = -2, 3
@@ -558,6 +569,26 @@ def test_flood_regions_give_the_peaks_and_passes_of_the_flooded_labels(levels):
     assert set(np.unique(labels)) == {-2, 3}
     np.testing.assert_array_equal(top, [-np.inf, -np.inf, -np.inf, 1.0])
     assert first.size == 0
+
+
+def test_flood_memory_does_not_grow_with_the_label_values():
+    import subprocess
+    import sys
+
+    code = """
+import resource
+import numpy as np
+from incugrowth.image._kernels import flood
+markers = np.zeros((4, 4), np.int32)
+markers[0, 0], markers[3, 3] = 2**31 - 1, 1
+labels = flood(np.zeros((4, 4), np.float32), markers, np.ones((4, 4), bool))
+print(sorted(np.unique(labels).tolist()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found, peak_kb = result.stdout.split("] ")
+    assert found == "[1, 2147483647"
+    assert int(peak_kb) < 1_000_000  # an array per label value would take 16 GB
 
 
 def test_flood_leaves_unseeded_parts_and_rejects_mismatched_shapes():
@@ -621,6 +652,8 @@ def test_median_deviation_equals_numpy():
         np.sort(rng.gamma(1.0, 1.0, 20_000)),  # sorted: the regular sample is skewed
         rng.random(30_000) ** 6 * 1e-3,  # long tail, tiny values
         np.r_[np.zeros(7_000), rng.random(3_000)],  # the median in a run of equal values
+        np.tile([0.0, 1.0], 5_000),  # ties defeat the brackets: selection in all values
+        np.tile([0.0, 1.0, 2.0], 3_001),
         np.array([3.0]),
         np.array([2.0, 1.0]),
     ]

@@ -92,22 +92,35 @@ def flood(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarr
     -------
     (M, N) ndarray of int32
     """
-    return flood_regions(relief, markers, mask)[0]
+    return _run_flood(relief, markers, mask, False)[0]
 
 
 def flood_regions(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray):
     """:func:`flood`, with what merging its regions needs, taken where the flood knows it.
 
-    Returns ``(labels, top, first, second, saddle, regions)``: the labels of :func:`flood`; the
-    highest `relief` of each label 0..n, n the highest label in them (float64, -inf for
-    label 0 and absent labels: ``label_max(relief, labels, n)``); and the touching
-    pairs of labels with their saddles (``boundary_pairs(labels, relief)[:3]``). Regions
-    touch only within a part of `mask` flooded from several seeds, so only those parts'
-    boxes are searched for contacts, not the whole frame. `regions` (the parts of `mask`,
-    the number of seed pixels and the bounding box of each) lets the passes over the
-    labels that follow visit the labelled parts only (:func:`relabel_within`,
-    :func:`cut_below`, :func:`pairs_within`).
+    Returns ``(labels, peak, first, second, saddle, regions)``: the labels of
+    :func:`flood`; the highest relief of each label 0..n, n the highest label in them
+    (float64, -inf for label 0 and absent labels); and the touching pairs of labels with
+    their saddles. These are ``label_max(relief, labels, n)`` and
+    ``boundary_pairs(labels, relief)[:3]`` of the float32 relief the flood uses (a float64
+    relief is rounded first). Regions touch only within a part of `mask` flooded from
+    several seeds, so only those parts' boxes are searched for contacts, not the whole
+    frame. `regions` (the parts of `mask`, the number of seed pixels and the bounding box
+    of each) lets the passes over the labels that follow visit the labelled parts only
+    (:func:`relabel_within`, :func:`cut_below_within`, :func:`pairs_within`). The peaks
+    take memory in proportion to the highest label, as ``label_max`` does.
     """
+    labels, relief, parts, seed_pixels, boxes, peak, contacts = _run_flood(
+        relief, markers, mask, True
+    )
+    first, second, score = _contacts_within(labels, relief, parts, seed_pixels, boxes, contacts)
+    first, second, saddle, _ = _pairs(first, second, score, peak.size)
+    return labels, peak, first, second, saddle, (parts, seed_pixels, boxes)
+
+
+def _run_flood(relief, markers, mask, regions):
+    """Checked inputs, then :func:`_flood` over the parts of `mask` (the peaks and
+    contacts only when `regions`)."""
     relief = np.ascontiguousarray(relief, dtype=np.float32)
     markers = _int32(markers, "markers")
     mask = np.ascontiguousarray(mask, dtype=bool)
@@ -117,56 +130,55 @@ def flood_regions(relief: np.ndarray, markers: np.ndarray, mask: np.ndarray):
             f"{relief.shape}, {markers.shape} and {mask.shape}"
         )
     if mask.size == 0:
-        labels = np.zeros(mask.shape, dtype=np.int32)
-        none = np.zeros(0, np.int64)
-        regions = (np.zeros(mask.shape, np.int32), none, np.zeros((0, 5), np.int64))
-        return labels, np.full(1, -np.inf), none, none, np.zeros(0), regions
-    n_parts, parts = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    labels, seeds, boxes, top, contacts = _flood(relief, markers, parts, n_parts - 1)
-    first, second, score = _contacts_within(labels, relief, parts, seeds, boxes, contacts)
-    present = np.flatnonzero(top > -np.inf)
-    top = top[: (present[-1] + 1 if present.size else 1)]
-    first, second, saddle, _ = _pairs(first, second, score, top.size)
-    return labels, top, first, second, saddle, (parts, seeds, boxes)
+        parts = np.zeros(mask.shape, np.int32)
+        n_parts = 1
+    else:
+        n_parts, parts = cv2.connectedComponents(
+            mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S
+        )
+    labels, seed_pixels, boxes, peak, contacts = _flood(
+        relief, markers, parts, n_parts - 1, regions
+    )
+    return labels, relief, parts, seed_pixels, boxes, peak, contacts
 
 
 def pairs_within(labels: np.ndarray, values: np.ndarray, regions) -> tuple:
     """``boundary_pairs(labels, values)`` for labels that lie within the parts of
     :func:`flood_regions`' `regions` (the flood's labels, or any relabelling or cut of
-    them): labels touch only within a part flooded from several seeds, so only those
+    them): labels touch only within a part flooded from several seed_pixels, so only those
     parts' boxes are searched."""
-    parts, seeds, boxes = regions
+    parts, seed_pixels, boxes = regions
     labels = _int32(labels, "labels")
     values = np.ascontiguousarray(values)
     if values.dtype not in (np.float32, np.float64, np.int32):
         values = values.astype(np.float64)
-    first, second, score = _contacts_within(labels, values, parts, seeds, boxes, -1)
+    first, second, score = _contacts_within(labels, values, parts, seed_pixels, boxes, -1)
     return _pairs(first, second, score, int(labels.max()) + 1)
 
 
 @_compiled
-def _contacts_within(labels, values, parts, seeds, boxes, n):
+def _contacts_within(labels, values, parts, seed_pixels, boxes, n):
     """The `n` contacts of different labels > 0 (right and lower neighbours, with the
     lower of their `values`) within the parts flooded from several seeds; counted first
     when `n` is negative."""
     if n < 0:
         nothing = np.empty(0, np.int32)
-        n = _scan_contacts(labels, values, parts, seeds, boxes, nothing, nothing, np.empty(0))
+        n = _scan_contacts(labels, values, parts, seed_pixels, boxes, nothing, nothing, np.empty(0))
     first, second = np.empty(n, np.int32), np.empty(n, np.int32)
     score = np.empty(n, np.float64)
-    _scan_contacts(labels, values, parts, seeds, boxes, first, second, score)
+    _scan_contacts(labels, values, parts, seed_pixels, boxes, first, second, score)
     return first, second, score
 
 
 @_inline
-def _scan_contacts(labels, values, parts, seeds, boxes, first, second, score):
+def _scan_contacts(labels, values, parts, seed_pixels, boxes, first, second, score):
     """Number of contacts (see :func:`_contacts_within`), written to the arrays given
     unless they are empty."""
     height, width = labels.shape
     fill = first.size > 0
     k = 0
-    for part in range(1, seeds.size):
-        if seeds[part] < 2:
+    for part in range(1, seed_pixels.size):
+        if seed_pixels[part] < 2:
             continue
         for i in range(boxes[part, 0], boxes[part, 2]):
             for j in range(boxes[part, 1], boxes[part, 3]):
@@ -195,10 +207,10 @@ def relabel_within(labels, lookup, values, regions):
     """``lookup[labels]`` in place over the parts of `regions` (see :func:`flood_regions`;
     labels elsewhere are 0 and stay 0, with ``lookup[0] == 0``), and the maximum of
     `values` over each new label (float64, -inf where a label is absent and for 0)."""
-    parts, seeds, boxes = regions
+    parts, seed_pixels, boxes = regions
     peak = np.full(lookup.size, -np.inf)
-    for part in range(1, seeds.size):
-        if seeds[part] == 0:
+    for part in range(1, seed_pixels.size):
+        if seed_pixels[part] == 0:
             continue
         for i in range(boxes[part, 0], boxes[part, 2]):
             for j in range(boxes[part, 1], boxes[part, 3]):
@@ -227,17 +239,18 @@ def _order(bits):
 
 
 @_compiled
-def _flood(relief, markers, parts, n_parts):
+def _flood(relief, markers, parts, n_parts, regions):
     """Labels of :func:`flood`; the number of seed pixels and the bounding box of each
-    part; the highest relief of each label 0..(highest seed label) (-inf for 0 and absent
-    labels); and the number of contacts of different labels."""
+    part; and, with `regions`, the peak (highest relief) of each label 0..(highest seed
+    label in the mask, the highest label of the result; -inf for 0 and absent labels) and
+    the number of contacts of different labels (without: one -inf and 0)."""
     bits = relief.view(np.uint32)
     height, width = bits.shape
     out = np.zeros((height, width), np.int32)
-    seeds = np.zeros(n_parts + 1, np.int64)
+    seed_pixels = np.zeros(n_parts + 1, np.int64)
     seed = np.zeros(n_parts + 1, np.int32)
     boxes = _new_boxes(n_parts, height, width)
-    highest = 0
+    highest_label = 0
     for i in range(height):
         for j in range(width):
             part = parts[i, j]
@@ -245,15 +258,15 @@ def _flood(relief, markers, parts, n_parts):
                 continue
             _grow_box(boxes, part, i, j)
             if markers[i, j] != 0:
-                seeds[part] += 1
+                seed_pixels[part] += 1
                 seed[part] = markers[i, j]
-                highest = max(highest, markers[i, j])
-    top = np.full(highest + 1, -np.inf)
+                highest_label = max(highest_label, markers[i, j])
+    peak = np.full(highest_label + 1 if regions else 1, -np.inf)
     # work space of the largest part (and of the largest box with a border), used by each
     # part in turn
     largest, largest_box = 1, 1
     for part in range(1, n_parts + 1):
-        if seeds[part] >= 2:
+        if seed_pixels[part] >= 2:
             largest = max(largest, boxes[part, 4])
             rows = boxes[part, 2] - boxes[part, 0] + 2
             largest_box = max(largest_box, rows * (boxes[part, 3] - boxes[part, 1] + 2))
@@ -272,21 +285,21 @@ def _flood(relief, markers, parts, n_parts):
             boxes[part, 2],
             boxes[part, 3],
         )
-        if seeds[part] == 1:
+        if seed_pixels[part] == 1:
             value = seed[part]
             for i in range(first_row, bottom):
                 for j in range(left, right):
                     if parts[i, j] == part:
                         out[i, j] = value
-                        if value > 0:
-                            top[value] = max(top[value], np.float64(relief[i, j]))
-        elif seeds[part] >= 2:
+                        if regions and value > 0:
+                            peak[value] = max(peak[value], np.float64(relief[i, j]))
+        elif seed_pixels[part] >= 2:
             contacts += _flood_part(
-                bits, relief, markers, parts, part, first_row, left, bottom, right, out, top,
-                keys, spare, queue, state, queued, label, priority,
+                bits, relief, markers, parts, part, first_row, left, bottom, right, out,
+                regions, peak, keys, spare, queue, state, queued, label, priority,
             )  # fmt: skip
-    top[0] = -np.inf
-    return out, seeds, boxes, top, contacts
+    peak[0] = -np.inf
+    return out, seed_pixels, boxes, peak, contacts
 
 
 #: States of a place in :func:`_flood_part`: not of the part (or the border), not reached
@@ -296,8 +309,8 @@ OUTSIDE, UNREACHED, WAITING, TAKEN = 0, 1, 2, 3
 
 @_compiled
 def _flood_part(
-    bits, relief, markers, parts, part, top, left, bottom, right, out, highest,
-    keys, spare, queue, state, queued, label, priority,
+    bits, relief, markers, parts, part, top, left, bottom, right, out,
+    regions, peak, keys, spare, queue, state, queued, label, priority,
 ):  # fmt: skip
     """Flood one part of the mask (label `part` of `parts`) within its bounding box
     (rows top..bottom - 1, columns left..right - 1).
@@ -375,8 +388,8 @@ def _flood_part(
                     queued[other] = count
                 count += 1
         start = end
-    # the labels into `out`, the highest relief of each into `highest`; the number of
-    # contacts of different labels (right and lower neighbours) is returned
+    # the labels into `out`; with `regions`, the highest relief of each into `peak` and
+    # the number of contacts of different labels (right and lower neighbours) returned
     contacts = 0
     for i in range(top, bottom):
         base = (i - top + 1) * span + 1 - left
@@ -385,9 +398,9 @@ def _flood_part(
                 place = base + j
                 value = label[place]
                 out[i, j] = value
-                if value <= 0:  # (negative seed labels: no peak, no contacts)
+                if not regions or value <= 0:  # (negative seed labels: no peak, no contacts)
                     continue
-                highest[value] = max(highest[value], np.float64(relief[i, j]))
+                peak[value] = max(peak[value], np.float64(relief[i, j]))
                 for other in (place + 1, place + span):
                     if state[other] != OUTSIDE and label[other] > 0 and label[other] != value:
                         contacts += 1
@@ -480,9 +493,10 @@ def inscribed_radius(mask: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray
     """Largest :func:`distance` to the outside of `mask` within each label 1..n of `labels`
     (float64; -inf for label 0 and for absent labels).
 
-    ``label_max(distance(mask), labels, n)`` without the whole transform: a pixel whose
-    distance cannot exceed the largest already found in its label (its run in the row and
-    its column bound it) is skipped, and a search stops as soon as it cannot either.
+    ``label_max(distance(mask), labels, n)`` (labels outside 0..n are left out) without
+    the whole transform: a pixel whose distance cannot exceed the largest already found in
+    its label (its run in the row and its column bound it) is skipped, and a search stops
+    as soon as it cannot either.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
     labels = _int32(labels, "labels")
@@ -513,9 +527,8 @@ def _near_max(mask, labels, near, best):
         while j < width:
             if not mask[i, j]:
                 label = labels[i, j]
-                if label < 0 or label >= best.size:
-                    raise ValueError("labels must lie in 0..n")
-                best[label] = max(best[label], 0)
+                if 0 <= label < best.size:  # (others are left out, as label_max does)
+                    best[label] = max(best[label], 0)
                 j += 1
                 continue
             start = j
@@ -525,7 +538,7 @@ def _near_max(mask, labels, near, best):
             for c in range(start, end):
                 label = labels[i, c]
                 if label < 0 or label >= best.size:
-                    raise ValueError("labels must lie in 0..n")
+                    continue
                 value = _nearest_outside(vertical, start, end, c, width, far, best[label])
                 if value > near * near:
                     return False
@@ -732,11 +745,11 @@ def cut_below(labels, values, threshold):
 def cut_below_within(labels, values, threshold, regions):
     """:func:`cut_below` over the parts of `regions` only (see :func:`flood_regions`;
     labels elsewhere are 0)."""
-    parts, seeds, boxes = regions
+    parts, seed_pixels, boxes = regions
     sizes = np.zeros(threshold.size, np.int64)
     kept = 0
-    for part in range(1, seeds.size):
-        if seeds[part] == 0:
+    for part in range(1, seed_pixels.size):
+        if seed_pixels[part] == 0:
             continue
         for i in range(boxes[part, 0], boxes[part, 2]):
             for j in range(boxes[part, 1], boxes[part, 3]):
@@ -976,17 +989,22 @@ def _kth_pair(values, k):
             band[kept] = value
             kept += (value >= low) & (value <= high)
         if below > k or need >= below + kept or kept == n:
-            break  # the brackets missed (rare) or did not narrow: sort what is left
+            break  # the brackets missed (rare) or did not narrow (many ties)
         if low == high:
             return low, low
         work, k, need, which = band[:kept], k - below, need - below, 1 - which
+    if work.size > 4 * m:  # select in what is left rather than sort it
+        chosen = np.partition(work, k)
+        return chosen[k], (chosen[k] if need == k else chosen[k + 1 :].min())
     ordered = np.sort(work)
     return ordered[k], ordered[need]
 
 
 def pairwise_sum(values: np.ndarray) -> float:
-    """``values.sum()`` of a float64 array, to the last bit: NumPy's pairwise summation
-    (blocks of up to 128 summed with eight accumulators, halves at multiples of 8)."""
+    """The sum of the values of `values` in order, as ``np.add.reduce`` over a contiguous
+    1-D float64 array computes it, to the last bit: NumPy's pairwise summation (blocks of
+    up to 128 summed with eight accumulators, halves at multiples of 8). (NumPy sums a
+    2-D or strided array in another order.)"""
     values = np.ascontiguousarray(values, dtype=np.float64).ravel()
     return float(_pairwise_total(values, values.size))
 

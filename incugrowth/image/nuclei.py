@@ -227,16 +227,17 @@ class _Labelled:
     than it saves). Both give the same results."""
 
     def __init__(self, regions, size):
-        _, seeds, boxes = regions
-        seeded = seeds > 0
+        _, seed_pixels, boxes = regions
+        seeded = seed_pixels > 0
         covered = np.sum(
             (boxes[seeded, 2] - boxes[seeded, 0]) * (boxes[seeded, 3] - boxes[seeded, 1])
         )
         self.regions = regions if covered < size / 4 else None
 
     def relabel(self, labels, lookup, values):
-        """``lookup[labels]`` (in place when visiting parts) and the peak of `values` in
-        each new label (``peak[0]`` is not defined)."""
+        """``lookup[labels]`` and the peak of `values` in each new label (``peak[0]`` is
+        not defined). The labels returned are `labels` itself, changed in place, when
+        visiting parts and a new array otherwise: use the ones returned."""
         if self.regions is None:
             return relabel_max(labels, lookup, values)
         return labels, relabel_within(labels, lookup, values, self.regions)

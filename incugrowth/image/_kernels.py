@@ -174,7 +174,6 @@ def _contacts_within(labels, values, parts, seed_pixels, boxes, n):
 def _scan_contacts(labels, values, parts, seed_pixels, boxes, first, second, score):
     """Number of contacts (see :func:`_contacts_within`), written to the arrays given
     unless they are empty."""
-    height, width = labels.shape
     fill = first.size > 0
     k = 0
     for part in range(1, seed_pixels.size):
@@ -182,23 +181,8 @@ def _scan_contacts(labels, values, parts, seed_pixels, boxes, first, second, sco
             continue
         for i in range(boxes[part, 0], boxes[part, 2]):
             for j in range(boxes[part, 1], boxes[part, 3]):
-                if parts[i, j] != part:
-                    continue
-                a = labels[i, j]
-                if a <= 0:
-                    continue
-                for down in range(2):  # right, then lower neighbour
-                    row, col = (i + 1, j) if down else (i, j + 1)
-                    if row >= height or col >= width:
-                        continue
-                    b = labels[row, col]
-                    if b == a or b <= 0:
-                        continue
-                    if fill:
-                        first[k] = min(a, b)
-                        second[k] = max(a, b)
-                        score[k] = min(values[i, j], values[row, col])
-                    k += 1
+                if parts[i, j] == part:
+                    k = _pixel_contacts(labels, values, i, j, first, second, score, fill, k)
     return k
 
 
@@ -678,21 +662,30 @@ def _contacts(labels, values, first, second, score, fill):
     k = 0
     for i in range(height):
         for j in range(width):
-            a = labels[i, j]
-            if a <= 0:
-                continue
-            for down in range(2):
-                row, col = (i + 1, j) if down else (i, j + 1)
-                if row >= height or col >= width:
-                    continue
-                b = labels[row, col]
-                if b == a or b <= 0:
-                    continue
-                if fill:
-                    first[k] = min(a, b)
-                    second[k] = max(a, b)
-                    score[k] = min(values[i, j], values[row, col])
-                k += 1
+            k = _pixel_contacts(labels, values, i, j, first, second, score, fill, k)
+    return k
+
+
+@_inline
+def _pixel_contacts(labels, values, i, j, first, second, score, fill, k):
+    """:func:`_contacts` of pixel (i, j) with its right and lower neighbours, numbered
+    from `k`; returns the next number."""
+    height, width = labels.shape
+    a = labels[i, j]
+    if a <= 0:
+        return k
+    for down in range(2):
+        row, col = (i + 1, j) if down else (i, j + 1)
+        if row >= height or col >= width:
+            continue
+        b = labels[row, col]
+        if b == a or b <= 0:
+            continue
+        if fill:
+            first[k] = min(a, b)
+            second[k] = max(a, b)
+            score[k] = min(values[i, j], values[row, col])
+        k += 1
     return k
 
 

@@ -259,6 +259,13 @@ def count_frames(
     stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
     bar = _progress(len(todo), progress, "measuring" if kind == "confluence" else "counting")
     try:
+        if todo and segmenter is None and (scheduler is not None or jobs > 1):
+            # compile (or load) the measurement's loops here, once, before workers start
+            from incugrowth.image.measure import prepare
+
+            bar.set_postfix_str("preparing (the first run compiles, about 20 s)")
+            prepare(kind)
+            bar.set_postfix_str("")
         for rec in stream:
             journal.add(rec)
             results[rec["path"]] = rec

@@ -60,6 +60,23 @@ def test_counts_are_right_and_parallel_equals_serial(tmp_path):
     assert serial["count"].tolist() == want
 
 
+def test_the_counter_is_prepared_once_before_workers_start(tmp_path, monkeypatch):
+    from incugrowth.image import measure
+
+    calls = []
+    original = measure.prepare
+    monkeypatch.setattr(
+        measure, "prepare", lambda kind="nuclei": calls.append(kind) or original(kind)
+    )
+    folder = write_export(tmp_path / "frames", times=(0,))
+    batch.count_folder(folder, jobs=2)
+    assert calls == ["nuclei"]  # once, in this process, before the pool
+    batch.count_folder(folder, jobs=1)  # counted here anyway: nothing to prepare
+    batch.count_folder(folder, jobs=2, cache_dir=tmp_path / "cache")
+    batch.count_folder(folder, jobs=2, cache_dir=tmp_path / "cache")  # all in the journal
+    assert calls == ["nuclei", "nuclei"]
+
+
 def test_journal_resumes_and_rerun_counts_nothing(tmp_path):
     folder = write_export(tmp_path / "frames")
     cache = tmp_path / "cache"

@@ -839,10 +839,25 @@ def test_compiled_loops_run_again_from_the_disk_cache(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(PYTHONPATH=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
     code = """
+import numba
 import numpy as np
+from scipy import ndimage as ndi
 from skimage.draw import disk
-from incugrowth.image import measure_frame
-from incugrowth.image._kernels import pairwise_sum
+from incugrowth.image import _kernels, measure_frame, phase_confluence
+from incugrowth.image.measure import prepare
+
+
+def compiled():
+    return {
+        name: len(obj.signatures)
+        for name, obj in vars(_kernels).items()
+        if isinstance(obj, numba.core.registry.CPUDispatcher)
+    }
+
+
+prepare()
+prepare("confluence")
+ready = compiled()
 rng = np.random.default_rng(0)
 frame = np.zeros((160, 200))
 for k, (y, x) in enumerate([(30, 30), (30, 45), (90, 120), (120, 60), (125, 150)]):
@@ -850,7 +865,18 @@ for k, (y, x) in enumerate([(30, 30), (30, 45), (90, 120), (120, 60), (125, 150)
 frame[disk((60, 170), 6, shape=frame.shape)] = 0.12  # a dim one
 frame = (4000 * frame + 200 + 20 * rng.standard_normal(frame.shape)).astype(np.uint16)
 record = measure_frame(frame)
-print(record["count"], round(record["focus"], 6), pairwise_sum(np.arange(1000.0)))
+# frames that take the other paths: full size (a sample for Li's threshold, a central
+# window for the diameter), float, 8-bit with large nuclei (shrunk), crowded
+spots = np.zeros((1040, 1408))
+spots[rng.integers(0, 1040, 2500), rng.integers(0, 1408, 2500)] = 1.0
+full = ndi.gaussian_filter(spots, 4.0) * 3000 + 100 + rng.standard_normal(spots.shape)
+large = ndi.gaussian_filter(spots[:400, :400], 14.0)
+small = (large / large.max() * 250).astype(np.uint8)
+for other in (full.astype(np.uint16), full.astype(np.float32), small):
+    measure_frame(other)
+    phase_confluence(other)
+print(record["count"], round(record["focus"], 6), _kernels.pairwise_sum(np.arange(1000.0)))
+print("new compilations after prepare:", {k: v for k, v in compiled().items() if ready.get(k) != v})
 """
     outputs = []
     for _ in range(2):  # the first compiles and writes the cache, the second loads it
@@ -861,6 +887,8 @@ print(record["count"], round(record["focus"], 6), pairwise_sum(np.arange(1000.0)
         outputs.append(result.stdout.strip())
     assert outputs[0] == outputs[1]
     assert outputs[0].split()[0] == "6"
+    # prepare() compiles what every kind of frame needs: none is compiled afterwards
+    assert outputs[0].splitlines()[1] == "new compilations after prepare: {}"
     assert list((tmp_path / "incugrowth" / "image" / "__pycache__").glob("*.nbi"))
 
 

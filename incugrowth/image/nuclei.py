@@ -195,18 +195,18 @@ def _segment(
     inner = above_fraction(flat, peaks, core, foreground)
     depth = gaussian(distance(inner), diameter / 8)
     relief = relief_of(depth, bright, foreground, radius)
-    labels, *passes, regions = _watershed(relief, foreground, max(1, round(diameter / 5)))
-    regions = _Labelled(regions, labels.size)
+    labels, *graph, regions = _watershed(relief, foreground, max(1, round(diameter / 5)))
+    labelled = _Labelled(regions, labels.size)
     # the merged regions and the peak of each in the flattened frame, in one pass
-    labels, peak = regions.relabel(labels, _merge_shallow(*passes, split), flat)
+    labels, peak = labelled.relabel(labels, _merge_shallow(*graph, split), flat)
     n = peak.size - 1
     peak[0] = np.inf
     threshold = cut * peak
     if flat.dtype == np.float32:
         threshold = _float32_above(threshold)
-    size = regions.cut_below(labels, flat, threshold)
+    size = labelled.cut_below(labels, flat, threshold)
     area = np.pi * radius**2
-    target = _merge_fragments(labels, min_area * area, size, regions)
+    target = _merge_fragments(labels, min_area * area, size, labelled)
     sizes = np.bincount(target, weights=size, minlength=n + 1)
     # the cut keeps each peak pixel, so a joined region peaks at the highest of its parts
     joined = np.full(n + 1, -np.inf)
@@ -217,7 +217,7 @@ def _segment(
     keep[0] = False
     lookup = np.zeros(n + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, np.count_nonzero(keep) + 1, dtype=np.int32)
-    return regions.relabel(labels, lookup[target], flat)[0]
+    return labelled.relabel(labels, lookup[target], flat)[0]
 
 
 class _Labelled:
@@ -295,18 +295,18 @@ def _merge_shallow(top, first, second, saddle, split):
     return join_shallow(first, second, saddle, order, top, float(split)).astype(np.int32)
 
 
-def _merge_fragments(labels, smallest, size, regions):
+def _merge_fragments(labels, smallest, size, labelled):
     """Join regions smaller than `smallest` pixels to the larger neighbour they share the
     longest boundary with (over-split pieces of one nucleus); `size` is the number of
     pixels of each label 0..n.
 
-    `regions` (a :class:`_Labelled`) finds the contacts of the labels. Returns the label
+    `labelled` (a :class:`_Labelled`) finds the contacts of the labels. Returns the label
     each label 0..n joins (itself when it stays).
     """
     n = size.size - 1
     if n < 2:
         return np.arange(n + 1)
-    first, second, _, length = regions.pairs(labels)
+    first, second, _, length = labelled.pairs(labels)
     target = np.arange(n + 1)
     # both directions of each pair, in the order (a, b), (b, a) pair after pair
     small = np.stack([first, second], axis=1).ravel()

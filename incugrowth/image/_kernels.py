@@ -5,7 +5,12 @@ and the QC.
 Each is a plain loop over the pixels that NumPy cannot express without several whole-frame
 temporaries (or at all, as the flood). They are compiled on first use and cached on disk
 (numba's ``cache=True``), so only the first call of a new installation pays the
-compilation (about 7 s for all of them).
+compilation (about 20 s for all of them; batch counting does it once before its workers
+start, see :func:`incugrowth.image.measure.prepare`).
+
+Two loops are written out twice on purpose: :func:`cut_below` and :func:`cut_below_within`
+share their per-pixel step, but a shared helper (inlined or not) made both five to forty
+times slower under numba, so each keeps its own copy.
 """
 
 from __future__ import annotations
@@ -145,13 +150,10 @@ def _run_flood(relief, markers, mask, regions):
 def pairs_within(labels: np.ndarray, values: np.ndarray, regions) -> tuple:
     """``boundary_pairs(labels, values)`` for labels that lie within the parts of
     :func:`flood_regions`' `regions` (the flood's labels, or any relabelling or cut of
-    them): labels touch only within a part flooded from several seed_pixels, so only those
+    them): labels touch only within a part flooded from several seeds, so only those
     parts' boxes are searched."""
     parts, seed_pixels, boxes = regions
-    labels = _int32(labels, "labels")
-    values = np.ascontiguousarray(values)
-    if values.dtype not in (np.float32, np.float64, np.int32):
-        values = values.astype(np.float64)
+    labels, values = _int32(labels, "labels"), _contact_values(values)
     first, second, score = _contacts_within(labels, values, parts, seed_pixels, boxes, -1)
     return _pairs(first, second, score, int(labels.max()) + 1)
 
@@ -626,12 +628,17 @@ def boundary_pairs(labels: np.ndarray, values: np.ndarray):
     entry per touching pair ``a < b`` in increasing order, ``saddle`` as float64 and
     ``length`` the number of 4-neighbour contacts.
     """
-    labels = _int32(labels, "labels")
+    labels, values = _int32(labels, "labels"), _contact_values(values)
+    a, b, score = _touching(labels, values)
+    return _pairs(a, b, score, int(labels.max()) + 1)
+
+
+def _contact_values(values: np.ndarray) -> np.ndarray:
+    """`values` in a dtype the contact loops are compiled for (float32, float64, int32)."""
     values = np.ascontiguousarray(values)
     if values.dtype not in (np.float32, np.float64, np.int32):
         values = values.astype(np.float64)
-    a, b, score = _touching(labels, values)
-    return _pairs(a, b, score, int(labels.max()) + 1)
+    return values
 
 
 def _pairs(a, b, score, n):

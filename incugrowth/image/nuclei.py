@@ -217,7 +217,7 @@ def _segment(
     keep[0] = False
     lookup = np.zeros(n + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, np.count_nonzero(keep) + 1, dtype=np.int32)
-    return labelled.relabel(labels, lookup[target], flat)[0]
+    return labelled.renumber(labels, lookup[target], flat)
 
 
 class _Labelled:
@@ -241,6 +241,14 @@ class _Labelled:
         if self.regions is None:
             return relabel_max(labels, lookup, values)
         return labels, relabel_within(labels, lookup, values, self.regions)
+
+    def renumber(self, labels, lookup, values):
+        """``lookup[labels]`` (`values` is read only when visiting parts, whose pass also
+        takes peaks)."""
+        if self.regions is None:
+            return np.take(lookup, labels, mode="clip")
+        relabel_within(labels, lookup, values, self.regions)
+        return labels
 
     def cut_below(self, labels, values, threshold):
         if self.regions is None:

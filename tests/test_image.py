@@ -749,6 +749,24 @@ def test_shrink_equals_skimage_when_one_axis_keeps_its_size(shape, out):
     np.testing.assert_allclose(_shrink(frame, out), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "small, large", [((3, 4), (6, 8)), ((37, 52), (100, 141)), ((8, 8), (8, 20))]
+)
+def test_labels_are_enlarged_to_the_nearest_pixel_centre(small, large):
+    from incugrowth.image.nuclei import _nearest
+
+    labels = np.random.default_rng(4).integers(0, 1000, small).astype(np.int32)
+    out = _nearest(labels, large)
+    assert out.shape == large and out.dtype == np.int32
+    for i in range(large[0]):  # pixel centre i + 0.5 lies in source pixel floor((i + 0.5) h / H)
+        for j in range(large[1]):
+            row = min(int((i + 0.5) * small[0] / large[0]), small[0] - 1)
+            col = min(int((j + 0.5) * small[1] / large[1]), small[1] - 1)
+            assert out[i, j] == labels[row, col]
+    if large == (6, 8):  # an integer factor repeats each pixel
+        np.testing.assert_array_equal(out, np.kron(labels, np.ones((2, 2), np.int32)))
+
+
 def test_strip_whose_width_survives_the_shrink_is_segmented():
     # diameter 16.2 shrinks by 0.988: 400 rows -> 395, but 30 columns stay 30
     shape = (400, 30)

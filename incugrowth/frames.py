@@ -465,7 +465,10 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
                     f"is a stack of {n_pages} images; export one frame per file "
                     "(<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif)",
                 )
-            image = tif.pages[0].asarray()
+            page = tif.pages[0]
+            image = _read_plain(path, page)
+            if image is None:
+                image = page.asarray()
     except IncugrowthError:
         raise
     except Exception as exc:  # tifffile/imagecodecs raise many types for damaged files
@@ -474,6 +477,41 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
             path, f"truncated or damaged TIFF ({reason}); re-export the frame"
         ) from None
     return _as_2d(image, path)
+
+
+def _read_plain(path: Path, page) -> np.ndarray | None:
+    """The common frame (one grey 8- or 16-bit image, uncompressed, LZW or Deflate, in
+    strips or tiles) decoded by libtiff through OpenCV, about twice as fast as tifffile's
+    LZW decoder (8-10 ms against 15-17 for a 1408 x 1040 frame); None for anything else,
+    or when OpenCV cannot read it, so that tifffile reads it (and reports damage)."""
+    import cv2
+    import tifffile
+
+    if not (
+        page.samplesperpixel == 1
+        and page.dtype in (np.uint8, np.uint16)
+        and page.photometric == tifffile.PHOTOMETRIC.MINISBLACK
+        and page.compression in _PLAIN_COMPRESSION
+        and page.predictor in (tifffile.PREDICTOR.NONE, tifffile.PREDICTOR.HORIZONTAL)
+        and page.fillorder == 1
+        and page.tags.valueof(274, 1) == 1  # orientation: rows top to bottom
+        and len(page.shape) == 2
+    ):
+        return None
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # libtiff's tag notes
+    try:
+        image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if image is None or image.shape != page.shape or image.dtype != page.dtype:
+        return None
+    return image
+
+
+_PLAIN_COMPRESSION = (1, 5, 8, 32946)  # none, LZW, Adobe Deflate, Deflate
 
 
 def _as_2d(image: np.ndarray, path: Path) -> np.ndarray:

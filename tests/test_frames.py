@@ -154,6 +154,43 @@ def test_read_frame_lzw_keeps_dtype(tmp_path, dtype):
     np.testing.assert_array_equal(out, data)
 
 
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"compression": "lzw"},
+        {"compression": "lzw", "predictor": True},
+        {"compression": "zlib", "tile": (32, 48)},
+        {"compression": "packbits"},
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_read_frame_gives_the_stored_values_in_every_layout(tmp_path, dtype, options, byteorder):
+    if dtype == np.float32 and options.get("predictor"):
+        options = {**options, "predictor": False}
+    rng = np.random.default_rng(2)
+    data = (rng.random((70, 97)) * (250 if dtype == np.uint8 else 60000)).astype(dtype)
+    p = tmp_path / "V_B3_1_00d00h00m.tif"
+    tifffile.imwrite(p, data, byteorder=byteorder, **options)
+    out = read_frame(p)
+    assert out.dtype == dtype and out.shape == data.shape
+    np.testing.assert_array_equal(out, data)
+
+
+def test_read_frame_is_quiet_about_private_tags_and_reports_damaged_strips(tmp_path, capfd):
+    data = (np.random.default_rng(3).random((120, 160)) * 60000).astype(np.uint16)
+    p = tmp_path / "V_B3_1_00d00h00m.tif"
+    tifffile.imwrite(p, data, compression="lzw", extratags=[(65000, "s", 0, "instrument", True)])
+    np.testing.assert_array_equal(read_frame(p), data)
+    assert capfd.readouterr().err == ""  # libtiff's notes on unknown tags are not shown
+    damaged = tmp_path / "V_B4_1_00d00h00m.tif"
+    damaged.write_bytes(p.read_bytes()[: p.stat().st_size // 2])  # tags kept, strips cut
+    with pytest.raises(IncugrowthError, match=r"V_B4_1_00d00h00m\.tif: truncated or damaged"):
+        read_frame(damaged)
+    assert capfd.readouterr().err == ""
+
+
 def test_read_frame_single_channel_rgb_gives_that_channel(tmp_path):
     rgb = np.zeros((20, 30, 3), np.uint8)
     rgb[5:10, 5:10, 0] = 200

@@ -236,6 +236,7 @@ def run(
                 end = None
                 messages.append(f"endpoint not reached yet: {exc}")
         vehicles = {**_plate_controls(plate), **(controls or {})}
+        _check_controls(plate, plate_map, control, controls or {})
         with timer.step("growth_metrics"):
             tables.update(
                 _growth_metrics(growth, end, control, vehicles, endpoint_h, endpoint_tolerance_h)
@@ -247,6 +248,11 @@ def run(
         if time_course:
             with timer.step("time_course"):
                 tables.update(_time_course(growth, control, vehicles, messages))
+        # Everything is computed: outputs of an earlier run into this folder go now, so
+        # that none of them (a report, a figure of a cell line no longer on the plate, a
+        # Prism table, a file left half-written by an interrupted run) is taken for this
+        # run's result.
+        _remove_previous_outputs(outdir)
         for name in TABLES:
             path = outdir / f"{name}.csv"
             if name in tables:
@@ -274,17 +280,75 @@ def run(
         timings=timer.timings,
         extra_outputs=prism_paths,
     )
-    _write_run_json(result, inputs, started)
+    # run.json says "finished" only once everything is written; the report reads this
+    # first version, which has finished = null
+    _write_run_json(result, inputs, started, finished=False)
     if report:
-        try:
+        with timer.step("report"):
             from incugrowth.report import write_report
-        except ImportError:
-            pass
-        else:
-            with timer.step("report"):
-                write_report(outdir)
-            _write_run_json(result, inputs, started)
+
+            write_report(outdir)
+    _write_run_json(result, inputs, started, finished=True)
     return result
+
+
+#: Figures written into ``figures/`` by a run and its report (each as PNG, SVG and PDF):
+#: these names, and ``growth_<cell line>`` and ``dose_response_<title>``.
+_FIGURE_STEMS = (
+    "growth_curves",
+    "plate_map",
+    "endpoint",
+    "gr_heatmap",
+    "dip_rates",
+    "plate_counts",
+    "plate_qc",
+    "frame_gallery",
+)
+
+
+def _is_figure(path: Path) -> bool:
+    return path.suffix in (".png", ".svg", ".pdf") and (
+        path.stem in _FIGURE_STEMS or path.stem.startswith(("growth_", "dose_response_"))
+    )
+
+
+def _previous_outputs(outdir: Path) -> list[Path]:
+    """The files an earlier run (or its report) wrote into `outdir`, other than the
+    tables, and temporary files an interrupted run left behind."""
+    found = [outdir / "report.html"]
+    found += [p for p in (outdir / "figures").glob("*") if _is_figure(p)]
+    found += list((outdir / "prism").glob("prism_*.csv"))
+    for folder in (outdir, outdir / "figures", outdir / "prism"):
+        found += folder.glob(".*.tmp")  # see incugrowth._io.atomic_path
+    return [p for p in found if p.is_file()]
+
+
+def _remove_previous_outputs(outdir: Path) -> None:
+    for path in _previous_outputs(outdir):
+        path.unlink(missing_ok=True)
+
+
+def _check_controls(plate: pd.DataFrame, plate_map, control: str, controls: dict) -> None:
+    """Every control named (`control`, both sides of `controls` and the plate map's
+    ``control`` column) must be a treatment of the plate map: a misspelt name would
+    otherwise drop or change comparisons without a word."""
+    treatments = list(dict.fromkeys(plate["treatment"].dropna().astype(str)))
+    listed = ", ".join(repr(t) for t in treatments)
+    where = Path(plate_map).name
+
+    def check(name, what):
+        if str(name) not in treatments:
+            raise IncugrowthError(
+                f"{what} {name!r} is not a treatment in {where} (names are case-sensitive); "
+                f"its treatments: {listed}"
+            )
+
+    check(control, "control")
+    for treatment, vehicle in controls.items():
+        check(treatment, "treatment-control: treatment")
+        check(vehicle, "treatment-control: control")
+    for treatment, vehicle in _plate_controls(plate).items():
+        check(vehicle, f"{where}: control column: the control of {treatment!r},")
 
 
 def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> dict:
@@ -435,20 +499,24 @@ def _warning_text(w: warnings.WarningMessage) -> str:
     return str(w.message)
 
 
-def _write_run_json(result: RunResult, inputs: list[Path], started: datetime) -> None:
+def _write_run_json(
+    result: RunResult, inputs: list[Path], started: datetime, *, finished: bool
+) -> None:
     import numpy
     import scipy
     import statsmodels
 
+    outdir = result.outdir
+    written = [outdir / f"{n}.csv" for n in result.tables] + _previous_outputs(outdir)
     doc = {
         "incugrowth": __version__,
         "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds") if finished else None,
         "parameters": result.parameters,
         "inputs": [_input_record(p) for p in inputs],
         "outputs": sorted(
-            [f"{n}.csv" for n in result.tables]
-            + [str(p.relative_to(result.outdir)) for p in result.figures + result.extra_outputs]
+            {str(p.relative_to(outdir)) for p in written if not p.name.endswith(".tmp")}
+            | {"run.json"}
         ),
         "timings_s": result.timings,
         "warnings": result.warnings,

@@ -417,7 +417,8 @@ def _experiment(tables, run, figs: _Figures, control: str, colors: dict) -> dict
         "interval_h": _hours(float(np.median(np.diff(times)))) if len(times) > 1 else "",
         "fields": n_fields,
         "started": run.get("started", ""),
-        "finished": run.get("finished", ""),
+        # during a run the report is written before run.json gets its finishing time
+        "finished": run.get("finished") or datetime.now(UTC).isoformat(timespec="seconds"),
     }
     labels = {
         "exports": "Metric export(s)",

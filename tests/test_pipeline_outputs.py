@@ -1,0 +1,86 @@
+"""A run's output folder holds this run's results only, and its controls are checked."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from incugrowth.cli import main
+from incugrowth.errors import IncugrowthError
+from incugrowth.pipeline import run
+
+DATA = Path(__file__).parents[1] / "sample_data"
+EXPORT = DATA / "export_red_count.txt"
+PLATE = DATA / "plate_map.csv"
+
+
+def _run(out, plate=PLATE, **options):
+    options = {"figures": False, "report": False, "progress": False, **options}
+    return run(exports=[EXPORT], plate_map=plate, outdir=out, **options)
+
+
+def test_a_misspelt_control_is_an_error_naming_the_plate_map(tmp_path):
+    with pytest.raises(IncugrowthError, match=r"control 'Untreated' is not a treatment in plate"):
+        _run(tmp_path / "out", control="Untreated")
+    with pytest.raises(IncugrowthError, match=r"treatment 'cGAMP' is not a treatment"):
+        _run(tmp_path / "out", controls={"cGAMP": "Lipofectamine"})
+    with pytest.raises(IncugrowthError, match=r"control 'Lipo' is not a treatment"):
+        _run(tmp_path / "out", controls={"2'3'-cGAMP": "Lipo"})
+    plate = pd.read_csv(PLATE)
+    plate["control"] = plate["control"].replace("Lipofectamine", "lipofectamine")
+    plate.to_csv(tmp_path / "map.csv", index=False)
+    with pytest.raises(IncugrowthError, match=r"map\.csv: control column.*'lipofectamine'"):
+        _run(tmp_path / "out", plate=tmp_path / "map.csv")
+    assert not (tmp_path / "out" / "dunnett.csv").exists()  # nothing written
+    status = main(
+        ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "-o", str(tmp_path / "cli")]
+        + ["--control", "Untreated", "--no-report", "--no-figures"]
+    )
+    assert status == 2
+
+
+def test_a_rerun_leaves_no_output_of_the_earlier_run(tmp_path):
+    out = tmp_path / "out"
+    _run(out, figures=True, report=True)
+    first = json.loads((out / "run.json").read_text())
+    for name in ("report.html", "figures/growth_M464.png", "prism/prism_growth_M464.csv"):
+        assert (out / name).is_file()
+    # every file of the folder is listed as an output of the run, the report's figures too
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    on_disk = {p for p in on_disk if not p.startswith(".cache")}
+    assert set(first["outputs"]) == on_disk
+    assert {"report.html", "run.json", "figures/plate_counts.svg"} <= on_disk
+    assert first["finished"] is not None
+
+    # an interrupted write left a temporary file; the rerun keeps M420 only, without report
+    (out / "figures" / ".growth_M464.pdf.abc123.tmp").write_bytes(b"half")
+    plate = pd.read_csv(PLATE)
+    plate[plate["cell_line"] == "M420"].to_csv(tmp_path / "m420.csv", index=False)
+    _run(out, plate=tmp_path / "m420.csv", figures=True, report=False, endpoint_h=48)
+    second = json.loads((out / "run.json").read_text())
+    left = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    left = {p for p in left if not p.startswith(".cache")}
+    assert set(second["outputs"]) == left
+    assert "report.html" not in left
+    assert not [p for p in left if "M464" in p or p.endswith(".tmp")]
+    assert "figures/growth_M420.png" in left and "prism/prism_growth_M420.csv" in left
+    assert set(pd.read_csv(out / "endpoint.csv")["endpoint_h"]) == {48.0}
+
+
+def test_run_json_is_finished_only_after_the_report(tmp_path, monkeypatch):
+    import incugrowth.report
+
+    out = tmp_path / "out"
+    _run(out, report=True)
+    assert (out / "report.html").is_file()
+
+    def interrupted(outdir, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incugrowth.report, "write_report", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(out, report=True, endpoint_h=48)
+    doc = json.loads((out / "run.json").read_text())
+    assert doc["finished"] is None and doc["parameters"]["endpoint_h"] == 48
+    assert not (out / "report.html").exists()  # the 72-hour report is not left beside it

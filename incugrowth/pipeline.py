@@ -269,7 +269,8 @@ def run(
         if figures:
             with timer.step("figures"):
                 figure_paths = _figures(tables, outdir / "figures")
-    warning_texts = [_warning_text(w) for w in caught]
+    # a warning raised by two steps (the DIP fit is made for two tables) is reported once
+    warning_texts = list(dict.fromkeys(_warning_text(w) for w in caught))
     result = RunResult(
         outdir=outdir,
         tables=tables,

@@ -84,3 +84,19 @@ def test_run_json_is_finished_only_after_the_report(tmp_path, monkeypatch):
     doc = json.loads((out / "run.json").read_text())
     assert doc["finished"] is None and doc["parameters"]["endpoint_h"] == 48
     assert not (out / "report.html").exists()  # the 72-hour report is not left beside it
+
+
+def test_a_warning_of_two_steps_is_reported_once(tmp_path):
+    lines = EXPORT.read_text(encoding="utf-8").splitlines()
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("Date Time")) + 1
+    cells = lines[first_data].split("\t")
+    cells[2] = "0"  # A1 at the first time point: no log for the DIP fit
+    lines[first_data] = "\t".join(cells)
+    export = tmp_path / "export.txt"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(
+        exports=[export], plate_map=PLATE, outdir=tmp_path / "out", figures=False, report=False
+    )
+    dip = [w for w in result.warnings if "left out of the DIP fit" in w]
+    assert len(dip) == 1 and "A1" in dip[0]
+    assert len(result.warnings) == len(set(result.warnings))

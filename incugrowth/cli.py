@@ -5,6 +5,7 @@ Flags map one to one onto the arguments of the library functions they call.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import click
 
 from incugrowth import __version__
 from incugrowth._memory import reuse_freed_memory
-from incugrowth.errors import IncugrowthError
+from incugrowth.errors import IncugrowthError, input_error
 
 __all__ = ["main", "cli"]
 
@@ -168,6 +169,42 @@ def _run_options(func):
     return func
 
 
+def _unwritable_folder(path: Path) -> str | None:
+    """Why the folder ``path`` cannot be used or made, or None when it can."""
+    for folder in (path, *path.parents):
+        if not folder.exists():
+            continue
+        if not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"no permission to write in {folder}"
+        return None
+    return None
+
+
+def _check_outdir(outdir: Path) -> None:
+    """``-o OUTDIR`` of `run` and `watch`: a folder, existing or not, that can be written."""
+    if outdir.exists() and not outdir.is_dir():
+        raise input_error(
+            outdir, "is a file; -o/--outdir takes the folder for the outputs (new or existing)"
+        )
+    problem = _unwritable_folder(outdir)
+    if problem:
+        raise input_error(outdir, f"cannot make the output folder: {problem}")
+
+
+def _check_output_file(output: Path) -> None:
+    """``-o FILE`` of `count`: a file path (not a folder) whose folder exists or can be made."""
+    if output.is_dir():
+        raise input_error(
+            output,
+            f"is a folder; -o/--output takes the CSV file to write, e.g. {output / 'counts.csv'}",
+        )
+    problem = _unwritable_folder(output.parent)
+    if problem:
+        raise input_error(output, f"cannot write the counts here: {problem}")
+
+
 def _pipeline_kwargs(opts: dict) -> dict:
     """Check the `run` options and turn them into keyword arguments of pipeline.run."""
     if opts["plate_map"] is None or opts["outdir"] is None:
@@ -178,6 +215,7 @@ def _pipeline_kwargs(opts: dict) -> dict:
         raise click.UsageError("give --export FILE (one or more) or --frames DIR")
     if opts["exports"] and opts["frames"] is not None:
         raise click.UsageError("give --export or --frames, not both")
+    _check_outdir(opts["outdir"])
     kwargs = dict(opts)
     kwargs["exports"] = list(opts["exports"]) or None
     kwargs["controls"] = _parse_controls(kwargs.pop("treatment_controls"))
@@ -291,6 +329,7 @@ def count(folder, output, channel, diameter, jobs, scheduler):
     from incugrowth._io import write_csv
     from incugrowth.batch import count_folder
 
+    _check_output_file(output)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         counts = count_folder(

@@ -286,3 +286,32 @@ def test_a_table_this_run_cannot_make_does_not_survive_from_an_earlier_run(plate
     pm.groupby(["cell_line", "treatment"], sort=False).head(1).to_csv(plate, index=False)
     assert main(args) == 0  # one well per condition: no ANOVA can be made now
     assert not (out / "anova.csv").exists()
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+def test_run_output_that_is_a_file_is_exit_2(plate_files, capsys):
+    export, plate = plate_files
+    args = ["run", "--export", str(export), "--plate-map", str(plate)]
+    assert main([*args, "-o", str(plate)]) == 2
+    err = _one_line_error(capsys)
+    assert str(plate) in err and "is a file" in err and "folder" in err
+    # a folder below a file cannot be made either
+    assert main([*args, "-o", str(plate / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert f"{plate} is a file" in err
+
+
+def test_count_output_that_is_a_folder_is_exit_2_before_counting(tmp_path, capsys):
+    frames = tmp_path / "frames"  # not there: the output is checked first
+    assert main(["count", str(frames), "-o", str(tmp_path)]) == 2
+    err = _one_line_error(capsys)
+    assert str(tmp_path) in err and "is a folder" in err and "counts.csv" in err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["count", str(frames), "-o", str(blocker / "counts.csv")]) == 2
+    assert f"{blocker} is a file" in _one_line_error(capsys)

@@ -205,6 +205,59 @@ def _check_output_file(output: Path) -> None:
         raise input_error(output, f"cannot write the counts here: {problem}")
 
 
+def _parse_scheduler_address(address: str) -> None:
+    """Raise ValueError for an address Dask cannot parse (before a client is made for it:
+    a client that fails on a malformed address stalls the interpreter's exit for a minute)."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    scheme, _ = parse_address(address)
+    get_backend(scheme)  # an unknown scheme
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        get_address_host_port(address)  # a missing or malformed port
+
+
+def _check_scheduler(address: str | None) -> None:
+    """Connect to the Dask scheduler once, so that a wrong address is a one-line error.
+
+    The connection waits for the scheduler up to Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured). A scheduler without
+    workers is not an error (workers may be starting) but gets a warning, because frames
+    wait for them.
+    """
+    if not address:
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise IncugrowthError(
+            "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
+        ) from None
+    where = f"cannot connect to the Dask scheduler at {address}"
+    try:
+        _parse_scheduler_address(address)
+    except (ValueError, TypeError) as exc:
+        raise IncugrowthError(
+            f"{where}: not an address ({exc}); give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+        ) from None
+    try:
+        client = Client(address, set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise IncugrowthError(
+            f"{where} ({exc}): start it with `dask scheduler` or check the address"
+        ) from None
+    try:
+        workers = client.scheduler_info().get("workers")
+    finally:
+        client.close()
+    if not workers:
+        click.echo(
+            f"warning: the scheduler at {address} has no workers yet; waiting for them "
+            f"(start them with `dask worker {address}`)",
+            err=True,
+        )
+
+
 def _pipeline_kwargs(opts: dict) -> dict:
     """Check the `run` options and turn them into keyword arguments of pipeline.run."""
     if opts["plate_map"] is None or opts["outdir"] is None:
@@ -216,6 +269,8 @@ def _pipeline_kwargs(opts: dict) -> dict:
     if opts["exports"] and opts["frames"] is not None:
         raise click.UsageError("give --export or --frames, not both")
     _check_outdir(opts["outdir"])
+    if opts["frames"] is not None:  # only frames are counted on the scheduler's workers
+        _check_scheduler(opts["scheduler"])
     kwargs = dict(opts)
     kwargs["exports"] = list(opts["exports"]) or None
     kwargs["controls"] = _parse_controls(kwargs.pop("treatment_controls"))
@@ -330,6 +385,7 @@ def count(folder, output, channel, diameter, jobs, scheduler):
     from incugrowth.batch import count_folder
 
     _check_output_file(output)
+    _check_scheduler(scheduler)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         counts = count_folder(
@@ -425,6 +481,7 @@ def run_many(configs, scheduler, jobs):
     """Analyse many plates, one experiment file (TOML) each; a bad plate does not stop the rest."""
     from incugrowth.pipeline import run_many as run_many_pipeline
 
+    _check_scheduler(scheduler)
     failed = []
 
     def report(cfg, exc):

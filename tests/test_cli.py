@@ -315,3 +315,44 @@ def test_count_output_that_is_a_folder_is_exit_2_before_counting(tmp_path, capsy
     blocker.write_text("")
     assert main(["count", str(frames), "-o", str(blocker / "counts.csv")]) == 2
     assert f"{blocker} is a file" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:notaport"])
+def test_malformed_scheduler_address_is_exit_2(tmp_path, capsys, address):
+    pytest.importorskip("distributed")
+    (tmp_path / "frames").mkdir()
+    args = ["count", str(tmp_path / "frames"), "-o", str(tmp_path / "c.csv")]
+    assert main([*args, "--scheduler", address]) == 2
+    err = _one_line_error(capsys)
+    assert f"cannot connect to the Dask scheduler at {address}" in err
+    assert "tcp://HOST:PORT" in err
+
+
+def test_unreachable_scheduler_is_exit_2(tmp_path, capsys):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:  # a local port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    (tmp_path / "frames").mkdir()
+    args = ["count", str(tmp_path / "frames"), "-o", str(tmp_path / "c.csv")]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main([*args, "--scheduler", address]) == 2
+    err = _one_line_error(capsys)
+    assert f"cannot connect to the Dask scheduler at {address}" in err
+    assert "dask scheduler" in err
+
+
+def test_scheduler_without_workers_gets_a_warning(capsys):
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    from incugrowth.cli import _check_scheduler
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        _check_scheduler(cluster.scheduler_address)
+    err = capsys.readouterr().err
+    assert f"the scheduler at {cluster.scheduler_address} has no workers yet" in err

@@ -22,9 +22,39 @@ Examples:
   incugrowth run --export sample_data/export_red_count.txt \\
                  --plate-map sample_data/plate_map.csv -o results
   incugrowth run --frames sample_data/frames --plate-map sample_data/plate_map.csv -o results_frames
-  incugrowth run --export count.txt --export confluence.txt --plate-map plate.PlateMap \\
+  incugrowth run --export count.txt confluence.txt --plate-map plate.PlateMap \\
                  -o out --endpoint 72 --control untreated
+  incugrowth run --export exports/*.txt --plate-map plate.csv -o out
 """
+
+
+class _FilesOption(click.Option):
+    """A repeatable option that also takes several values after one flag.
+
+    ``--export a.txt b.txt`` (as a shell glob expands) is the same as
+    ``--export a.txt --export b.txt``: the values following the flag are taken up to the next
+    option.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs["multiple"] = True
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        prefixes = tuple(parser._opt_prefixes)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:
+                continue
+            store = option.process
+
+            def process(value, state, store=store):
+                store(value, state)
+                while state.rargs and not state.rargs[0].startswith(prefixes):
+                    store(state.rargs.pop(0), state)
+
+            option.process = process
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,9 +103,11 @@ _RUN_OPTIONS = [
     click.option(
         "--export",
         "exports",
-        multiple=True,
+        cls=_FilesOption,
         type=click.Path(path_type=Path),
-        help="IncuCyte metric export (.txt); repeat for several metrics of one plate.",
+        metavar="FILE...",
+        help="IncuCyte metric export(s) (.txt): one or more files, e.g. several metrics of one "
+        "plate.",
     ),
     click.option(
         "--frames",

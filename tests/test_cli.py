@@ -346,6 +346,27 @@ def test_unreachable_scheduler_is_exit_2(tmp_path, capsys):
     assert "dask scheduler" in err
 
 
+def test_export_takes_several_files_after_one_flag(tmp_path):
+    from incugrowth.cli import run
+
+    a, b, c = (tmp_path / f"{n}.txt" for n in "abc")
+    args = ["--export", str(a), str(b), "--plate-map", "p.csv", "--export", str(c), "-o", "o"]
+    ctx = run.make_context("run", args)
+    assert ctx.params["exports"] == (a, b, c)
+    assert ctx.params["plate_map"].name == "p.csv" and ctx.params["outdir"].name == "o"
+    ctx = run.make_context("run", [f"--export={a}", str(b), "-o", "o"])
+    assert ctx.params["exports"] == (a, b)
+
+
+def test_export_list_is_read_as_exports(plate_files, tmp_path, capsys):
+    export, plate = plate_files
+    missing = tmp_path / "second.txt"
+    args = ["run", "--export", str(export), str(missing), "--plate-map", str(plate)]
+    assert main([*args, "-o", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert "second.txt" in err and "not found" in err
+
+
 def test_scheduler_without_workers_gets_a_warning(capsys):
     pytest.importorskip("distributed")
     from distributed import LocalCluster

@@ -5,6 +5,7 @@ Flags map one to one onto the arguments of the library functions they call.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import click
 
 from incugrowth import __version__
 from incugrowth._memory import reuse_freed_memory
-from incugrowth.errors import IncugrowthError
+from incugrowth.errors import IncugrowthError, input_error
 
 __all__ = ["main", "cli"]
 
@@ -21,9 +22,39 @@ Examples:
   incugrowth run --export sample_data/export_red_count.txt \\
                  --plate-map sample_data/plate_map.csv -o results
   incugrowth run --frames sample_data/frames --plate-map sample_data/plate_map.csv -o results_frames
-  incugrowth run --export count.txt --export confluence.txt --plate-map plate.PlateMap \\
+  incugrowth run --export count.txt confluence.txt --plate-map plate.PlateMap \\
                  -o out --endpoint 72 --control untreated
+  incugrowth run --export exports/*.txt --plate-map plate.csv -o out
 """
+
+
+class _FilesOption(click.Option):
+    """A repeatable option that also takes several values after one flag.
+
+    ``--export a.txt b.txt`` (as a shell glob expands) is the same as
+    ``--export a.txt --export b.txt``: the values following the flag are taken up to the next
+    option.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs["multiple"] = True
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        prefixes = tuple(parser._opt_prefixes)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:
+                continue
+            store = option.process
+
+            def process(value, state, store=store):
+                store(value, state)
+                while state.rargs and not state.rargs[0].startswith(prefixes):
+                    store(state.rargs.pop(0), state)
+
+            option.process = process
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,9 +103,11 @@ _RUN_OPTIONS = [
     click.option(
         "--export",
         "exports",
-        multiple=True,
+        cls=_FilesOption,
         type=click.Path(path_type=Path),
-        help="IncuCyte metric export (.txt); repeat for several metrics of one plate.",
+        metavar="FILE...",
+        help="IncuCyte metric export(s) (.txt): one or more files, e.g. several metrics of one "
+        "plate.",
     ),
     click.option(
         "--frames",
@@ -168,6 +201,95 @@ def _run_options(func):
     return func
 
 
+def _unwritable_folder(path: Path) -> str | None:
+    """Why the folder ``path`` cannot be used or made, or None when it can."""
+    for folder in (path, *path.parents):
+        if not folder.exists():
+            continue
+        if not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"no permission to write in {folder}"
+        return None
+    return None
+
+
+def _check_outdir(outdir: Path) -> None:
+    """``-o OUTDIR`` of `run` and `watch`: a folder, existing or not, that can be written."""
+    if outdir.exists() and not outdir.is_dir():
+        raise input_error(
+            outdir, "is a file; -o/--outdir takes the folder for the outputs (new or existing)"
+        )
+    problem = _unwritable_folder(outdir)
+    if problem:
+        raise input_error(outdir, f"cannot make the output folder: {problem}")
+
+
+def _check_output_file(output: Path) -> None:
+    """``-o FILE`` of `count`: a file path (not a folder) whose folder exists or can be made."""
+    if output.is_dir():
+        raise input_error(
+            output,
+            f"is a folder; -o/--output takes the CSV file to write, e.g. {output / 'counts.csv'}",
+        )
+    problem = _unwritable_folder(output.parent)
+    if problem:
+        raise input_error(output, f"cannot write the counts here: {problem}")
+
+
+def _parse_scheduler_address(address: str) -> None:
+    """Raise ValueError for an address Dask cannot parse (before a client is made for it:
+    a client that fails on a malformed address stalls the interpreter's exit for a minute)."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    scheme, _ = parse_address(address)
+    get_backend(scheme)  # an unknown scheme
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        get_address_host_port(address)  # a missing or malformed port
+
+
+def _check_scheduler(address: str | None) -> None:
+    """Connect to the Dask scheduler once, so that a wrong address is a one-line error.
+
+    The connection waits for the scheduler up to Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured). A scheduler without
+    workers is not an error (workers may be starting) but gets a warning, because frames
+    wait for them.
+    """
+    if not address:
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise IncugrowthError(
+            "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
+        ) from None
+    where = f"cannot connect to the Dask scheduler at {address}"
+    try:
+        _parse_scheduler_address(address)
+    except (ValueError, TypeError) as exc:
+        raise IncugrowthError(
+            f"{where}: not an address ({exc}); give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+        ) from None
+    try:
+        client = Client(address, set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise IncugrowthError(
+            f"{where} ({exc}): start it with `dask scheduler` or check the address"
+        ) from None
+    try:
+        workers = client.scheduler_info().get("workers")
+    finally:
+        client.close()
+    if not workers:
+        click.echo(
+            f"warning: the scheduler at {address} has no workers yet; waiting for them "
+            f"(start them with `dask worker {address}`)",
+            err=True,
+        )
+
+
 def _pipeline_kwargs(opts: dict) -> dict:
     """Check the `run` options and turn them into keyword arguments of pipeline.run."""
     if opts["plate_map"] is None or opts["outdir"] is None:
@@ -178,6 +300,9 @@ def _pipeline_kwargs(opts: dict) -> dict:
         raise click.UsageError("give --export FILE (one or more) or --frames DIR")
     if opts["exports"] and opts["frames"] is not None:
         raise click.UsageError("give --export or --frames, not both")
+    _check_outdir(opts["outdir"])
+    if opts["frames"] is not None:  # only frames are counted on the scheduler's workers
+        _check_scheduler(opts["scheduler"])
     kwargs = dict(opts)
     kwargs["exports"] = list(opts["exports"]) or None
     kwargs["controls"] = _parse_controls(kwargs.pop("treatment_controls"))
@@ -291,6 +416,8 @@ def count(folder, output, channel, diameter, jobs, scheduler):
     from incugrowth._io import write_csv
     from incugrowth.batch import count_folder
 
+    _check_output_file(output)
+    _check_scheduler(scheduler)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         counts = count_folder(
@@ -386,6 +513,7 @@ def run_many(configs, scheduler, jobs):
     """Analyse many plates, one experiment file (TOML) each; a bad plate does not stop the rest."""
     from incugrowth.pipeline import run_many as run_many_pipeline
 
+    _check_scheduler(scheduler)
     failed = []
 
     def report(cfg, exc):

@@ -286,3 +286,94 @@ def test_a_table_this_run_cannot_make_does_not_survive_from_an_earlier_run(plate
     pm.groupby(["cell_line", "treatment"], sort=False).head(1).to_csv(plate, index=False)
     assert main(args) == 0  # one well per condition: no ANOVA can be made now
     assert not (out / "anova.csv").exists()
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+def test_run_output_that_is_a_file_is_exit_2(plate_files, capsys):
+    export, plate = plate_files
+    args = ["run", "--export", str(export), "--plate-map", str(plate)]
+    assert main([*args, "-o", str(plate)]) == 2
+    err = _one_line_error(capsys)
+    assert str(plate) in err and "is a file" in err and "folder" in err
+    # a folder below a file cannot be made either
+    assert main([*args, "-o", str(plate / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert f"{plate} is a file" in err
+
+
+def test_count_output_that_is_a_folder_is_exit_2_before_counting(tmp_path, capsys):
+    frames = tmp_path / "frames"  # not there: the output is checked first
+    assert main(["count", str(frames), "-o", str(tmp_path)]) == 2
+    err = _one_line_error(capsys)
+    assert str(tmp_path) in err and "is a folder" in err and "counts.csv" in err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["count", str(frames), "-o", str(blocker / "counts.csv")]) == 2
+    assert f"{blocker} is a file" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:notaport"])
+def test_malformed_scheduler_address_is_exit_2(tmp_path, capsys, address):
+    pytest.importorskip("distributed")
+    (tmp_path / "frames").mkdir()
+    args = ["count", str(tmp_path / "frames"), "-o", str(tmp_path / "c.csv")]
+    assert main([*args, "--scheduler", address]) == 2
+    err = _one_line_error(capsys)
+    assert f"cannot connect to the Dask scheduler at {address}" in err
+    assert "tcp://HOST:PORT" in err
+
+
+def test_unreachable_scheduler_is_exit_2(tmp_path, capsys):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:  # a local port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    (tmp_path / "frames").mkdir()
+    args = ["count", str(tmp_path / "frames"), "-o", str(tmp_path / "c.csv")]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main([*args, "--scheduler", address]) == 2
+    err = _one_line_error(capsys)
+    assert f"cannot connect to the Dask scheduler at {address}" in err
+    assert "dask scheduler" in err
+
+
+def test_export_takes_several_files_after_one_flag(tmp_path):
+    from incugrowth.cli import run
+
+    a, b, c = (tmp_path / f"{n}.txt" for n in "abc")
+    args = ["--export", str(a), str(b), "--plate-map", "p.csv", "--export", str(c), "-o", "o"]
+    ctx = run.make_context("run", args)
+    assert ctx.params["exports"] == (a, b, c)
+    assert ctx.params["plate_map"].name == "p.csv" and ctx.params["outdir"].name == "o"
+    ctx = run.make_context("run", [f"--export={a}", str(b), "-o", "o"])
+    assert ctx.params["exports"] == (a, b)
+
+
+def test_export_list_is_read_as_exports(plate_files, tmp_path, capsys):
+    export, plate = plate_files
+    missing = tmp_path / "second.txt"
+    args = ["run", "--export", str(export), str(missing), "--plate-map", str(plate)]
+    assert main([*args, "-o", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert "second.txt" in err and "not found" in err
+
+
+def test_scheduler_without_workers_gets_a_warning(capsys):
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    from incugrowth.cli import _check_scheduler
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        _check_scheduler(cluster.scheduler_address)
+    err = capsys.readouterr().err
+    assert f"the scheduler at {cluster.scheduler_address} has no workers yet" in err

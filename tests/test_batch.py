@@ -121,6 +121,28 @@ def test_broken_and_odd_frames_are_flagged_not_fatal(tmp_path):
     assert "could not be read" in text and "C5" in text or "VID1_C5" in text
 
 
+def test_blank_frame_has_no_count_and_one_warning_naming_it(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",))
+    red = folder / "red"
+    blank = red / "VID1_B2_1_01d00h00m.tif"
+    tifffile.imwrite(blank, np.zeros((200, 240), dtype=np.uint16))
+    # no nuclei but a background: a valid count of 0
+    rng = np.random.default_rng(3)
+    background = rng.normal(100, 4, (200, 240)).astype(np.uint16)
+    tifffile.imwrite(red / "VID1_B3_1_00d00h00m.tif", background)
+    with pytest.warns(IncugrowthWarning) as record:
+        counts = batch.count_folder(folder, jobs=1)
+    row = counts[(counts["well"] == "B2") & (counts["elapsed_h"] == 24)].iloc[0]
+    assert np.isnan(row["count"]) and row["qc_flag"] == "blank"
+    empty = counts[counts["well"] == "B3"].iloc[0]
+    assert empty["count"] == 0 and empty["qc_flag"] == "empty"
+    others = counts[(counts["well"] == "B2") & (counts["elapsed_h"] != 24)]
+    assert others["count"].tolist() == [truth_count("B2", int(t)) for t in others["elapsed_h"]]
+    assert not others["qc_flag"].str.contains("blank").any()
+    messages = [str(w.message) for w in record if "blank" in str(w.message)]
+    assert len(messages) == 1 and str(blank) in messages[0]
+
+
 def centre_segmenter(image):
     """A stand-in for Cellpose/StarDist: one label per bright pixel cluster above 1000."""
     from scipy import ndimage

@@ -321,6 +321,25 @@ def test_qc_empty_from_labels_and_from_contrast():
         frame_qc(noise, labels[:5])
 
 
+def test_qc_blank_is_a_constant_frame_only():
+    rng = np.random.default_rng(15)
+    for value, dtype in ((0, np.uint16), (100, np.uint16), (255, np.uint8), (0.3, np.float32)):
+        frame = np.full((96, 128), value, dtype=dtype)
+        assert frame_qc(frame)["blank"] and measure_frame(frame)["blank"]
+    nan_frame = np.full((32, 32), np.nan)
+    assert frame_qc(nan_frame)["blank"]
+    # a frame without nuclei still has a noisy background: empty, not blank
+    background = rng.normal(100, 4, (96, 128)).astype(np.uint16)
+    record = measure_frame(background)
+    assert record["count"] == 0 and record["empty"] and not record["blank"]
+    # a single differing pixel is an image
+    frame = np.zeros((96, 128), dtype=np.uint16)
+    frame[5, 7] = 1
+    assert not frame_qc(frame)["blank"]
+    centres = grid_centres((128, 128), 32, rng)
+    assert not frame_qc(as_dtype(nuclei_frame(centres, 6, (128, 128)), np.uint16))["blank"]
+
+
 def test_count_jumps_on_a_toy_series():
     counts = pd.DataFrame(
         {

@@ -110,16 +110,18 @@ def frame_qc(image, labels=None, *, saturation_value=None) -> dict:
         ``focus`` (:func:`focus_score`), ``saturated_fraction`` (share of pixels at or above
         the saturation value), ``snr`` (99.9th percentile minus median, in noise deviations),
         and the flags ``out_of_focus`` (focus below :data:`FOCUS_MIN`), ``saturated``
-        (fraction above :data:`SATURATED_MAX`) and ``empty`` (no labels, or ``snr`` below
-        :data:`EMPTY_SNR`; a constant frame is always empty). A flat or empty frame is not
-        flagged out of focus, as there is nothing to focus on.
+        (fraction above :data:`SATURATED_MAX`), ``empty`` (no labels, or ``snr`` below
+        :data:`EMPTY_SNR`; a constant frame is always empty) and ``blank`` (every pixel has
+        the same value, so the frame holds no image at all: a failed acquisition written as
+        zeros, say, where a real fluorescence frame always has a noisy background). A flat or
+        empty frame is not flagged out of focus, as there is nothing to focus on.
 
     Examples
     --------
     >>> import numpy as np
     >>> qc = frame_qc(np.full((64, 64), 255, dtype=np.uint8))
-    >>> qc["saturated"], qc["empty"], qc["out_of_focus"]
-    (True, True, False)
+    >>> qc["saturated"], qc["empty"], qc["out_of_focus"], qc["blank"]
+    (True, True, False, True)
     """
     array = np.asarray(image)
     frame = as_float_image(array)  # also checks the shape and dtype
@@ -151,6 +153,8 @@ def _frame_qc(array, frame, noise, labels, saturation_value=None) -> dict:
         "out_of_focus": bool(not empty and focus < FOCUS_MIN),
         "saturated": bool(saturated > SATURATED_MAX),
         "empty": bool(empty or spread == 0),
+        # `frame` is scaled to [0, 1] by its own range: all zero exactly when it is constant
+        "blank": bool(not cv2.minMaxLoc(frame)[1] > 0),
     }
 
 

@@ -143,6 +143,15 @@ def test_blank_frame_has_no_count_and_one_warning_naming_it(tmp_path):
     assert len(messages) == 1 and str(blank) in messages[0]
 
 
+def test_daily_growth_of_the_sample_is_not_flagged_as_a_jump():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    counts = batch.count_folder(sample, jobs=1, confluence=False)
+    assert len(counts) == 45 and set(np.diff(sorted(set(counts["elapsed_h"])))) == {24.0}
+    assert not counts["qc_flag"].str.contains("count_jump").any()
+
+
 def centre_segmenter(image):
     """A stand-in for Cellpose/StarDist: one label per bright pixel cluster above 1000."""
     from scipy import ndimage

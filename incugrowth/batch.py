@@ -63,6 +63,7 @@ def measure_path(
         from incugrowth.image import phase_confluence
 
         rec["confluence"] = float(phase_confluence(image))
+        rec["blank"] = bool(image.size and not np.nanmax(image) > np.nanmin(image))
         return rec
     from incugrowth.image import measure_frame
 
@@ -350,8 +351,9 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     return out.sort_values(["well", "field", "elapsed_h"], key=_sort_key).reset_index(drop=True)
 
 
-def _some(names: list[str], n: int = 3) -> str:
+def _some(names, n: int = 3) -> str:
     """The first `n` of `names`, comma-separated, and how many more there are."""
+    names = list(names)
     text = ", ".join(names[:n])
     return text + (f" and {len(names) - n} more" if len(names) > n else "")
 
@@ -387,7 +389,13 @@ def count_folder(
     """Find the frames of an image export, count the nuclear channel, return the counts table.
 
     When the export also has a phase channel and ``confluence`` is true, the phase confluence
-    of each well, field and time is added as the ``confluence`` column.
+    of each well, field and time is added as the ``confluence`` column. A phase frame that
+    cannot be read, or is blank (every pixel the same value), leaves its confluence empty,
+    adds the QC flag ``phase_unreadable`` or ``phase_blank`` to the row, and is named in a
+    warning.
+
+    The table's ``attrs["measured"]`` is the number of nuclear frames counted by this call
+    (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest.
     """
     from incugrowth.frames import find_frames, select_channel
 
@@ -403,7 +411,6 @@ def count_folder(
         progress=progress,
     )
     counts = records_to_counts(nuclear, records)
-    counts.attrs["measured"] = records.attrs["measured"]
     phase = frames[frames["channel"] == "phase"]
     if confluence and len(phase) and nuclear["channel"].iloc[0] != "phase":
         conf = count_frames(
@@ -414,10 +421,42 @@ def count_folder(
             cache_dir=cache_dir,
             progress=progress,
         )
-        conf = phase[["path", "well", "field", "elapsed_h"]].merge(
-            conf[["path", "confluence"]] if "confluence" in conf else conf[["path"]], on="path"
-        )
-        if "confluence" in conf:
-            keys = ["well", "field", "elapsed_h"]
-            counts = counts.merge(conf[[*keys, "confluence"]], on=keys, how="left")
+        counts = _add_confluence(counts, phase, conf)
+    # set last: merging (above) gives a new table without them
+    counts.attrs["measured"] = records.attrs["measured"]
+    counts.attrs["reused"] = records.attrs["reused"]
     return counts
+
+
+def _add_confluence(counts: pd.DataFrame, phase: pd.DataFrame, records: pd.DataFrame):
+    """The ``confluence`` column from the phase frames' records, with their QC flags."""
+    keys = ["well", "field", "elapsed_h"]
+    rec = phase[["path", *keys]].merge(records, on="path", how="left")
+    missing = pd.Series(np.nan, index=rec.index)
+    unreadable = rec.get("error", missing).notna()
+    blank = rec.get("blank", missing).fillna(False).astype(bool) & ~unreadable
+    value = pd.to_numeric(rec.get("confluence", missing), errors="coerce")
+    table = rec[keys].assign(
+        confluence=value.where(~(unreadable | blank)),
+        _phase_flag=np.where(unreadable, "phase_unreadable", np.where(blank, "phase_blank", "")),
+    )
+    out = counts.merge(table, on=keys, how="left")
+    extra = out.pop("_phase_flag").fillna("")
+    out["qc_flag"] = [";".join(f for f in pair if f) for pair in zip(out["qc_flag"], extra)]
+    if unreadable.any():
+        errors = rec.loc[unreadable, "error"].astype(str)
+        warnings.warn(
+            f"{len(errors)} phase frame(s) could not be read; their confluence is left empty "
+            f"(QC flag 'phase_unreadable'); first: {errors.iloc[0]}",
+            IncugrowthWarning,
+            stacklevel=3,
+        )
+    if blank.any():
+        warnings.warn(
+            f"{int(blank.sum())} phase frame(s) are blank (every pixel the same value: no "
+            f"image); their confluence is left empty (QC flag 'phase_blank'): "
+            f"{_some(rec.loc[blank, 'path'].astype(str))}",
+            IncugrowthWarning,
+            stacklevel=3,
+        )
+    return out

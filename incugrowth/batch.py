@@ -36,6 +36,9 @@ __all__ = [
 
 JOURNAL = "frame_counts.jsonl"
 _QC_FLAGS = ("out_of_focus", "saturated", "empty")
+#: Part of the journal key: raised when a record gains a field that older records lack (2:
+#: ``blank``), so that frames measured before are measured again rather than misread.
+_RECORD_VERSION = 2
 
 
 def measure_path(
@@ -60,6 +63,7 @@ def measure_path(
         from incugrowth.image import phase_confluence
 
         rec["confluence"] = float(phase_confluence(image))
+        rec["blank"] = bool(image.size and not np.nanmax(image) > np.nanmin(image))
         return rec
     from incugrowth.image import measure_frame
 
@@ -74,7 +78,7 @@ def measure_path(
 
 def _options_key(kind: str, diameter, segmenter) -> str:
     name = None if segmenter is None else getattr(segmenter, "__qualname__", repr(segmenter))
-    text = json.dumps([__version__, kind, diameter, name])
+    text = json.dumps([__version__, _RECORD_VERSION, kind, diameter, name])
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -289,8 +293,12 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     """Join frame records to the frames table and build the counts table with QC flags.
 
     Flags (``;``-joined in ``qc_flag``): ``unreadable`` (the file could not be read: count
-    missing), ``odd_size`` (not the plate's usual frame size), ``out_of_focus``,
-    ``saturated``, ``empty``, and ``count_jump`` (a count far from its neighbours in time).
+    missing), ``blank`` (every pixel has the same value, e.g. a failed acquisition written
+    as zeros: there is no image, so the count is missing, not 0), ``odd_size`` (not the
+    plate's usual frame size), ``out_of_focus``, ``saturated``, ``empty`` (no nucleus in a
+    frame that has an image: a valid count of 0), and ``count_jump`` (a count far from its
+    neighbours in time, see :func:`incugrowth.image.flag_count_jumps`). A blank frame
+    carries none of the image-quality flags (``out_of_focus``, ``saturated``, ``empty``).
     """
     rec = records.drop(columns=[c for c in ("_options", "_file", "kind") if c in records])
     df = frames[["path", "well", "field", "elapsed_h"]].merge(rec, on="path", how="left")
@@ -299,6 +307,10 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     flags = pd.DataFrame(index=df.index)
     err = df["error"] if "error" in df.columns else pd.Series(np.nan, index=df.index)
     flags["unreadable"] = err.notna()
+    blank = df["blank"].fillna(False).astype(bool) if "blank" in df.columns else False
+    flags["blank"] = blank & ~flags["unreadable"]
+    if flags["blank"].any():
+        df["count"] = df["count"].where(~flags["blank"])
     if {"height", "width"} <= set(df.columns) and df["height"].notna().any():
         shape = (
             df["height"].astype("Int64").astype(str) + "x" + df["width"].astype("Int64").astype(str)
@@ -307,6 +319,7 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
         flags["odd_size"] = (shape != usual) & ~flags["unreadable"]
     for name in _QC_FLAGS:
         flags[name] = df[name].fillna(False).astype(bool) if name in df.columns else False
+        flags[name] &= ~flags["blank"]
     flags["count_jump"] = _count_jumps(df)
     df["qc_flag"] = flags.apply(lambda r: ";".join(n for n, v in r.items() if v), axis=1)
     if flags["unreadable"].any():
@@ -314,6 +327,14 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
         warnings.warn(
             f"{len(bad)} frame(s) could not be read and are left out (QC flag 'unreadable'); "
             f"first: {bad.iloc[0]}",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    if flags["blank"].any():
+        names = df.loc[flags["blank"], "path"].astype(str).tolist()
+        warnings.warn(
+            f"{len(names)} frame(s) are blank (every pixel the same value: no image) and are "
+            f"left out (QC flag 'blank'): {_some(names)}",
             IncugrowthWarning,
             stacklevel=2,
         )
@@ -328,6 +349,13 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     rest = [c for c in df.columns if c not in front and c != "error"]
     out = df[front + rest + (["error"] if "error" in df.columns else [])]
     return out.sort_values(["well", "field", "elapsed_h"], key=_sort_key).reset_index(drop=True)
+
+
+def _some(names, n: int = 3) -> str:
+    """The first `n` of `names`, comma-separated, and how many more there are."""
+    names = list(names)
+    text = ", ".join(names[:n])
+    return text + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
 def _sort_key(col: pd.Series) -> pd.Series:
@@ -361,7 +389,13 @@ def count_folder(
     """Find the frames of an image export, count the nuclear channel, return the counts table.
 
     When the export also has a phase channel and ``confluence`` is true, the phase confluence
-    of each well, field and time is added as the ``confluence`` column.
+    of each well, field and time is added as the ``confluence`` column. A phase frame that
+    cannot be read, or is blank (every pixel the same value), leaves its confluence empty,
+    adds the QC flag ``phase_unreadable`` or ``phase_blank`` to the row, and is named in a
+    warning.
+
+    The table's ``attrs["measured"]`` is the number of nuclear frames counted by this call
+    (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest.
     """
     from incugrowth.frames import find_frames, select_channel
 
@@ -377,7 +411,6 @@ def count_folder(
         progress=progress,
     )
     counts = records_to_counts(nuclear, records)
-    counts.attrs["measured"] = records.attrs["measured"]
     phase = frames[frames["channel"] == "phase"]
     if confluence and len(phase) and nuclear["channel"].iloc[0] != "phase":
         conf = count_frames(
@@ -388,10 +421,42 @@ def count_folder(
             cache_dir=cache_dir,
             progress=progress,
         )
-        conf = phase[["path", "well", "field", "elapsed_h"]].merge(
-            conf[["path", "confluence"]] if "confluence" in conf else conf[["path"]], on="path"
-        )
-        if "confluence" in conf:
-            keys = ["well", "field", "elapsed_h"]
-            counts = counts.merge(conf[[*keys, "confluence"]], on=keys, how="left")
+        counts = _add_confluence(counts, phase, conf)
+    # set last: merging (above) gives a new table without them
+    counts.attrs["measured"] = records.attrs["measured"]
+    counts.attrs["reused"] = records.attrs["reused"]
     return counts
+
+
+def _add_confluence(counts: pd.DataFrame, phase: pd.DataFrame, records: pd.DataFrame):
+    """The ``confluence`` column from the phase frames' records, with their QC flags."""
+    keys = ["well", "field", "elapsed_h"]
+    rec = phase[["path", *keys]].merge(records, on="path", how="left")
+    missing = pd.Series(np.nan, index=rec.index)
+    unreadable = rec.get("error", missing).notna()
+    blank = rec.get("blank", missing).fillna(False).astype(bool) & ~unreadable
+    value = pd.to_numeric(rec.get("confluence", missing), errors="coerce")
+    table = rec[keys].assign(
+        confluence=value.where(~(unreadable | blank)),
+        _phase_flag=np.where(unreadable, "phase_unreadable", np.where(blank, "phase_blank", "")),
+    )
+    out = counts.merge(table, on=keys, how="left")
+    extra = out.pop("_phase_flag").fillna("")
+    out["qc_flag"] = [";".join(f for f in pair if f) for pair in zip(out["qc_flag"], extra)]
+    if unreadable.any():
+        errors = rec.loc[unreadable, "error"].astype(str)
+        warnings.warn(
+            f"{len(errors)} phase frame(s) could not be read; their confluence is left empty "
+            f"(QC flag 'phase_unreadable'); first: {errors.iloc[0]}",
+            IncugrowthWarning,
+            stacklevel=3,
+        )
+    if blank.any():
+        warnings.warn(
+            f"{int(blank.sum())} phase frame(s) are blank (every pixel the same value: no "
+            f"image); their confluence is left empty (QC flag 'phase_blank'): "
+            f"{_some(rec.loc[blank, 'path'].astype(str))}",
+            IncugrowthWarning,
+            stacklevel=3,
+        )
+    return out

@@ -121,6 +121,37 @@ def test_broken_and_odd_frames_are_flagged_not_fatal(tmp_path):
     assert "could not be read" in text and "C5" in text or "VID1_C5" in text
 
 
+def test_blank_frame_has_no_count_and_one_warning_naming_it(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",))
+    red = folder / "red"
+    blank = red / "VID1_B2_1_01d00h00m.tif"
+    tifffile.imwrite(blank, np.zeros((200, 240), dtype=np.uint16))
+    # no nuclei but a background: a valid count of 0
+    rng = np.random.default_rng(3)
+    background = rng.normal(100, 4, (200, 240)).astype(np.uint16)
+    tifffile.imwrite(red / "VID1_B3_1_00d00h00m.tif", background)
+    with pytest.warns(IncugrowthWarning) as record:
+        counts = batch.count_folder(folder, jobs=1)
+    row = counts[(counts["well"] == "B2") & (counts["elapsed_h"] == 24)].iloc[0]
+    assert np.isnan(row["count"]) and row["qc_flag"] == "blank"
+    empty = counts[counts["well"] == "B3"].iloc[0]
+    assert empty["count"] == 0 and empty["qc_flag"] == "empty"
+    others = counts[(counts["well"] == "B2") & (counts["elapsed_h"] != 24)]
+    assert others["count"].tolist() == [truth_count("B2", int(t)) for t in others["elapsed_h"]]
+    assert not others["qc_flag"].str.contains("blank").any()
+    messages = [str(w.message) for w in record if "are blank" in str(w.message)]
+    assert len(messages) == 1 and str(blank) in messages[0]
+
+
+def test_daily_growth_of_the_sample_is_not_flagged_as_a_jump():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    counts = batch.count_folder(sample, jobs=1, confluence=False)
+    assert len(counts) == 45 and set(np.diff(sorted(set(counts["elapsed_h"])))) == {24.0}
+    assert not counts["qc_flag"].str.contains("count_jump").any()
+
+
 def centre_segmenter(image):
     """A stand-in for Cellpose/StarDist: one label per bright pixel cluster above 1000."""
     from scipy import ndimage
@@ -207,6 +238,58 @@ def test_count_command_writes_one_row_per_frame_and_reuses_the_journal(tmp_path,
     assert "4 counted now" in capsys.readouterr().out
     assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
     assert "0 counted now" in capsys.readouterr().out
+
+
+def write_phase(folder, times=TIMES, wells=WELLS, shape=(200, 240)):
+    """Phase frames (textured left part, flat right part) beside the red ones."""
+    phase = folder / "phase"
+    phase.mkdir(parents=True, exist_ok=True)
+    for w in wells:
+        for t in times:
+            rng = np.random.default_rng(hash((w, t, "phase")) % 1000)
+            img = rng.normal(120, 2, shape)
+            img[:, : shape[1] // 2] += rng.normal(0, 25, (shape[0], shape[1] // 2))
+            name = f"VID1_{w}_1_{t // 24:02d}d{t % 24:02d}h00m.tif"
+            tifffile.imwrite(phase / name, np.clip(img, 0, 255).astype(np.uint8))
+    return folder
+
+
+def test_count_command_with_phase_frames_says_how_many_were_counted_now(tmp_path, capsys):
+    folder = write_phase(write_export(tmp_path / "frames", wells=("B2", "B3"), times=(0, 12)),
+                         wells=("B2", "B3"), times=(0, 12))  # fmt: skip
+    out = tmp_path / "counts.csv"
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
+    assert "4 frames (4 counted now)" in capsys.readouterr().out
+    assert pd.read_csv(out)["confluence"].between(20, 80).all()
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
+    assert "4 frames (0 counted now)" in capsys.readouterr().out
+    tifffile.imwrite(next((folder / "red").glob("*_B3_1_00d12h00m.tif")), frame_with_nuclei(7))
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
+    assert "4 frames (1 counted now)" in capsys.readouterr().out
+    counts = batch.count_folder(folder, jobs=1, cache_dir=tmp_path / ".counts.csv.cache")
+    assert (counts.attrs["measured"], counts.attrs["reused"]) == (0, 4)
+
+
+def test_unreadable_and_blank_phase_frames_are_flagged_and_named(tmp_path):
+    folder = write_phase(write_export(tmp_path / "frames", wells=("B2",)), wells=("B2",))
+    broken = folder / "phase" / "VID1_B2_1_00d12h00m.tif"
+    broken.write_bytes(b"\xff\xd8\xff\xe0JFIF not a tiff")
+    blank = folder / "phase" / "VID1_B2_1_01d00h00m.tif"
+    tifffile.imwrite(blank, np.zeros((200, 240), dtype=np.uint8))
+    with pytest.warns(IncugrowthWarning) as record:
+        counts = batch.count_folder(folder, jobs=1)
+    rows = counts.set_index("elapsed_h")
+    assert rows.loc[12, "qc_flag"] == "phase_unreadable" and np.isnan(rows.loc[12, "confluence"])
+    assert rows.loc[24, "qc_flag"] == "phase_blank" and np.isnan(rows.loc[24, "confluence"])
+    assert rows.loc[[0, 36], "confluence"].notna().all()
+    assert (rows.loc[[0, 36], "qc_flag"] == "").all()
+    # the nuclear counts of those rows are unaffected
+    assert rows["count"].tolist() == [truth_count("B2", t) for t in TIMES]
+    text = [str(w.message) for w in record]
+    unread = [m for m in text if "could not be read" in m]
+    assert len(unread) == 1 and "phase" in unread[0] and str(broken) in unread[0]
+    blanks = [m for m in text if "are blank" in m]
+    assert len(blanks) == 1 and str(blank) in blanks[0]
 
 
 def test_opencv_threads_are_stopped_while_workers_are_forked():

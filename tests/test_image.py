@@ -321,6 +321,25 @@ def test_qc_empty_from_labels_and_from_contrast():
         frame_qc(noise, labels[:5])
 
 
+def test_qc_blank_is_a_constant_frame_only():
+    rng = np.random.default_rng(15)
+    for value, dtype in ((0, np.uint16), (100, np.uint16), (255, np.uint8), (0.3, np.float32)):
+        frame = np.full((96, 128), value, dtype=dtype)
+        assert frame_qc(frame)["blank"] and measure_frame(frame)["blank"]
+    nan_frame = np.full((32, 32), np.nan)
+    assert frame_qc(nan_frame)["blank"]
+    # a frame without nuclei still has a noisy background: empty, not blank
+    background = rng.normal(100, 4, (96, 128)).astype(np.uint16)
+    record = measure_frame(background)
+    assert record["count"] == 0 and record["empty"] and not record["blank"]
+    # a single differing pixel is an image
+    frame = np.zeros((96, 128), dtype=np.uint16)
+    frame[5, 7] = 1
+    assert not frame_qc(frame)["blank"]
+    centres = grid_centres((128, 128), 32, rng)
+    assert not frame_qc(as_dtype(nuclei_frame(centres, 6, (128, 128)), np.uint16))["blank"]
+
+
 def test_count_jumps_on_a_toy_series():
     counts = pd.DataFrame(
         {
@@ -341,6 +360,86 @@ def test_count_jumps_on_a_toy_series():
     assert not flag_count_jumps(growth).any()
     with pytest.raises(ValueError, match="no column 'cnt'"):
         flag_count_jumps(counts, col="cnt")
+
+
+def _series(counts, step, start=0.0):
+    hours = start + step * np.arange(len(counts), dtype=float)
+    return pd.DataFrame({"well": "B2", "field": 1, "elapsed_h": hours, "count": counts})
+
+
+def jumps_at(counts, step=2):
+    """Positions flagged as jumps in a series of `counts` scanned every `step` hours."""
+    return np.flatnonzero(flag_count_jumps(_series(counts, step))).tolist()
+
+
+@pytest.mark.parametrize("step", [2, 4, 24])
+@pytest.mark.parametrize("doubling", [15, 20, 24, 48])
+def test_count_jumps_leave_growth_alone_at_any_scan_interval(step, doubling):
+    hours = np.arange(0, 97, step, dtype=float)
+    rng = np.random.default_rng(step * 100 + doubling)
+    for start in (8, 30, 200):
+        exact = start * 2 ** (hours / doubling)
+        assert not flag_count_jumps(_series(np.round(exact), step)).any()
+        noisy = np.round(exact * np.exp(rng.normal(0, 0.05, hours.size)))
+        assert not flag_count_jumps(_series(noisy, step)).any()
+    # a lag, then growth, then a plateau (as wells fill up)
+    curve = 50 * 2 ** (np.clip(hours - 24, 0, 48) / doubling)
+    assert not flag_count_jumps(_series(np.round(curve), step)).any()
+    # and decline (a cytotoxic treatment)
+    assert not flag_count_jumps(_series(np.round(400 * 2 ** (-hours / 24)), step)).any()
+
+
+def test_count_jumps_of_the_sample_wells_at_24_h():
+    # counts of the bundled sample, scanned every 24 h, that the fixed 1.5x ratio flagged
+    for counts in ([8, 9, 18, 35, 66], [7, 11, 24, 41, 64], [17, 22, 52, 88, 110],
+                   [11, 19, 19, 21, 22]):  # fmt: skip
+        assert not flag_count_jumps(_series(counts, 24)).any()
+
+
+def test_count_jumps_flag_spikes_and_drops_against_both_neighbours():
+    assert jumps_at([100, 104, 30, 110, 112]) == [2]  # drop
+    assert jumps_at([100, 104, 300, 110, 112]) == [2]  # spike
+    assert jumps_at([100, 104, 108, 30, 113, 118, 300, 125, 130]) == [3, 6]
+    # the neighbours of an outlier are not flagged with it, nor a step that persists
+    assert jumps_at([100, 98, 300, 99, 101]) == [2]
+    assert jumps_at([100, 102, 104, 300, 310, 320]) == []
+    # at 24 h an outlier must be further off: 2.3x the neighbours' trend
+    assert jumps_at([20, 40, 200, 80, 160], 24) == [2]
+    assert jumps_at([20, 40, 125, 80, 160], 24) == []  # 2.2x the trend: growth could do that
+    assert jumps_at([100, 100, 220, 100, 100], 24) == []
+    assert jumps_at([100, 100, 220, 100, 100], 2) == [2]  # but not within 2 h
+    assert jumps_at([400, 200, 40, 100, 50], 24) == [2]
+    # a missing count is skipped: its neighbours are the counts around it
+    assert jumps_at([100, 104, np.nan, 30, 113, 118]) == [3]
+    assert jumps_at([100, np.nan, 104, 106]) == []
+
+
+def test_count_jumps_at_the_ends_of_a_series():
+    assert jumps_at([30, 100, 104, 108, 112]) == [0]
+    assert jumps_at([300, 100, 104, 108, 112]) == [0]
+    assert jumps_at([100, 104, 108, 112, 30]) == [4]
+    assert jumps_at([100, 104, 108, 112, 400]) == [4]
+    # an outlier next to the end does not flag the end
+    assert jumps_at([100, 300, 104, 108]) == [1]
+    assert jumps_at([100, 104, 30, 108]) == [2]
+    # growth at the end, even fast, is not a jump: 24 h apart, or after a lag
+    assert jumps_at([10, 22, 50, 110], 24) == []
+    assert jumps_at([10, 10, 11, 25], 24) == []
+    # off the trend of the next two; the count after it is below both its neighbours and
+    # their trend too (in 24 h growth makes 30 -> 60 as large a step as noise allows)
+    assert jumps_at([100, 30, 60, 120], 24) == [0, 1]
+    assert jumps_at([100, 30, 32, 35], 2) == [0]
+    # too short to tell which count is wrong
+    assert jumps_at([100]) == [] and jumps_at([100, 10]) == []
+    assert jumps_at([100, 10, 100]) == [1]
+
+
+def test_count_jumps_refuse_bad_parameters():
+    counts = _series([1, 2, 3], 2)
+    with pytest.raises(ValueError, match="`doubling_h` must be a positive"):
+        flag_count_jumps(counts, doubling_h=0)
+    with pytest.raises(ValueError, match="`threshold` must be positive"):
+        flag_count_jumps(counts, threshold=0)
 
 
 def test_measure_frame_fields_and_pickling():

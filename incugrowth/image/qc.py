@@ -110,16 +110,18 @@ def frame_qc(image, labels=None, *, saturation_value=None) -> dict:
         ``focus`` (:func:`focus_score`), ``saturated_fraction`` (share of pixels at or above
         the saturation value), ``snr`` (99.9th percentile minus median, in noise deviations),
         and the flags ``out_of_focus`` (focus below :data:`FOCUS_MIN`), ``saturated``
-        (fraction above :data:`SATURATED_MAX`) and ``empty`` (no labels, or ``snr`` below
-        :data:`EMPTY_SNR`; a constant frame is always empty). A flat or empty frame is not
-        flagged out of focus, as there is nothing to focus on.
+        (fraction above :data:`SATURATED_MAX`), ``empty`` (no labels, or ``snr`` below
+        :data:`EMPTY_SNR`; a constant frame is always empty) and ``blank`` (every pixel has
+        the same value, so the frame holds no image at all: a failed acquisition written as
+        zeros, say, where a real fluorescence frame always has a noisy background). A flat or
+        empty frame is not flagged out of focus, as there is nothing to focus on.
 
     Examples
     --------
     >>> import numpy as np
     >>> qc = frame_qc(np.full((64, 64), 255, dtype=np.uint8))
-    >>> qc["saturated"], qc["empty"], qc["out_of_focus"]
-    (True, True, False)
+    >>> qc["saturated"], qc["empty"], qc["out_of_focus"], qc["blank"]
+    (True, True, False, True)
     """
     array = np.asarray(image)
     frame = as_float_image(array)  # also checks the shape and dtype
@@ -151,6 +153,8 @@ def _frame_qc(array, frame, noise, labels, saturation_value=None) -> dict:
         "out_of_focus": bool(not empty and focus < FOCUS_MIN),
         "saturated": bool(saturated > SATURATED_MAX),
         "empty": bool(empty or spread == 0),
+        # `frame` is scaled to [0, 1] by its own range: all zero exactly when it is constant
+        "blank": bool(not cv2.minMaxLoc(frame)[1] > 0),
     }
 
 
@@ -161,18 +165,32 @@ def flag_count_jumps(
     time: str = "elapsed_h",
     col: str = "count",
     threshold: float = 0.5,
-    neighbours: int = 2,
+    doubling_h: float = 20.0,
 ) -> pd.Series:
-    """Mark counts that jump against their neighbours in time.
+    """Mark counts that spike or drop against their neighbours in time.
 
-    Within each group (`by`), rows are ordered by `time`; the reference of a count is the
-    median of the window of up to `neighbours` counts before and after it and itself (a
-    Hampel-type filter: one or two outliers in the window do not move the median). A count is
-    flagged when ``(count + 1) / (reference + 1)`` is above ``1 + threshold`` or below
-    ``1 / (1 + threshold)``: with the default, a frame that holds 50 % more, or a third fewer,
-    cells than the frames around it. Cells divide at most about once a day and IncuCyte
-    scans every few hours, so true changes between neighbouring frames are much smaller.
-    A group with a single time point is never flagged; missing counts are not flagged.
+    Within each group (`by`), counts are ordered by `time` and missing counts are skipped;
+    counts are compared as ``count + 1`` (so that 0 is usable). With ``f = 1 + threshold``
+    (the noise a count may carry) and growth of at most one doubling every `doubling_h`
+    hours, a count is flagged when:
+
+    - between two neighbours (the nearest counts before and after it, ``a`` and ``b`` hours
+      away): it is more than ``f`` times above both of them or below both of them, *and* more
+      than ``f * 2 ** (a * b / ((a + b) * doubling_h))`` times away from the interpolation of
+      the two in log space (linear in time). The interpolation is exact for exponential
+      growth or decline at any rate; the power of 2 is the most that a change of growth rate
+      between none and one doubling every `doubling_h` hours bends the curve there (a
+      factor of 1.52 for neighbours 24 h away on both sides, 1.04 for 2 h). Steady growth
+      or decline, which is never above or below both neighbours, is never flagged;
+    - at either end of the series: it is more than ``f`` times above both of the two nearest
+      counts or below both, *and* more than ``f * 2 ** (gap / doubling_h)`` times away from
+      the extrapolation of the two in log space (``gap``: hours to the nearer). The power of
+      2 is, as above, the most that a change of growth rate bends the curve over the gap.
+
+    A series with fewer than three counts is never flagged; missing counts are not flagged.
+    With the defaults, at 4 h spacing a count is flagged when it is 50 % above both
+    neighbours and 61 % above their trend (or a third below both and 38 % below the trend);
+    at 24 h spacing, 2.3 times above or below the trend.
 
     Parameters
     ----------
@@ -181,11 +199,11 @@ def flag_count_jumps(
     by : sequence of str
         Columns naming one series (e.g. ``("well", "field")``); missing values form a group.
     time, col : str
-        Time and count columns.
+        Time (hours) and count columns.
     threshold : float
-        Relative jump that is flagged (0.5 = 50 %).
-    neighbours : int
-        How many time points on each side form the reference.
+        Relative difference that noise alone may cause (0.5 = 50 %).
+    doubling_h : float
+        Shortest doubling time (hours) of the cells: the fastest growth that is not a jump.
 
     Returns
     -------
@@ -199,6 +217,10 @@ def flag_count_jumps(
     ...                        "count": [100, 108, 30, 121, 130]})
     >>> flag_count_jumps(counts).tolist()
     [False, False, True, False, False]
+    >>> daily = pd.DataFrame({"well": "B2", "field": 1, "elapsed_h": [0, 24, 48, 72, 96],
+    ...                       "count": [8, 9, 18, 35, 66]})  # growing, doubling in ~24 h
+    >>> flag_count_jumps(daily).tolist()
+    [False, False, False, False, False]
     """
     by = [by] if isinstance(by, str) else list(by)
     missing = [name for name in [*by, time, col] if name not in counts_df.columns]
@@ -206,13 +228,41 @@ def flag_count_jumps(
         raise ValueError(f"`counts_df` has no column {missing[0]!r}; it has {list(counts_df)}")
     if not threshold > 0:
         raise ValueError(f"`threshold` must be positive, got {threshold!r}")
-    if int(neighbours) < 1:
-        raise ValueError(f"`neighbours` must be at least 1, got {neighbours!r}")
-    order = counts_df.sort_values([*by, time], kind="stable")
-    values = pd.to_numeric(order[col], errors="coerce").astype(float)
-    groups = values.groupby([order[name] for name in by], dropna=False, sort=False)
-    shifted = [groups.shift(k) for k in range(-int(neighbours), int(neighbours) + 1)]
-    reference = pd.concat(shifted, axis=1).median(axis=1, skipna=True)
-    ratio = (values + 1) / (reference + 1)
-    jump = (ratio > 1 + threshold) | (ratio < 1 / (1 + threshold))
-    return jump.reindex(counts_df.index).fillna(False).astype(bool).rename("count_jump")
+    if not doubling_h > 0:
+        raise ValueError(f"`doubling_h` must be a positive number of hours, got {doubling_h!r}")
+    values = pd.to_numeric(counts_df[col], errors="coerce").astype(float)
+    hours = pd.to_numeric(counts_df[time], errors="coerce").astype(float)
+    known = values.notna() & hours.notna()
+    frame = counts_df.loc[known, by].assign(_t=hours[known], _v=np.log1p(values[known]))
+    order = frame.sort_values([*by, "_t"], kind="stable")
+    groups = order.groupby(by, dropna=False, sort=False)
+    t, v = order["_t"], order["_v"]
+    noise, rate = np.log1p(threshold), np.log(2.0) / doubling_h
+
+    def neighbour(k):  # the k-th nearest count before (k < 0) or after (k > 0): gap, log diff
+        return (t - groups["_t"].shift(-k)).abs(), v - groups["_v"].shift(-k)
+
+    (a, da), (b, db) = neighbour(-1), neighbour(1)
+    (a2, da2), (b2, db2) = neighbour(-2), neighbour(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # interior: beyond both neighbours in one direction, and off their log-linear trend
+        span = a + b
+        off = np.where(span > 0, (b * da + a * db) / span, (da + db) / 2)
+        bend = np.where(span > 0, a * b / span, 0.0) * rate
+        spike = (da > noise) & (db > noise)
+        drop = (da < -noise) & (db < -noise)
+        interior = (spike | drop) & (np.abs(off) > noise + bend)
+        # ends: beyond the two nearest counts on the one side, and off their trend
+        first = a.isna() & _off_end(db, db2, b, b2, noise, rate)
+        last = b.isna() & _off_end(da, da2, a, a2, noise, rate)
+    jump = pd.Series(np.asarray(interior | first | last, dtype=bool), index=order.index)
+    return jump.reindex(counts_df.index, fill_value=False).astype(bool).rename("count_jump")
+
+
+def _off_end(d1, d2, g1, g2, noise, rate):
+    """End counts of :func:`flag_count_jumps`: `d1`, `d2` log differences from the nearest
+    and second-nearest counts, `g1`, `g2` the gaps to them (hours)."""
+    span = g2 - g1
+    off = np.where(span > 0, d1 + (d1 - d2) * g1 / span, (d1 + d2) / 2)
+    beyond = ((d1 > noise) & (d2 > noise)) | ((d1 < -noise) & (d2 < -noise))
+    return beyond & (np.abs(off) > noise + g1 * rate)

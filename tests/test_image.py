@@ -856,7 +856,7 @@ def test_labels_are_enlarged_to_the_nearest_pixel_centre(small, large):
 
     labels = np.random.default_rng(4).integers(0, 1000, small).astype(np.int32)
     out = _nearest(labels, large)
-    assert out.shape == large and out.dtype == np.int32
+    assert out.shape == large and out.dtype == np.int32 and out.flags.c_contiguous
     for i in range(large[0]):  # pixel centre i + 0.5 lies in source pixel floor((i + 0.5) h / H)
         for j in range(large[1]):
             row = min(int((i + 0.5) * small[0] / large[0]), small[0] - 1)

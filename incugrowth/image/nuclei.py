@@ -146,7 +146,10 @@ def _nearest(labels, shape):
         np.minimum(((np.arange(out) + 0.5) * (side / out)).astype(np.intp), side - 1)
         for side, out in zip(labels.shape, shape)
     )
-    return labels[rows][:, cols]  # rows first: 6x faster than labels[rows[:, None], cols]
+    # columns first, then whole rows: 5x faster than labels[rows[:, None], cols], and
+    # C-contiguous (labels[rows][:, cols] is not, and the compiled loops would be compiled
+    # again for that layout)
+    return labels[:, cols][rows]
 
 
 def _custom(image, segmenter, options):

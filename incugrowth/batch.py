@@ -177,22 +177,62 @@ def single_threaded_opencv():
                 cv2.setNumThreads(_opencv_threads)
 
 
-def _run_dask(fn, paths, scheduler):
+def connect(address: str):
+    """A ``distributed.Client`` of the Dask scheduler at `address` (``tcp://HOST:PORT``).
+
+    Raises :class:`IncugrowthError` naming the address when dask.distributed is not
+    installed, the address is malformed, or no scheduler answers there within Dask's
+    connect timeout (``distributed.comm.timeouts.connect``, 30 s unless configured).
+    """
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise IncugrowthError(
             "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
         ) from None
-    client = scheduler if not isinstance(scheduler, str) else Client(scheduler)
+    where = f"cannot connect to the Dask scheduler at {address}"
+    try:
+        _parse_scheduler_address(address)
+    except (ValueError, TypeError) as exc:
+        raise IncugrowthError(
+            f"{where}: not an address ({exc}); give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+        ) from None
+    try:
+        return Client(address, set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise IncugrowthError(
+            f"{where} ({exc}): start it with `dask scheduler` or check the address"
+        ) from None
+
+
+def _parse_scheduler_address(address: str) -> None:
+    """Raise ValueError for an address Dask cannot parse (before a client is made for it:
+    a client that fails on a malformed address stalls the interpreter's exit for a minute)."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    scheme, _ = parse_address(address)
+    get_backend(scheme)  # an unknown scheme
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        get_address_host_port(address)  # a missing or malformed port
+
+
+def _run_dask(fn, paths, scheduler):
+    client = connect(scheduler) if isinstance(scheduler, str) else scheduler
+    from distributed import as_completed
+
+    # workers may run in another folder: they get absolute paths, the records the given ones
+    given = {os.path.abspath(p): p for p in paths}
     try:
         window = 4 * max(1, sum(client.nthreads().values()))
-        queue = deque(paths)
+        queue = deque(given)
         ac = as_completed()
         while queue and ac.count() < window:
             ac.add(client.submit(fn, queue.popleft(), pure=False))
         for fut in ac:
-            yield fut.result()
+            rec = fut.result()
+            rec["path"] = given[rec["path"]]
+            yield rec
             fut.release()
             if queue:
                 ac.add(client.submit(fn, queue.popleft(), pure=False))

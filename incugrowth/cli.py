@@ -237,18 +237,6 @@ def _check_output_file(output: Path) -> None:
         raise input_error(output, f"cannot write the counts here: {problem}")
 
 
-def _parse_scheduler_address(address: str) -> None:
-    """Raise ValueError for an address Dask cannot parse (before a client is made for it:
-    a client that fails on a malformed address stalls the interpreter's exit for a minute)."""
-    from distributed.comm.addressing import get_address_host_port, parse_address
-    from distributed.comm.registry import get_backend
-
-    scheme, _ = parse_address(address)
-    get_backend(scheme)  # an unknown scheme
-    if scheme in ("tcp", "tls", "ws", "wss"):
-        get_address_host_port(address)  # a missing or malformed port
-
-
 def _check_scheduler(address: str | None) -> None:
     """Connect to the Dask scheduler once, so that a wrong address is a one-line error.
 
@@ -259,25 +247,9 @@ def _check_scheduler(address: str | None) -> None:
     """
     if not address:
         return
-    try:
-        from distributed import Client
-    except ImportError:
-        raise IncugrowthError(
-            "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
-        ) from None
-    where = f"cannot connect to the Dask scheduler at {address}"
-    try:
-        _parse_scheduler_address(address)
-    except (ValueError, TypeError) as exc:
-        raise IncugrowthError(
-            f"{where}: not an address ({exc}); give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
-        ) from None
-    try:
-        client = Client(address, set_as_default=False)
-    except (OSError, ValueError, TypeError) as exc:
-        raise IncugrowthError(
-            f"{where} ({exc}): start it with `dask scheduler` or check the address"
-        ) from None
+    from incugrowth.batch import connect
+
+    client = connect(address)
     try:
         workers = client.scheduler_info().get("workers")
     finally:

@@ -605,13 +605,9 @@ def run_many(configs, *, scheduler=None, jobs: int | None = None, on_error=None)
 
     client = None
     if isinstance(scheduler, str):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise IncugrowthError(
-                "--scheduler needs dask.distributed: pip install 'incugrowth[dask]'"
-            ) from None
-        client = Client(scheduler)
+        from incugrowth.batch import connect
+
+        client = connect(scheduler)
     results = []
     try:
         for cfg_path in configs:

@@ -15,7 +15,7 @@ from skimage.draw import disk
 
 from incugrowth import batch
 from incugrowth.cli import main
-from incugrowth.errors import IncugrowthWarning
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
 
 WELLS = ("B2", "B3", "C2")
 TIMES = (0, 12, 24, 36)
@@ -181,6 +181,30 @@ def test_dask_local_cluster_matches_local_run(tmp_path):
     cols = ["well", "field", "elapsed_h", "count", "qc_flag"]
     pd.testing.assert_frame_equal(local[cols], on_dask[cols])
     pd.testing.assert_frame_equal(local[cols], by_address[cols])
+
+
+def test_dask_workers_in_another_folder_read_relative_paths(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames")
+    local = batch.count_folder(folder, jobs=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        monkeypatch.chdir(tmp_path)  # the worker stays in the folder it started in
+        on_dask = batch.count_folder("frames", scheduler=client)
+    assert on_dask["path"].str.startswith("frames").all()  # the paths as given
+    cols = ["well", "field", "elapsed_h", "count"]
+    pd.testing.assert_frame_equal(local[cols], on_dask[cols])
+
+
+def test_a_wrong_scheduler_address_is_an_error_naming_it(tmp_path):
+    pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
+    with pytest.raises(IncugrowthError, match=r"Dask scheduler at notanaddress: not an address"):
+        batch.count_folder(folder, scheduler="notanaddress")
 
 
 def _plate_map(path):

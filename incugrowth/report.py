@@ -1452,6 +1452,7 @@ def methods_text(tables: dict, run: dict) -> str:
     elif asked is not None:
         parts.append(f"The endpoint ({asked:g} h) was not reached, so no endpoint test was made.")
     # ANOVA.
+    resid = None
     if anova is not None and len(anova) and "source" in anova.columns:
         terms = [
             str(s).replace(":", " \u00d7 ").replace("_", " ")

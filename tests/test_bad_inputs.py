@@ -129,20 +129,36 @@ def test_bad_plate_map_wells_are_one_line_errors(tmp_path, capsys, row, expect):
     assert "plate_map.csv" in err and expect in err and str(n_lines) in err
 
 
-def test_control_without_wells_reports_and_keeps_the_tables(tmp_path, capsys):
+def test_a_control_that_is_not_on_the_plate_is_an_error(tmp_path, capsys):
     export, plate = write_plate(tmp_path)
     out = tmp_path / "out"
     args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)]
-    assert main([*args, "--control", "DMSO", "--no-figures"]) == 0
+    assert main([*args, "--control", "DMSO", "--no-figures"]) == 2
     err = capsys.readouterr().err
-    assert "DMSO" in err
+    assert "control 'DMSO' is not a treatment in plate_map.csv" in err and "'untreated'" in err
+    assert not (out / "dunnett.csv").exists()
+
+
+def test_a_cell_line_without_control_wells_reports_and_keeps_the_tables(tmp_path, capsys):
+    export, plate = write_plate(tmp_path)
+    pm = pd.read_csv(plate, keep_default_na=False)
+    no_control = (pm["cell_line"] == "M464") & (pm["treatment"] == "untreated")
+    pm[~no_control].to_csv(plate, index=False)
+    out = tmp_path / "out"
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)]
+    assert main([*args, "--no-figures"]) == 0
+    assert "M464" in capsys.readouterr().err
     assert (out / "curves.csv").exists() and (out / "endpoint.csv").exists()
     assert (out / "report.html").exists()
-    # Only the comparisons with a control that has wells remain (cGAMP vs its vehicle).
+    # M420 keeps every comparison; M464 only cGAMP vs its vehicle, which has wells
     dunnett = pd.read_csv(out / "dunnett.csv")
-    assert set(dunnett["control"]) == {"Lipofectamine"}
+    assert set(dunnett.loc[dunnett["cell_line"] == "M420", "control"]) == {
+        "untreated",
+        "Lipofectamine",
+    }
+    assert set(dunnett.loc[dunnett["cell_line"] == "M464", "control"]) == {"Lipofectamine"}
     run = json.loads((out / "run.json").read_text())
-    assert any("DMSO" in m for m in run["messages"])
+    assert any("M464" in m and "untreated" in m for m in run["messages"])
 
 
 def test_single_well_conditions_give_a_message_not_a_crash(tmp_path, capsys):

@@ -225,16 +225,16 @@ def _check_outdir(outdir: Path) -> None:
         raise input_error(outdir, f"cannot make the output folder: {problem}")
 
 
-def _check_output_file(output: Path) -> None:
-    """``-o FILE`` of `count`: a file path (not a folder) whose folder exists or can be made."""
+def _check_output_file(output: Path, example: str = "counts.csv") -> None:
+    """``-o FILE`` of `count` and `config`: a file path (not a folder) whose folder exists or
+    can be made; `example` is the file name suggested inside a folder given instead."""
     if output.is_dir():
         raise input_error(
-            output,
-            f"is a folder; -o/--output takes the CSV file to write, e.g. {output / 'counts.csv'}",
+            output, f"is a folder; -o/--output takes the file to write, e.g. {output / example}"
         )
     problem = _unwritable_folder(output.parent)
     if problem:
-        raise input_error(output, f"cannot write the counts here: {problem}")
+        raise input_error(output, f"cannot write the file here: {problem}")
 
 
 def _check_scheduler(address: str | None) -> None:
@@ -437,6 +437,7 @@ def config_cmd(outdir, output):
     """Write the parameters of a finished run as an experiment file, to rerun it unchanged."""
     from incugrowth.config import config_from_run
 
+    _check_output_file(output, "experiment.toml")
     click.echo(f"wrote {config_from_run(outdir, output)}")
 
 
@@ -515,6 +516,10 @@ def main(argv=None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except OSError as exc:  # the system refused a read or write (permissions, disk full, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"incugrowth: error: {where}{exc.strerror or exc}", err=True)
+        return 2
     # Without standalone mode click hands back the status of a `raise Exit(n)`.
     return status if isinstance(status, int) else 0
 

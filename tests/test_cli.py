@@ -317,6 +317,33 @@ def test_count_output_that_is_a_folder_is_exit_2_before_counting(tmp_path, capsy
     assert f"{blocker} is a file" in _one_line_error(capsys)
 
 
+def test_config_output_that_is_a_folder_is_exit_2(plate_files, tmp_path, capsys):
+    export, plate = plate_files
+    out = tmp_path / "out"
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)]
+    assert main([*args, "--no-report", "--no-figures"]) == 0
+    capsys.readouterr()
+    assert main(["config", str(out), "-o", str(tmp_path)]) == 2
+    err = _one_line_error(capsys)
+    assert str(tmp_path) in err and "is a folder" in err and "experiment.toml" in err
+
+
+def test_a_refused_write_is_one_line_naming_the_file(plate_files, tmp_path, capsys, monkeypatch):
+    import incugrowth.config
+
+    def refused(params, path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(incugrowth.config, "write_config", refused)
+    export, plate = plate_files
+    out = tmp_path / "out"
+    args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)]
+    assert main([*args, "--no-report", "--no-figures"]) == 0
+    capsys.readouterr()
+    assert main(["config", str(out), "-o", str(tmp_path / "e.toml")]) == 2
+    assert _one_line_error(capsys) == f"incugrowth: error: {tmp_path / 'e.toml'}: Permission denied"
+
+
 @pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:notaport"])
 def test_malformed_scheduler_address_is_exit_2(tmp_path, capsys, address):
     pytest.importorskip("distributed")

@@ -371,13 +371,7 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
             stacklevel=2,
         )
     if flags["blank"].any():
-        names = df.loc[flags["blank"], "path"].astype(str).tolist()
-        warnings.warn(
-            f"{len(names)} frame(s) are blank (every pixel the same value: no image) and are "
-            f"left out (QC flag 'blank'): {_some(names)}",
-            IncugrowthWarning,
-            stacklevel=2,
-        )
+        _warn_blank(df.loc[flags["blank"], "path"], "frame(s)", "are left out", "blank")
     if flags["odd_size"].any() if "odd_size" in flags else False:
         warnings.warn(
             f"{int(flags['odd_size'].sum())} frame(s) differ in size from the others "
@@ -391,11 +385,16 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     return out.sort_values(["well", "field", "elapsed_h"], key=_sort_key).reset_index(drop=True)
 
 
-def _some(names, n: int = 3) -> str:
-    """The first `n` of `names`, comma-separated, and how many more there are."""
-    names = list(names)
-    text = ", ".join(names[:n])
-    return text + (f" and {len(names) - n} more" if len(names) > n else "")
+def _warn_blank(paths: pd.Series, what: str, outcome: str, flag: str) -> None:
+    """Warn that the frames at `paths` are blank, naming the first few."""
+    from incugrowth.kinetics import _short_list
+
+    warnings.warn(
+        f"{len(paths)} {what} are blank (every pixel the same value: no image); {outcome} "
+        f"(QC flag '{flag}'): {_short_list(paths.astype(str), limit=3)}",
+        IncugrowthWarning,
+        stacklevel=3,
+    )
 
 
 def _sort_key(col: pd.Series) -> pd.Series:
@@ -492,11 +491,10 @@ def _add_confluence(counts: pd.DataFrame, phase: pd.DataFrame, records: pd.DataF
             stacklevel=3,
         )
     if blank.any():
-        warnings.warn(
-            f"{int(blank.sum())} phase frame(s) are blank (every pixel the same value: no "
-            f"image); their confluence is left empty (QC flag 'phase_blank'): "
-            f"{_some(rec.loc[blank, 'path'].astype(str))}",
-            IncugrowthWarning,
-            stacklevel=3,
+        _warn_blank(
+            rec.loc[blank, "path"],
+            "phase frame(s)",
+            "their confluence is left empty",
+            "phase_blank",
         )
     return out

@@ -199,6 +199,7 @@ def run(
 
         with timer.step("plate_map"):
             plate = read_plate_map(plate_map)
+        _check_controls(plate, plate_map, control, controls or {})  # before any counting
         with timer.step("counts"):
             if exports is not None:
                 inputs += _check_inputs(exports, "export")
@@ -236,7 +237,6 @@ def run(
                 end = None
                 messages.append(f"endpoint not reached yet: {exc}")
         vehicles = {**_plate_controls(plate), **(controls or {})}
-        _check_controls(plate, plate_map, control, controls or {})
         with timer.step("growth_metrics"):
             tables.update(
                 _growth_metrics(growth, end, control, vehicles, endpoint_h, endpoint_tolerance_h)

@@ -18,6 +18,7 @@ from incugrowth.image import (
     frame_qc,
     measure_frame,
     phase_confluence,
+    phase_mask,
     segment_nuclei,
 )
 
@@ -287,6 +288,40 @@ def test_phase_confluence_matches_covered_area(n_cells):
     assert phase_confluence(frame) == pytest.approx(truth, abs=CONFLUENCE_TOLERANCE)
     as_uint8 = np.round(np.clip(frame, 0, 1) * 255).astype(np.uint8)
     assert phase_confluence(as_uint8) == pytest.approx(truth, abs=CONFLUENCE_TOLERANCE)
+
+
+def _phase_mask_by_scipy(image, scale=3.0, min_contrast=3.0):
+    """phase_mask's definition written with scipy.ndimage, step by step as documented."""
+    frame = np.asarray(image, dtype=np.float64)
+    frame = (frame - frame.min()) / (frame.max() - frame.min())
+    mean = ndi.gaussian_filter(frame, scale)
+    dev = np.sqrt(np.maximum(ndi.gaussian_filter(frame * frame, scale) - mean * mean, 0.0))
+    step = int(np.ceil(np.sqrt(frame.size / 100_000)))  # noise_sigma's regular sample
+    lap = ndi.laplace(frame)[::step, ::step].ravel()
+    noise = 1.4826 * np.median(np.abs(lap - np.median(lap))) / np.sqrt(20.0)
+    floor = max(min_contrast * noise, 1e-6)
+    log_dev = np.log(np.maximum(dev, floor * 1e-2))
+    mask = dev > max(float(np.exp(threshold_otsu(log_dev))), floor)
+    holes, _ = ndi.label(~mask)
+    small = np.bincount(holes.ravel()) < (4 * scale) ** 2
+    small[0] = False
+    mask |= small[holes]
+    return ndi.binary_erosion(mask, iterations=int(round(scale)) + 1, border_value=1)
+
+
+@pytest.mark.parametrize("n_cells", [15, 200])
+def test_phase_mask_matches_its_definition(n_cells):
+    """Cells that touch the edges and leave holes between them: the mask agrees with the
+    scipy.ndimage steps of the docstring (local deviation, Otsu of its log, small holes
+    filled, erosion by a cross that takes nothing from beyond the edge) but for pixels whose
+    deviation lies within float32 rounding of the threshold."""
+    frame, _ = phase_frame(n_cells, seed=n_cells)
+    image = np.round(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+    reference = _phase_mask_by_scipy(image)
+    mask = phase_mask(image)
+    assert mask.dtype == bool and mask.shape == image.shape
+    assert 0.02 < reference.mean() < 0.98  # both kinds of pixels, so the comparison bites
+    assert np.count_nonzero(mask != reference) <= 5
 
 
 def test_qc_flags_saturated_and_blurred_frames():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from incugrowth.image._kernels import label_count
 from incugrowth.image._util import as_float_image, gaussian, noise_sigma, threshold_otsu
 
 __all__ = ["phase_confluence", "phase_mask"]
@@ -51,10 +52,8 @@ def phase_mask(image, *, scale: float = 3.0, min_contrast: float = 3.0) -> np.nd
         return np.zeros(frame.shape, dtype=bool)
     mask = (dev > max(float(np.exp(threshold_otsu(log_dev))), floor)).view(np.uint8)
     # holes (4-connected gaps, as scipy.ndimage.label) smaller than a few windows are filled
-    n, holes, stats, _ = cv2.connectedComponentsWithStats(
-        1 - mask, connectivity=4, ltype=cv2.CV_32S
-    )
-    small = stats[:, cv2.CC_STAT_AREA] < (4 * scale) ** 2
+    n, holes = cv2.connectedComponents(1 - mask, connectivity=4, ltype=cv2.CV_32S)
+    small = label_count(holes, n - 1) < (4 * scale) ** 2
     small[0] = False
     if small.any():
         mask |= np.take(small.view(np.uint8), holes)

@@ -1,13 +1,16 @@
 """Frames per second and peak memory of batch counting as the number of frames grows.
 
-    python benchmarks/scale.py [--sizes 40 80 160 320] [--jobs 2] [--dask] [--shape 1040x1408]
+    python benchmarks/scale.py [--sizes 40 80 160 320] [--jobs 2] [--dask] [--phase]
+                               [--shape 1040x1408]
 
 A simulated plate is rendered once (a few distinct frames at full IncuCyte size), then copied
 under new names to make folders of N frames. Each N is counted in a fresh process so that its
 peak resident memory (this process and its worker processes) is measured on its own. Memory
 must stay flat as N grows: the last column gives the peak relative to the smallest N.
 With ``--dask`` the same frames are also counted on a 2-worker ``LocalCluster`` and the ratio
-of frames/s (Dask / local processes) is printed.
+of frames/s (Dask / local processes) is printed. With ``--phase`` each fluorescence frame
+has its phase-contrast frame beside it, as in an export of both channels, and the phase
+confluence is measured too (frames/s then counts well x field x time points, one of each).
 """
 
 from __future__ import annotations
@@ -25,15 +28,22 @@ import time
 from pathlib import Path
 
 
-def _make_frames(root: Path, n: int, source: list[Path]) -> Path:
+def _make_frames(root: Path, n: int, source: list[Path], phase: bool = False) -> Path:
     folder = root / f"n{n}" / "red"
     folder.mkdir(parents=True, exist_ok=True)
+    if phase:
+        (folder.parent / "phase").mkdir(exist_ok=True)
     wells = [f"{r}{c}" for r in "BCDEFG" for c in range(2, 12)]
     for i in range(n):
         well = wells[i % len(wells)]
         t = i // len(wells)
         name = f"SCALE_{well}_1_{t // 24:02d}d{t % 24:02d}h00m.tif"
         shutil.copyfile(source[i % len(source)], folder / name)
+        if phase:  # the simulator writes each phase frame under the same name
+            original = source[i % len(source)]
+            shutil.copyfile(
+                original.parent.parent / "phase" / original.name, folder.parent / "phase" / name
+            )
     return folder.parent
 
 
@@ -102,6 +112,7 @@ def _one(folder: str, jobs: int, scheduler: str | None) -> dict:
     watcher = _DescendantPeak()
     watcher.start()
     t0 = time.perf_counter()
+    confluence = (Path(folder) / "phase").is_dir()
     if scheduler == "local-cluster":
         from distributed import Client, LocalCluster
 
@@ -110,9 +121,9 @@ def _one(folder: str, jobs: int, scheduler: str | None) -> dict:
             Client(cl) as client,
         ):
             t0 = time.perf_counter()
-            counts = count_folder(folder, scheduler=client, confluence=False)
+            counts = count_folder(folder, scheduler=client, confluence=confluence)
     else:
-        counts = count_folder(folder, jobs=jobs, confluence=False)
+        counts = count_folder(folder, jobs=jobs, confluence=confluence)
     elapsed = time.perf_counter() - t0
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, watcher.stop())
@@ -132,6 +143,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shape", default="1040x1408", help="HEIGHTxWIDTH of the frames")
     ap.add_argument("--dask", action="store_true", help="also count on a 2-worker LocalCluster")
     ap.add_argument(
+        "--phase", action="store_true", help="a phase frame beside each one; confluence too"
+    )
+    ap.add_argument(
         "--one", nargs=3, metavar=("FOLDER", "JOBS", "SCHEDULER"), help=argparse.SUPPRESS
     )
     args = ap.parse_args(argv)
@@ -145,7 +159,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         sources = _render_sources(root, shape, 12)
-        print(f"frames {shape[1]}x{shape[0]}, {len(sources)} distinct, jobs={args.jobs}")
+        channels = "fluorescence and phase" if args.phase else "fluorescence"
+        print(
+            f"frames {shape[1]}x{shape[0]} ({channels}), {len(sources)} distinct, jobs={args.jobs}"
+        )
         print(
             f"{'mode':6} {'N':>6} {'s':>8} {'frames/s':>9} {'main MB':>8} {'worker MB':>9} "
             f"{'mem vs smallest':>15}"
@@ -154,7 +171,7 @@ def main(argv=None) -> int:
         for mode, sched in modes:
             first_peak = None
             for n in args.sizes:
-                folder = _make_frames(root, n, sources)
+                folder = _make_frames(root, n, sources, args.phase)
                 proc = subprocess.run(
                     [sys.executable, __file__, "--one", str(folder), str(args.jobs), sched],
                     capture_output=True, text=True, check=True,

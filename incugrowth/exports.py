@@ -4,8 +4,10 @@ An export is tab-separated text: an optional ``Key: value`` preamble (ZOOM ``Lab
 ``Metric:``, ``Cell Type:``...; S3/SX5 ``Vessel Name:``, ``Metric:``, ``Analysis:``), then a
 table whose header starts ``Date Time<TAB>Elapsed<TAB>``. Time is always taken from
 ``Elapsed`` (hours); ``Date Time`` follows the locale of the PC and is ignored. Column
-headers name a well (``B2``), an image of a well (``B2, Image 3``), an error column
-(``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``) or a plate-map group label.
+headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2`` when the plate
+map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an error column
+(``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``) or a plate-map group label
+(several wells pooled under one label).
 Failed images, written as large negative numbers (about -4.29e8) or ``NA``, become missing.
 """
 
@@ -70,7 +72,7 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
         One row per well (or image, or group label) and time point, with columns
         ``well`` (canonical "B2"; NaN for group-label columns), ``field`` (float, 1-based
         image number of ``B2, Image 3`` columns; NaN for well-level columns), ``group``
-        (the label of group-label columns, as written, e.g. ``": B2"``; else NaN),
+        (the label of group-label columns, as written, e.g. ``"M420 IFN gamma"``; else NaN),
         ``elapsed_h``, ``metric``, ``unit`` (from the metric name, e.g. ``"1/Image"``),
         ``value`` (NaN where missing), ``std_dev`` and ``std_err`` (from the matching
         ``(Std Dev ...)`` / ``(Std Err ...)`` columns, else NaN) and ``source`` (file name).
@@ -192,6 +194,9 @@ def _parse_column(name: str) -> tuple[str | float, float, str | float, str]:
     if image is not None and image.group(1):
         name, field = image.group(1).strip(), float(image.group(2))
     well = _try_well(name)
+    if well is None and ":" in name:
+        # "<plate-map label>: B2" names one well (the label is empty when the plate map is)
+        well = _try_well(name.rpartition(":")[2])
     if well is not None:
         return well, field, np.nan, kind
     return np.nan, field, name, kind

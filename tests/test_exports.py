@@ -187,17 +187,55 @@ def test_negative_count_is_failed_but_negative_intensity_is_kept(tmp_path):
 
 
 def test_group_label_columns():
+    # ": B2" is well B2 under an empty plate-map label; the other label pools several wells
+    with pytest.warns(IncugrowthWarning, match="group-label columns left out.*'M420 IFN gamma"):
+        counts = export_to_counts(read_export(DATA / "group_labels.txt"))
+    assert list(counts["count"]) == [100.0, 200.0] and set(counts.well) == {"B2"}
     df = read_export(DATA / "group_labels.txt")
-    assert df.well.isna().all()
     assert df.field.isna().all()
-    assert list(df.group.unique()) == [": B2", "M420 IFN gamma (100 ng/ml)"]
-    b2 = df[df.group == ": B2"]
+    assert list(df.well.fillna("-")) == ["B2", "B2", "-", "-"]
+    gamma_label = "M420 IFN gamma (100 ng/ml)"
+    assert list(df.group.fillna("-")) == ["-", "-", gamma_label, gamma_label]
+    b2 = df[df.well == "B2"]
     assert list(b2.value) == [100.0, 200.0]
     assert list(b2.std_err) == [3.5, 4.5]
-    gamma = df[df.group == "M420 IFN gamma (100 ng/ml)"]
+    gamma = df[df.group == gamma_label]
+    assert list(gamma.value) == [80.0, 90.0]
     assert list(gamma.std_err) == [2.0, 2.5]
+    only_groups = df[df.well.isna()]
     with pytest.raises(IncugrowthError, match="group_labels.txt: .*only group-label columns"):
-        export_to_counts(df)
+        export_to_counts(only_groups)
+
+
+def test_colon_well_columns_of_an_export_without_plate_map():
+    # SX5 layout: each well as "<plate-map label>: <well>", the label empty, then "(Std Err)"
+    df = read_export(DATA / "sx5_colon_wells.txt")
+    assert list(df.well.unique()) == ["B2", "B3", "B10"]
+    assert df.group.isna().all() and df.field.isna().all()
+    assert sorted(df.elapsed_h.unique()) == [0.0, 2.0, 6.0]
+    assert value_at(df, "B10", 2.0) == 95.0
+    assert value_at(df, "B2", 2.0, column="std_err") == 2.25
+    counts = export_to_counts(df)
+    assert list(counts.well) == ["B2"] * 3 + ["B3"] * 3 + ["B10"] * 3
+    assert list(counts["count"][:3]) == [100.0, 104.0, 121.0]
+
+
+@pytest.mark.parametrize(
+    "header, well, field",
+    [("M420 IFN gamma 100 ng/ml: C4", "C4", None), (": C04, Image 2", "C4", 2.0),
+     ("HT1080: C4 (Std Err Img)", "C4", None)],
+)  # fmt: skip
+def test_label_before_a_colon_names_a_well(tmp_path, header, well, field):
+    path = write_export(tmp_path / "label.txt", [header], [[0, 7]])
+    df = read_export(path)
+    assert df.well.tolist() == [well] and df.group.isna().all()
+    assert df.field.tolist()[0] == field or (field is None and np.isnan(df.field.tolist()[0]))
+
+
+def test_label_with_several_wells_stays_a_group(tmp_path):
+    path = write_export(tmp_path / "pooled.txt", ["M420: B2, B3"], [[0, 7]])
+    df = read_export(path)
+    assert df.well.isna().all() and df.group.tolist() == ["M420: B2, B3"]
 
 
 def test_wells_and_group_labels_in_one_file_stay_apart(tmp_path):

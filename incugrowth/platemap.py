@@ -62,6 +62,7 @@ _ALIASES = {
     "dose": "dose",
     "concentration": "dose",
     "conc": "dose",
+    "dose_concentration": "dose",
     "dose_unit": "dose_unit",
     "dose_units": "dose_unit",
     "unit": "dose_unit",
@@ -79,6 +80,7 @@ _ALIASES = {
 _REQUIRED = ("cell_line", "treatment")
 _NO_DOSE = {"", "NA", "N/A", "NAN", "NONE", "-"}  # how R, Excel and people write "no dose"
 _WELL_RE = re.compile(r"^\s*([A-Za-z])\s*0*(\d+)\s*$")
+_UNIT_HEADER_RE = re.compile(r"^\s*(.*?)\s*[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$")
 _NUMBER_RE = re.compile(r"^\s*([-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -237,7 +239,8 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
         One row per well in use, sorted by row then column, with columns ``well`` ("B3"),
         ``row`` ("B"), ``col`` (int), ``cell_line`` (str, NaN if not given), ``treatment``
         (str; ``"untreated"`` where a well in use has none), ``dose`` (float, NaN if none),
-        ``dose_unit`` (str, ``""`` if none), ``control`` (only when the file has such a
+        ``dose_unit`` (str, from a dose cell such as ``"100 ng/ml"``, a unit column or the
+        dose column's header such as ``Dose (nM)``; ``""`` if none), ``control`` (only when the file has such a
         column: the treatment this well's treatment is compared with, NaN for the default),
         then the extra annotation columns in lower_snake case. ``df.attrs["plate_size"]``
         is the plate size, ``df.attrs["format"]`` one of ``"long"``, ``"grid"``, ``"xml"``.
@@ -329,6 +332,16 @@ def _lower_snake(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name).strip("_")
 
 
+def _column_name(raw: str) -> tuple[str, str]:
+    """Standard name of a header cell and the unit it carries (``"Conc (µM)"``: dose, µM)."""
+    unit = ""
+    match = _UNIT_HEADER_RE.match(raw.replace("\ufeff", ""))
+    if match is not None and _ALIASES.get(_lower_snake(match.group(1))) == "dose":
+        raw, unit = match.group(1), match.group(2).strip()
+    snake = _lower_snake(raw)
+    return _ALIASES.get(snake, snake), unit
+
+
 def _is_blank(cells: list[str]) -> bool:
     return not any(cells)
 
@@ -396,10 +409,11 @@ def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     if header_at is None:
         raise input_error(path, "the file is empty")
     header_line, header = rows[header_at]
-    names = []
+    names, header_unit = [], ""
     for raw in header:
-        snake = _lower_snake(raw)
-        names.append(_ALIASES.get(snake, snake))
+        name, unit = _column_name(raw)
+        names.append(name)
+        header_unit = header_unit or unit
     found = ",".join(header)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -463,15 +477,30 @@ def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
         first_line[well] = line
         if not any(values.values()):
             continue  # a listed well with nothing in it is not in use
-        records.append(_record(well, values, path, line, decimal_comma))
+        records.append(_record(well, values, path, line, decimal_comma, header_unit))
     return records
 
 
-def _record(well: str, values: dict[str, str], path, line, decimal_comma: bool) -> dict:
-    """One plate-map row from the text cells of a well (long or grid form)."""
+def _record(
+    well: str, values: dict[str, str], path, line, decimal_comma: bool, header_unit: str = ""
+) -> dict:
+    """One plate-map row from the text cells of a well (long or grid form).
+
+    ``header_unit`` is the unit written in the dose column's header (``Dose (nM)``).
+    """
     dose_text = values.pop("dose", "")
     dose, inline_unit = _parse_dose(dose_text, path, line, well, decimal_comma=decimal_comma)
     unit = _merge_unit(inline_unit, values.pop("dose_unit", ""), path, line, dose_text)
+    if header_unit and not np.isnan(dose):
+        if unit and unit != header_unit:
+            where = f"well {well}: " if line is None else ""
+            raise input_error(
+                path,
+                f"{where}dose {dose_text!r} has the unit {unit!r} but the dose column's header "
+                f"says {header_unit!r}",
+                line=line,
+            )
+        unit = header_unit
     record = {
         "well": well,
         "cell_line": values.pop("cell_line", "") or np.nan,
@@ -490,6 +519,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     """Grid CSV: one plate-shaped block per attribute."""
     blocks: dict[str, dict[str, str]] = {}
     block_line: dict[str, int] = {}
+    header_unit = ""
     pending_name = None
     i = 0
     while i < len(rows):
@@ -515,7 +545,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
                 "above its header row",
                 line=line,
             )
-        name = _ALIASES.get(_lower_snake(raw_name), _lower_snake(raw_name))
+        name, unit = _column_name(raw_name)
         if name in ("well", "row", "col") or not name:
             raise input_error(path, f"a block cannot be named {raw_name!r}", line=line)
         if name in blocks:
@@ -523,6 +553,8 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
                 path, f"two blocks named {name!r} (lines {block_line[name]} and {line})", line=line
             )
         blocks[name], block_line[name] = {}, line
+        if unit:
+            header_unit = unit
         pending_name = None
         seen_rows: set[str] = set()
         i += 1
@@ -565,7 +597,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     for well in wells:
         values = {name: block.get(well, ("", None))[0] for name, block in blocks.items()}
         line = blocks.get("dose", {}).get(well, ("", None))[1]
-        records.append(_record(well, values, path, line, decimal_comma))
+        records.append(_record(well, values, path, line, decimal_comma, header_unit))
     return records
 
 

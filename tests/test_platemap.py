@@ -311,3 +311,36 @@ def test_check_plate_map_silent_when_matching(recwarn):
     plate = read_plate_map(DATA / "long_semicolon_bom.csv")
     assert check_plate_map(plate, ["B2", "B3", "B4", "C2", "B2"]) == []
     assert len(recwarn) == 0
+
+
+# --------------------------------------------------------------------------------------
+# Dose units in the header
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Dose (nM)", "Concentration [nM]", "Conc. (nM)", "conc (nM)"])
+def test_dose_unit_in_the_long_header(tmp_path, header):
+    text = f"Well,Cell line,Treatment,{header},Seeding density (cells/well)\n"
+    text += "B2,M420,drug,10,2000\nB3,M420,drug,0.5,2000\nB4,M420,untreated,,2000\n"
+    plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.dose.fillna(-1)) == [10.0, 0.5, -1]
+    assert list(plate.dose_unit) == ["nM", "nM", ""]
+    assert list(plate.columns) == BASE + ["seeding_density_cells_well"]
+
+
+def test_dose_unit_in_the_grid_block_name(tmp_path):
+    header = "," + ",".join(str(i) for i in range(1, 13))
+    text = (f"Cell line\n{header}\nB,,M420,M420\n\nTreatment\n{header}\nB,,drug,drug\n\n"
+            f"Concentration (ng/ml)\n{header}\nB,,100,10\n")  # fmt: skip
+    plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.well) == ["B2", "B3"]
+    assert list(plate.dose) == [100.0, 10.0] and list(plate.dose_unit) == ["ng/ml", "ng/ml"]
+
+
+def test_dose_unit_in_header_and_cell_must_agree(tmp_path):
+    text = "well,cell_line,treatment,Dose (nM)\nB2,M420,drug,10 nM\nB3,M420,drug,1 uM\n"
+    with pytest.raises(IncugrowthError) as info:
+        read_plate_map(write(tmp_path, text))
+    assert str(info.value).endswith(
+        "plate.csv:3: dose '1 uM' has the unit 'uM' but the dose column's header says 'nM'"
+    )

@@ -13,6 +13,12 @@ All three give the same table: ``well``, ``row``, ``col``, ``cell_line``, ``trea
 Blank treatment rule (all formats): a well that appears in the map (it has a cell line or any
 other annotation) but has no treatment gets ``treatment = "untreated"``; a well with nothing
 at all (an empty grid cell, an XML well without items, a blank CSV row) is not in the map.
+
+Several compounds in one .PlateMap well (a drug in its vehicle, a combination) give the
+treatment ``"DMSO + Drug"``; ``dose`` is the concentration of the compound that varies
+between such wells and is not the vehicle (a compound that also fills wells by itself at the
+same concentration); any other compound whose concentration varies is named with it
+(``"A + B 50 nM"``), so wells of different doses are never pooled. ``doses`` lists them all.
 """
 
 from __future__ import annotations
@@ -240,8 +246,9 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
         ``row`` ("B"), ``col`` (int), ``cell_line`` (str, NaN if not given), ``treatment``
         (str; ``"untreated"`` where a well in use has none), ``dose`` (float, NaN if none),
         ``dose_unit`` (str, from a dose cell such as ``"100 ng/ml"``, a unit column or the
-        dose column's header such as ``Dose (nM)``; ``""`` if none), ``control`` (only when the file has such a
-        column: the treatment this well's treatment is compared with, NaN for the default),
+        dose column's header such as ``Dose (nM)``; ``""`` if none), ``control`` (only when
+        the file has such a column: the treatment this well's treatment is compared with,
+        NaN for the default),
         then the extra annotation columns in lower_snake case. ``df.attrs["plate_size"]``
         is the plate size, ``df.attrs["format"]`` one of ``"long"``, ``"grid"``, ``"xml"``.
 
@@ -610,7 +617,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         raise input_error(path, f"malformed XML: {exc}", line=line) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding in the XML prolog
         raise input_error(path, f"malformed XML: {exc}") from None
-    records: list[dict] = []
+    items: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = []
     listed: list[str] = []
     for element in root.iter():
         if _local(element.tag) != "well":
@@ -619,11 +626,17 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         if well in listed:
             raise input_error(path, f"well {well} is listed twice")
         listed.append(well)
-        record = _xml_record(element, well, path)
-        if record is not None:
-            records.append(record)
+        found = _xml_items(element)
+        if found is not None:
+            items.append((well, *found))
     if not listed:
         raise input_error(path, "no <well> elements: not an IncuCyte .PlateMap file")
+    dose_choice = _dose_compounds([compounds for _, compounds, _ in items])
+    records = []
+    for well, compounds, values in items:
+        if compounds:
+            values.update(_treatment_values(compounds, dose_choice[_names(compounds)]))
+        records.append(_record(well, values, path, None, decimal_comma=False))
     return records, listed, "xml"
 
 
@@ -649,7 +662,8 @@ def _xml_well(element, path, plate_size) -> str:
     return f"{chr(65 + row)}{col + 1}"
 
 
-def _xml_record(element, well: str, path) -> dict | None:
+def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | None:
+    """The compounds ``(name, concentration, unit)`` and other annotations of a well."""
     compounds: list[tuple[str, str, str]] = []
     values: dict[str, str] = {}
     items = [item for item in element.iter() if _local(item.tag) == "wellItem"]
@@ -677,12 +691,52 @@ def _xml_record(element, well: str, path) -> dict | None:
         else:
             column = _lower_snake(re.sub(r"(?<!^)(?=[A-Z])", "_", kind)) or "item"
             values[column] = name
-    if compounds:
-        values["treatment"] = " + ".join(c[0] for c in compounds)
-        values["dose"], values["dose_unit"] = compounds[0][1], compounds[0][2]
-        if len(compounds) > 1:
-            values["doses"] = " + ".join(f"{c[1]} {c[2]}".strip() for c in compounds)
-    return _record(well, values, path, None, decimal_comma=False)
+    return compounds, values
+
+
+def _names(compounds) -> tuple[str, ...]:
+    return tuple(name for name, _, _ in compounds)
+
+
+def _dose_compounds(wells: list[list[tuple[str, str, str]]]) -> dict[tuple, tuple[int, set]]:
+    """For each set of compounds given together: which one's concentration is ``dose``, and
+    which others vary from well to well (their concentration goes into the treatment name).
+
+    The dose is a compound whose concentration varies between the wells of that set, preferring
+    one that is not a vehicle (a compound that also fills a well by itself at the same
+    concentration, as a vehicle control does); without variation, the first that is not a
+    vehicle. Wells that differ only in a second compound's concentration are thus never pooled.
+    """
+    alone = {compounds[0] for compounds in wells if len(compounds) == 1}
+    by_set: dict[tuple, list[list[tuple[str, str, str]]]] = {}
+    for compounds in wells:
+        if compounds:
+            by_set.setdefault(_names(compounds), []).append(compounds)
+    choice = {}
+    for names, members in by_set.items():
+        positions = range(len(names))
+        varies = {i for i in positions if len({m[i][1:] for m in members}) > 1}
+        vehicle = {i for i in positions if all(m[i] in alone for m in members)}
+        dosed = [i for i in positions if any(m[i][1] for m in members)]
+        ranked = sorted(dosed, key=lambda i: (i in vehicle, i not in varies, i))
+        dose_at = ranked[0] if ranked and len(names) > 1 else 0
+        choice[names] = (dose_at, varies - {dose_at})
+    return choice
+
+
+def _treatment_values(compounds, choice: tuple[int, set]) -> dict[str, str]:
+    dose_at, in_name = choice
+    parts = []
+    for i, (name, conc, unit) in enumerate(compounds):
+        parts.append(f"{name} {conc} {unit}".strip() if i in in_name and conc else name)
+    values = {
+        "treatment": " + ".join(parts),
+        "dose": compounds[dose_at][1],
+        "dose_unit": compounds[dose_at][2],
+    }
+    if len(compounds) > 1:
+        values["doses"] = " + ".join(f"{c[0]} {c[1]} {c[2]}".strip() for c in compounds)
+    return values
 
 
 def _to_frame(records: list[dict], plate_size: int, fmt: str) -> pd.DataFrame:

@@ -344,3 +344,60 @@ def test_dose_unit_in_header_and_cell_must_agree(tmp_path):
     assert str(info.value).endswith(
         "plate.csv:3: dose '1 uM' has the unit 'uM' but the dose column's header says 'nM'"
     )
+
+
+# --------------------------------------------------------------------------------------
+# Several compounds in one well (.PlateMap)
+# --------------------------------------------------------------------------------------
+
+
+def _compound(name, conc, unit):
+    return (f'<wellItem type="Compound" concentration="{conc}" concentrationUnits="{unit}">'
+            f'<referenceItem type="Compound" description="{name}" displayName="{name}" '
+            'colorArgb="-1447616" /></wellItem>')  # fmt: skip
+
+
+def _xml_plate(tmp_path, wells: dict[str, list[tuple]]) -> Path:
+    cell = ('<wellItem type="CellType" passage="3"><referenceItem type="CellType" '
+            'description="M420" displayName="M420" colorArgb="-1" /></wellItem>')  # fmt: skip
+    body = []
+    for well, compounds in wells.items():
+        row, col = ord(well[0]) - 65, int(well[1:]) - 1
+        items = cell + "".join(_compound(*c) for c in compounds)
+        body.append(f'<well row="{row}" col="{col}"><items>{items}</items></well>')
+    text = ('<?xml version="1.0" encoding="utf-8"?>\r\n<plateMap><wellStore><wells>'
+            + "".join(body) + "</wells></wellStore></plateMap>")  # fmt: skip
+    path = tmp_path / "multi.PlateMap"
+    path.write_bytes(text.encode("utf-8-sig"))
+    return path
+
+
+def test_dose_series_in_a_vehicle_takes_the_dose_of_the_drug(tmp_path):
+    dmso = ("DMSO", "0.1", "%")
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "B2": [dmso], "B3": [dmso, ("Drug", "10", "µM")], "B4": [dmso, ("Drug", "1", "µM")],
+    }))  # fmt: skip
+    assert list(plate.treatment) == ["DMSO", "DMSO + Drug", "DMSO + Drug"]
+    assert list(plate.dose) == [0.1, 10.0, 1.0]
+    assert list(plate.dose_unit) == ["%", "µM", "µM"]
+    assert at(plate, "B4").doses == "DMSO 0.1 % + Drug 1 µM"
+
+
+def test_single_dose_drug_in_a_vehicle_is_not_given_the_vehicle_dose(tmp_path):
+    dmso = ("DMSO", "0.1", "%")
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "B2": [dmso], "B3": [dmso, ("Drug", "10", "µM")], "B4": [dmso, ("Drug", "10", "µM")],
+    }))  # fmt: skip
+    assert list(plate.dose) == [0.1, 10.0, 10.0]
+    assert list(plate.treatment) == ["DMSO", "DMSO + Drug", "DMSO + Drug"]
+
+
+def test_combination_keeps_both_concentrations_apart(tmp_path):
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "C2": [("A", "1", "µM"), ("B", "5", "nM")], "C3": [("A", "2", "µM"), ("B", "5", "nM")],
+        "C4": [("A", "1", "µM"), ("B", "50", "nM")], "C5": [("A", "2", "µM"), ("B", "50", "nM")],
+    }))  # fmt: skip
+    assert list(plate.treatment) == ["A + B 5 nM", "A + B 5 nM", "A + B 50 nM", "A + B 50 nM"]
+    assert list(plate.dose) == [1.0, 2.0, 1.0, 2.0]
+    conditions = plate[["treatment", "dose"]].drop_duplicates()
+    assert len(conditions) == 4  # no two wells of different doses pooled

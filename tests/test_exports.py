@@ -482,6 +482,60 @@ def test_no_stray_warnings_on_clean_files():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for path in sorted(DATA.glob("*.txt")):
-            if path.name in {"failed_images.txt", "plate_count_per_well.txt"}:
+            if path.name in {"failed_images.txt", "plate_count_per_well.txt", "plate_layout.txt"}:
                 continue
             read_export(path)
+
+
+# --------------------------------------------------------------------------------------
+# Plate layout ("Time Stamp:" blocks of plate grids)
+# --------------------------------------------------------------------------------------
+
+
+def test_plate_layout_reads_as_the_equivalent_table(tmp_path):
+    with pytest.warns(IncugrowthWarning, match="1 value from failed images .* in B3"):
+        df = read_export(DATA / "plate_layout.txt")
+    assert df.attrs["preamble"]["Vessel Name"] == "IFN plate 1"
+    table = write_export(
+        tmp_path / "plate_layout.txt",
+        ["B2", "B3", "C2", "B2 (Std Err Img)", "B3 (Std Err Img)", "C2 (Std Err Img)"],
+        [[0, 100, 120, 90, 2.5, 3, 1.5], [12, 150, -429496729.6, 131, 4, 2, 1],
+         [24, 210, 180, 175, 5, 6, 0.5]],
+        preamble="Metric: Red Object Count (1/Image)",
+    )  # fmt: skip
+    with pytest.warns(IncugrowthWarning):
+        expected = read_export(table)
+    pd.testing.assert_frame_equal(df, expected)
+    assert list(df.well.unique()) == ["B2", "B3", "C2"]  # empty grid cells are unused wells
+
+
+def _plate_block(elapsed, label, values):
+    lines = [f"Time Stamp:\t1/1/2026 9:00\tElapsed:\t{elapsed}\thours", ""]
+    lines += [label] if label else []
+    lines.append("\t" + "\t".join(str(c) for c in range(1, 13)))
+    for row in "ABCDEFGH":
+        lines.append(row + "\t" + "\t".join(str(values.get(f"{row}{c}", "")) for c in range(1, 13)))
+    return lines + [""]
+
+
+def test_plate_layout_with_one_grid_per_image(tmp_path):
+    lines = ["Metric: Phase Object Confluence (Percent)", ""]
+    for t, base in [(0, 10), (4, 20)]:
+        lines += _plate_block(t, "Image 1", {"D4": base})
+        lines += _plate_block(t, "Image 2", {"D4": base + 1})[2:]
+    path = tmp_path / "images.txt"
+    path.write_text("\n".join(lines))
+    df = read_export(path)
+    assert list(zip(df.field, df.elapsed_h, df.value)) == [
+        (1.0, 0.0, 10.0), (1.0, 4.0, 20.0), (2.0, 0.0, 11.0), (2.0, 4.0, 21.0)
+    ]  # fmt: skip
+
+
+def test_plate_layout_errors_name_the_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("\n".join(["Metric: x", *_plate_block(0, "Mean Img", {"B2": 1})]))
+    with pytest.raises(IncugrowthError, match=r"bad.txt:4: unknown grid label 'Mean Img'"):
+        read_export(path)
+    path.write_text("Metric: x\nTime Stamp:\t1/1/2026 9:00\n\t1\t2\nA\t1\t2\n")
+    with pytest.raises(IncugrowthError, match=r"bad.txt:2: a 'Time Stamp:' line without"):
+        read_export(path)

@@ -312,7 +312,12 @@ def _parse_columns(names: list[str], path, header_line: int) -> list[tuple]:
         if identity in first_seen:
             other = first_seen[identity]
             same = "twice" if other == name else f"twice (as {other!r} and {name!r})"
-            raise input_error(path, f"column {name!r} appears {same}", line=header_line)
+            raise input_error(
+                path,
+                f"column {name!r} appears {same}: each well (image, error column) may appear "
+                "once; export each plate's metric once, not appended to another export",
+                line=header_line,
+            )
         first_seen[identity] = name
         columns.append((well, field, group, kind, name))
     return columns

@@ -405,16 +405,18 @@ def _merge_unit(inline: str, unit: str, path, line, dose_text: str) -> str:
 
 def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     """Long CSV: a header naming the columns, then one row a well."""
-    header_at = next(
-        (
-            i
-            for i, (_, cells) in enumerate(rows)
-            if not _is_blank(cells) and not cells[0].startswith("#")
-        ),
-        None,
-    )
-    if header_at is None:
+    candidates = [
+        i
+        for i, (_, cells) in enumerate(rows)
+        if not _is_blank(cells) and not cells[0].startswith("#")
+    ]
+    if not candidates:
         raise input_error(path, "the file is empty")
+    # a title line or two above the header (as spreadsheets are often saved) is skipped
+    header_at = next(
+        (i for i in candidates[:10] if "well" in {_column_name(c)[0] for c in rows[i][1]}),
+        candidates[0],
+    )
     header_line, header = rows[header_at]
     names, header_unit = [], ""
     for raw in header:

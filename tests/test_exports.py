@@ -539,3 +539,13 @@ def test_plate_layout_errors_name_the_line(tmp_path):
     path.write_text("Metric: x\nTime Stamp:\t1/1/2026 9:00\n\t1\t2\nA\t1\t2\n")
     with pytest.raises(IncugrowthError, match=r"bad.txt:2: a 'Time Stamp:' line without"):
         read_export(path)
+
+
+def test_a_well_twice_says_what_to_fix(tmp_path):
+    path = write_export(tmp_path / "twice.txt", ["B2", "B3", "B2"], [[0, 1, 2, 3]])
+    with pytest.raises(IncugrowthError) as info:
+        read_export(path)
+    assert str(info.value) == (
+        f"{path}:1: column 'B2' appears twice: each well (image, error column) may appear once; "
+        "export each plate's metric once, not appended to another export"
+    )

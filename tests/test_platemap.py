@@ -401,3 +401,12 @@ def test_combination_keeps_both_concentrations_apart(tmp_path):
     assert list(plate.dose) == [1.0, 2.0, 1.0, 2.0]
     conditions = plate[["treatment", "dose"]].drop_duplicates()
     assert len(conditions) == 4  # no two wells of different doses pooled
+
+
+def test_title_lines_above_the_long_header_are_skipped(tmp_path):
+    text = "Plate map IFN experiment 3,,,\nseeded 25/11/2026,,,\nWell,Cell line,Treatment,Dose\n"
+    text += "B2,M420,IFN gamma,100\nB3,M420,,\n"
+    plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.well) == ["B2", "B3"]
+    assert list(plate.treatment) == ["IFN gamma", "untreated"]
+    assert plate.dose.tolist()[0] == 100.0

@@ -686,7 +686,9 @@ def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | N
                 )
             )
         elif kind == "CellType":
-            values["cell_line"] = name
+            # co-cultures (e.g. tumour cells with T cells) hold several cell types
+            earlier = values.get("cell_line")
+            values["cell_line"] = f"{earlier} + {name}" if earlier else name
             for attr, value in item.attrib.items():
                 if attr != "type":
                     values[_lower_snake(re.sub(r"(?<!^)(?=[A-Z])", "_", attr))] = value.strip()

@@ -410,3 +410,14 @@ def test_title_lines_above_the_long_header_are_skipped(tmp_path):
     assert list(plate.well) == ["B2", "B3"]
     assert list(plate.treatment) == ["IFN gamma", "untreated"]
     assert plate.dose.tolist()[0] == 100.0
+
+
+def test_co_culture_keeps_both_cell_types(tmp_path):
+    path = _xml_plate(tmp_path, {"B2": [("IFN gamma", "100", "ng/ml")]})
+    text = path.read_bytes().decode("utf-8-sig")
+    t_cells = ('<wellItem type="CellType" passage="1"><referenceItem type="CellType" '
+               'description="CD8 T cells" displayName="CD8 T cells" /></wellItem>')  # fmt: skip
+    path.write_bytes(text.replace("</items>", t_cells + "</items>").encode("utf-8-sig"))
+    plate = read_plate_map(path)
+    assert plate.cell_line.tolist() == ["M420 + CD8 T cells"]
+    assert plate.treatment.tolist() == ["IFN gamma"] and plate.dose.tolist() == [100.0]

@@ -2,10 +2,15 @@
 
 An export is tab-separated text: an optional ``Key: value`` preamble (ZOOM ``Label:``,
 ``Metric:``, ``Cell Type:``...; S3/SX5 ``Vessel Name:``, ``Metric:``, ``Analysis:``), then a
-table whose header starts ``Date Time<TAB>Elapsed<TAB>``. Time is always taken from
-``Elapsed`` (hours); ``Date Time`` follows the locale of the PC and is ignored. Column
-headers name a well (``B2``), an image of a well (``B2, Image 3``), an error column
-(``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``) or a plate-map group label.
+table whose header starts ``Date Time<TAB>Elapsed<TAB>`` (or, in the plate layout, one
+``Time Stamp:<TAB>...<TAB>Elapsed:<TAB>12<TAB>hours`` block per scan holding plate grids,
+each optionally under an ``Image 2`` or ``Std Err Img`` line; read as the equivalent table).
+Time is always taken from ``Elapsed`` (hours); ``Date Time`` follows the locale of the PC and
+is ignored. Column
+headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2`` when the plate
+map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an error column
+(``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``) or a plate-map group label
+(several wells pooled under one label).
 Failed images, written as large negative numbers (about -4.29e8) or ``NA``, become missing.
 """
 
@@ -41,6 +46,7 @@ _HEADER_RE = re.compile(
 _ERROR_SUFFIX_RE = re.compile(
     r"\s*\(\s*std\.?\s*(dev|err)\.?(?:\s+(?:img|image|well))?\s*\)\s*$", re.IGNORECASE
 )
+_TIME_STAMP_RE = re.compile(r"^\s*\"?time\s*stamp\s*:", re.IGNORECASE)
 _IMAGE_RE = re.compile(r"^(.*?)\s*,\s*image\s*0*(\d+)\s*$", re.IGNORECASE)
 _UNIT_RE = re.compile(r"\(([^()]*)\)\s*$")
 _NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -70,7 +76,7 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
         One row per well (or image, or group label) and time point, with columns
         ``well`` (canonical "B2"; NaN for group-label columns), ``field`` (float, 1-based
         image number of ``B2, Image 3`` columns; NaN for well-level columns), ``group``
-        (the label of group-label columns, as written, e.g. ``": B2"``; else NaN),
+        (the label of group-label columns, as written, e.g. ``"M420 IFN gamma"``; else NaN),
         ``elapsed_h``, ``metric``, ``unit`` (from the metric name, e.g. ``"1/Image"``),
         ``value`` (NaN where missing), ``std_dev`` and ``std_err`` (from the matching
         ``(Std Dev ...)`` / ``(Std Err ...)`` columns, else NaN) and ``source`` (file name).
@@ -113,16 +119,22 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
     '1/Image'
     """
     lines = _read_lines(path)
-    header_at = _find_header(lines, path)
-    preamble = _parse_preamble(lines[:header_at])
-    names = [_unquote(c) for c in lines[header_at].split("\t")]
-    while len(names) > 2 and not names[-1]:
-        names.pop()  # a trailing TAB after the last column
-    header_line = header_at + 1
-    if len(names) < 3:
-        raise input_error(path, "the header has no data columns after Elapsed", line=header_line)
-    columns = _parse_columns(names[2:], path, header_line)
-    cells, line_numbers = _split_rows(lines, header_at, len(names), path)
+    if _find_plate_blocks(lines) is not None and _find_header(lines, None) is None:
+        preamble, names, cells, line_numbers = _plate_blocks(lines, path)
+        columns = _parse_columns(names[2:], path, None)
+    else:
+        header_at = _find_header(lines, path)
+        preamble = _parse_preamble(lines[:header_at])
+        names = [_unquote(c) for c in lines[header_at].split("\t")]
+        while len(names) > 2 and not names[-1]:
+            names.pop()  # a trailing TAB after the last column
+        header_line = header_at + 1
+        if len(names) < 3:
+            raise input_error(
+                path, "the header has no data columns after Elapsed", line=header_line
+            )
+        columns = _parse_columns(names[2:], path, header_line)
+        cells, line_numbers = _split_rows(lines, header_at, len(names), path)
 
     numbers, missing = _to_numbers(cells[:, 1:], names[1:], line_numbers, path)
     elapsed = _elapsed(numbers[:, 0], missing[:, 0], line_numbers, path)
@@ -154,19 +166,108 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _find_header(lines: list[str], path) -> int:
+def _find_header(lines: list[str], path) -> int | None:
+    """Index of the ``Date Time<TAB>Elapsed`` line; without it, None if ``path`` is None,
+    else an error naming the file."""
     for i, line in enumerate(lines):
         first_two = "\t".join(line.split("\t")[:2])
         if _HEADER_RE.match(first_two):
             return i
+    if path is None:
+        return None
     hint = ""
     if any(line.lower().replace('"', "").startswith("date time,") for line in lines):
         hint = " (this file is comma-separated; export it from IncuCyte as tab-separated .txt)"
     raise input_error(
         path,
         "no table header: expected a line starting 'Date Time<TAB>Elapsed<TAB>' followed by "
-        f"the well columns, as IncuCyte writes metric exports{hint}",
+        "the well columns, or plate grids under 'Time Stamp:<TAB>...<TAB>Elapsed:<TAB>' lines, "
+        f"as IncuCyte writes metric exports{hint}",
     )
+
+
+def _find_plate_blocks(lines: list[str]) -> int | None:
+    """Index of the first ``Time Stamp:`` line of a plate-layout export, or None."""
+    for i, line in enumerate(lines):
+        if _TIME_STAMP_RE.match(line):
+            return i
+    return None
+
+
+def _grid_header(line: str) -> int | None:
+    """Number of plate columns when ``line`` is a grid header ``<TAB>1<TAB>2...<TAB>N``."""
+    cells = [c.strip() for c in line.split("\t")]
+    while len(cells) > 1 and not cells[-1]:
+        cells.pop()
+    n = len(cells) - 1
+    if n >= 1 and not cells[0] and cells[1:] == [str(i) for i in range(1, n + 1)]:
+        return n
+    return None
+
+
+def _block_suffix(label: str | None, path, line: int) -> str:
+    """How a grid's label line (``Image 2``, ``Std Err Img``) is written in a column header."""
+    if not label:
+        return ""
+    image = re.fullmatch(r"image\s*0*(\d+)", label.strip(), re.IGNORECASE)
+    if image is not None:
+        return f", Image {int(image.group(1))}"
+    if _ERROR_SUFFIX_RE.fullmatch(f"({label.strip()})"):
+        return f" ({label.strip()})"
+    raise input_error(
+        path,
+        f"unknown grid label {label!r}: expected 'Image <n>', 'Std Err ...' or 'Std Dev ...' "
+        "above a plate grid",
+        line=line,
+    )
+
+
+def _plate_blocks(lines: list[str], path):
+    """A plate-layout export (one ``Time Stamp:<TAB>...<TAB>Elapsed:<TAB>h`` block per scan,
+    each with plate grids) as the cells of the equivalent ``Date Time<TAB>Elapsed`` table."""
+    first = _find_plate_blocks(lines)
+    preamble = _parse_preamble(lines[:first])
+    times: list[tuple[str, int]] = []
+    grids: list[dict[str, str]] = []
+    label, label_line, i = None, 0, first
+    while i < len(lines):
+        line = lines[i]
+        if _TIME_STAMP_RE.match(line):
+            cells = [c.strip() for c in line.split("\t")]
+            at = next((k for k, c in enumerate(cells) if c.lower() == "elapsed:"), None)
+            if at is None or at + 1 >= len(cells):
+                raise input_error(
+                    path, "a 'Time Stamp:' line without 'Elapsed:<TAB>hours'", line=i + 1
+                )
+            times.append((cells[at + 1], i + 1))
+            grids.append({})
+            label = None
+        elif not line.strip():
+            pass
+        elif (n_cols := _grid_header(line)) is not None:
+            suffix = _block_suffix(label, path, label_line)
+            label = None
+            while i + 1 < len(lines) and re.match(r"^[A-Za-z]\t", lines[i + 1]):
+                i += 1
+                row_cells = lines[i].split("\t")
+                for col, text in enumerate(row_cells[1 : n_cols + 1], start=1):
+                    name = f"{row_cells[0].upper()}{col}{suffix}"
+                    if name in grids[-1]:
+                        raise input_error(path, f"{name} is given twice at one time", line=i + 1)
+                    grids[-1][name] = text
+        else:
+            label, label_line = line.strip(), i + 1
+        i += 1
+    # a well is in the table when any scan has a value for it: unused wells are empty grid cells
+    used = [n for n in dict.fromkeys(n for g in grids for n in g) if any(g.get(n, "").strip()
+            for g in grids)]  # fmt: skip
+    if not used:
+        raise input_error(path, "the plate grids below 'Time Stamp:' hold no values")
+    names = ["Date Time", "Elapsed", *used]
+    cells = np.empty((len(times), len(names)), dtype=object)
+    for r, ((elapsed, _), grid) in enumerate(zip(times, grids)):
+        cells[r] = ["", elapsed, *(grid.get(n, "") for n in used)]
+    return preamble, names, cells, np.asarray([line for _, line in times])
 
 
 def _parse_preamble(lines: list[str]) -> dict[str, str]:
@@ -192,6 +293,9 @@ def _parse_column(name: str) -> tuple[str | float, float, str | float, str]:
     if image is not None and image.group(1):
         name, field = image.group(1).strip(), float(image.group(2))
     well = _try_well(name)
+    if well is None and ":" in name:
+        # "<plate-map label>: B2" names one well (the label is empty when the plate map is)
+        well = _try_well(name.rpartition(":")[2])
     if well is not None:
         return well, field, np.nan, kind
     return np.nan, field, name, kind
@@ -208,7 +312,12 @@ def _parse_columns(names: list[str], path, header_line: int) -> list[tuple]:
         if identity in first_seen:
             other = first_seen[identity]
             same = "twice" if other == name else f"twice (as {other!r} and {name!r})"
-            raise input_error(path, f"column {name!r} appears {same}", line=header_line)
+            raise input_error(
+                path,
+                f"column {name!r} appears {same}: each well (image, error column) may appear "
+                "once; export each plate's metric once, not appended to another export",
+                line=header_line,
+            )
         first_seen[identity] = name
         columns.append((well, field, group, kind, name))
     return columns

@@ -13,6 +13,12 @@ All three give the same table: ``well``, ``row``, ``col``, ``cell_line``, ``trea
 Blank treatment rule (all formats): a well that appears in the map (it has a cell line or any
 other annotation) but has no treatment gets ``treatment = "untreated"``; a well with nothing
 at all (an empty grid cell, an XML well without items, a blank CSV row) is not in the map.
+
+Several compounds in one .PlateMap well (a drug in its vehicle, a combination) give the
+treatment ``"DMSO + Drug"``; ``dose`` is the concentration of the compound that varies
+between such wells and is not the vehicle (a compound that also fills wells by itself at the
+same concentration); any other compound whose concentration varies is named with it
+(``"A + B 50 nM"``), so wells of different doses are never pooled. ``doses`` lists them all.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ _ALIASES = {
     "dose": "dose",
     "concentration": "dose",
     "conc": "dose",
+    "dose_concentration": "dose",
     "dose_unit": "dose_unit",
     "dose_units": "dose_unit",
     "unit": "dose_unit",
@@ -79,6 +86,7 @@ _ALIASES = {
 _REQUIRED = ("cell_line", "treatment")
 _NO_DOSE = {"", "NA", "N/A", "NAN", "NONE", "-"}  # how R, Excel and people write "no dose"
 _WELL_RE = re.compile(r"^\s*([A-Za-z])\s*0*(\d+)\s*$")
+_UNIT_HEADER_RE = re.compile(r"^\s*(.*?)\s*[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$")
 _NUMBER_RE = re.compile(r"^\s*([-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -237,8 +245,10 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
         One row per well in use, sorted by row then column, with columns ``well`` ("B3"),
         ``row`` ("B"), ``col`` (int), ``cell_line`` (str, NaN if not given), ``treatment``
         (str; ``"untreated"`` where a well in use has none), ``dose`` (float, NaN if none),
-        ``dose_unit`` (str, ``""`` if none), ``control`` (only when the file has such a
-        column: the treatment this well's treatment is compared with, NaN for the default),
+        ``dose_unit`` (str, from a dose cell such as ``"100 ng/ml"``, a unit column or the
+        dose column's header such as ``Dose (nM)``; ``""`` if none), ``control`` (only when
+        the file has such a column: the treatment this well's treatment is compared with,
+        NaN for the default),
         then the extra annotation columns in lower_snake case. ``df.attrs["plate_size"]``
         is the plate size, ``df.attrs["format"]`` one of ``"long"``, ``"grid"``, ``"xml"``.
 
@@ -329,6 +339,16 @@ def _lower_snake(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name).strip("_")
 
 
+def _column_name(raw: str) -> tuple[str, str]:
+    """Standard name of a header cell and the unit it carries (``"Conc (µM)"``: dose, µM)."""
+    unit = ""
+    match = _UNIT_HEADER_RE.match(raw.replace("\ufeff", ""))
+    if match is not None and _ALIASES.get(_lower_snake(match.group(1))) == "dose":
+        raw, unit = match.group(1), match.group(2).strip()
+    snake = _lower_snake(raw)
+    return _ALIASES.get(snake, snake), unit
+
+
 def _is_blank(cells: list[str]) -> bool:
     return not any(cells)
 
@@ -385,21 +405,24 @@ def _merge_unit(inline: str, unit: str, path, line, dose_text: str) -> str:
 
 def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     """Long CSV: a header naming the columns, then one row a well."""
-    header_at = next(
-        (
-            i
-            for i, (_, cells) in enumerate(rows)
-            if not _is_blank(cells) and not cells[0].startswith("#")
-        ),
-        None,
-    )
-    if header_at is None:
+    candidates = [
+        i
+        for i, (_, cells) in enumerate(rows)
+        if not _is_blank(cells) and not cells[0].startswith("#")
+    ]
+    if not candidates:
         raise input_error(path, "the file is empty")
+    # a title line or two above the header (as spreadsheets are often saved) is skipped
+    header_at = next(
+        (i for i in candidates[:10] if "well" in {_column_name(c)[0] for c in rows[i][1]}),
+        candidates[0],
+    )
     header_line, header = rows[header_at]
-    names = []
+    names, header_unit = [], ""
     for raw in header:
-        snake = _lower_snake(raw)
-        names.append(_ALIASES.get(snake, snake))
+        name, unit = _column_name(raw)
+        names.append(name)
+        header_unit = header_unit or unit
     found = ",".join(header)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -463,15 +486,30 @@ def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
         first_line[well] = line
         if not any(values.values()):
             continue  # a listed well with nothing in it is not in use
-        records.append(_record(well, values, path, line, decimal_comma))
+        records.append(_record(well, values, path, line, decimal_comma, header_unit))
     return records
 
 
-def _record(well: str, values: dict[str, str], path, line, decimal_comma: bool) -> dict:
-    """One plate-map row from the text cells of a well (long or grid form)."""
+def _record(
+    well: str, values: dict[str, str], path, line, decimal_comma: bool, header_unit: str = ""
+) -> dict:
+    """One plate-map row from the text cells of a well (long or grid form).
+
+    ``header_unit`` is the unit written in the dose column's header (``Dose (nM)``).
+    """
     dose_text = values.pop("dose", "")
     dose, inline_unit = _parse_dose(dose_text, path, line, well, decimal_comma=decimal_comma)
     unit = _merge_unit(inline_unit, values.pop("dose_unit", ""), path, line, dose_text)
+    if header_unit and not np.isnan(dose):
+        if unit and unit != header_unit:
+            where = f"well {well}: " if line is None else ""
+            raise input_error(
+                path,
+                f"{where}dose {dose_text!r} has the unit {unit!r} but the dose column's header "
+                f"says {header_unit!r}",
+                line=line,
+            )
+        unit = header_unit
     record = {
         "well": well,
         "cell_line": values.pop("cell_line", "") or np.nan,
@@ -490,6 +528,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     """Grid CSV: one plate-shaped block per attribute."""
     blocks: dict[str, dict[str, str]] = {}
     block_line: dict[str, int] = {}
+    header_unit = ""
     pending_name = None
     i = 0
     while i < len(rows):
@@ -515,7 +554,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
                 "above its header row",
                 line=line,
             )
-        name = _ALIASES.get(_lower_snake(raw_name), _lower_snake(raw_name))
+        name, unit = _column_name(raw_name)
         if name in ("well", "row", "col") or not name:
             raise input_error(path, f"a block cannot be named {raw_name!r}", line=line)
         if name in blocks:
@@ -523,6 +562,8 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
                 path, f"two blocks named {name!r} (lines {block_line[name]} and {line})", line=line
             )
         blocks[name], block_line[name] = {}, line
+        if unit:
+            header_unit = unit
         pending_name = None
         seen_rows: set[str] = set()
         i += 1
@@ -565,7 +606,7 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
     for well in wells:
         values = {name: block.get(well, ("", None))[0] for name, block in blocks.items()}
         line = blocks.get("dose", {}).get(well, ("", None))[1]
-        records.append(_record(well, values, path, line, decimal_comma))
+        records.append(_record(well, values, path, line, decimal_comma, header_unit))
     return records
 
 
@@ -578,7 +619,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         raise input_error(path, f"malformed XML: {exc}", line=line) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding in the XML prolog
         raise input_error(path, f"malformed XML: {exc}") from None
-    records: list[dict] = []
+    items: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = []
     listed: list[str] = []
     for element in root.iter():
         if _local(element.tag) != "well":
@@ -587,11 +628,17 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         if well in listed:
             raise input_error(path, f"well {well} is listed twice")
         listed.append(well)
-        record = _xml_record(element, well, path)
-        if record is not None:
-            records.append(record)
+        found = _xml_items(element)
+        if found is not None:
+            items.append((well, *found))
     if not listed:
         raise input_error(path, "no <well> elements: not an IncuCyte .PlateMap file")
+    dose_choice = _dose_compounds([compounds for _, compounds, _ in items])
+    records = []
+    for well, compounds, values in items:
+        if compounds:
+            values.update(_treatment_values(compounds, dose_choice[_names(compounds)]))
+        records.append(_record(well, values, path, None, decimal_comma=False))
     return records, listed, "xml"
 
 
@@ -617,7 +664,8 @@ def _xml_well(element, path, plate_size) -> str:
     return f"{chr(65 + row)}{col + 1}"
 
 
-def _xml_record(element, well: str, path) -> dict | None:
+def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | None:
+    """The compounds ``(name, concentration, unit)`` and other annotations of a well."""
     compounds: list[tuple[str, str, str]] = []
     values: dict[str, str] = {}
     items = [item for item in element.iter() if _local(item.tag) == "wellItem"]
@@ -638,19 +686,61 @@ def _xml_record(element, well: str, path) -> dict | None:
                 )
             )
         elif kind == "CellType":
-            values["cell_line"] = name
+            # co-cultures (e.g. tumour cells with T cells) hold several cell types
+            earlier = values.get("cell_line")
+            values["cell_line"] = f"{earlier} + {name}" if earlier else name
             for attr, value in item.attrib.items():
                 if attr != "type":
                     values[_lower_snake(re.sub(r"(?<!^)(?=[A-Z])", "_", attr))] = value.strip()
         else:
             column = _lower_snake(re.sub(r"(?<!^)(?=[A-Z])", "_", kind)) or "item"
             values[column] = name
-    if compounds:
-        values["treatment"] = " + ".join(c[0] for c in compounds)
-        values["dose"], values["dose_unit"] = compounds[0][1], compounds[0][2]
-        if len(compounds) > 1:
-            values["doses"] = " + ".join(f"{c[1]} {c[2]}".strip() for c in compounds)
-    return _record(well, values, path, None, decimal_comma=False)
+    return compounds, values
+
+
+def _names(compounds) -> tuple[str, ...]:
+    return tuple(name for name, _, _ in compounds)
+
+
+def _dose_compounds(wells: list[list[tuple[str, str, str]]]) -> dict[tuple, tuple[int, set]]:
+    """For each set of compounds given together: which one's concentration is ``dose``, and
+    which others vary from well to well (their concentration goes into the treatment name).
+
+    The dose is a compound whose concentration varies between the wells of that set, preferring
+    one that is not a vehicle (a compound that also fills a well by itself at the same
+    concentration, as a vehicle control does); without variation, the first that is not a
+    vehicle. Wells that differ only in a second compound's concentration are thus never pooled.
+    """
+    alone = {compounds[0] for compounds in wells if len(compounds) == 1}
+    by_set: dict[tuple, list[list[tuple[str, str, str]]]] = {}
+    for compounds in wells:
+        if compounds:
+            by_set.setdefault(_names(compounds), []).append(compounds)
+    choice = {}
+    for names, members in by_set.items():
+        positions = range(len(names))
+        varies = {i for i in positions if len({m[i][1:] for m in members}) > 1}
+        vehicle = {i for i in positions if all(m[i] in alone for m in members)}
+        dosed = [i for i in positions if any(m[i][1] for m in members)]
+        ranked = sorted(dosed, key=lambda i: (i in vehicle, i not in varies, i))
+        dose_at = ranked[0] if ranked and len(names) > 1 else 0
+        choice[names] = (dose_at, varies - {dose_at})
+    return choice
+
+
+def _treatment_values(compounds, choice: tuple[int, set]) -> dict[str, str]:
+    dose_at, in_name = choice
+    parts = []
+    for i, (name, conc, unit) in enumerate(compounds):
+        parts.append(f"{name} {conc} {unit}".strip() if i in in_name and conc else name)
+    values = {
+        "treatment": " + ".join(parts),
+        "dose": compounds[dose_at][1],
+        "dose_unit": compounds[dose_at][2],
+    }
+    if len(compounds) > 1:
+        values["doses"] = " + ".join(f"{c[0]} {c[1]} {c[2]}".strip() for c in compounds)
+    return values
 
 
 def _to_frame(records: list[dict], plate_size: int, fmt: str) -> pd.DataFrame:

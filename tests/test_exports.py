@@ -187,17 +187,55 @@ def test_negative_count_is_failed_but_negative_intensity_is_kept(tmp_path):
 
 
 def test_group_label_columns():
+    # ": B2" is well B2 under an empty plate-map label; the other label pools several wells
+    with pytest.warns(IncugrowthWarning, match="group-label columns left out.*'M420 IFN gamma"):
+        counts = export_to_counts(read_export(DATA / "group_labels.txt"))
+    assert list(counts["count"]) == [100.0, 200.0] and set(counts.well) == {"B2"}
     df = read_export(DATA / "group_labels.txt")
-    assert df.well.isna().all()
     assert df.field.isna().all()
-    assert list(df.group.unique()) == [": B2", "M420 IFN gamma (100 ng/ml)"]
-    b2 = df[df.group == ": B2"]
+    assert list(df.well.fillna("-")) == ["B2", "B2", "-", "-"]
+    gamma_label = "M420 IFN gamma (100 ng/ml)"
+    assert list(df.group.fillna("-")) == ["-", "-", gamma_label, gamma_label]
+    b2 = df[df.well == "B2"]
     assert list(b2.value) == [100.0, 200.0]
     assert list(b2.std_err) == [3.5, 4.5]
-    gamma = df[df.group == "M420 IFN gamma (100 ng/ml)"]
+    gamma = df[df.group == gamma_label]
+    assert list(gamma.value) == [80.0, 90.0]
     assert list(gamma.std_err) == [2.0, 2.5]
+    only_groups = df[df.well.isna()]
     with pytest.raises(IncugrowthError, match="group_labels.txt: .*only group-label columns"):
-        export_to_counts(df)
+        export_to_counts(only_groups)
+
+
+def test_colon_well_columns_of_an_export_without_plate_map():
+    # SX5 layout: each well as "<plate-map label>: <well>", the label empty, then "(Std Err)"
+    df = read_export(DATA / "sx5_colon_wells.txt")
+    assert list(df.well.unique()) == ["B2", "B3", "B10"]
+    assert df.group.isna().all() and df.field.isna().all()
+    assert sorted(df.elapsed_h.unique()) == [0.0, 2.0, 6.0]
+    assert value_at(df, "B10", 2.0) == 95.0
+    assert value_at(df, "B2", 2.0, column="std_err") == 2.25
+    counts = export_to_counts(df)
+    assert list(counts.well) == ["B2"] * 3 + ["B3"] * 3 + ["B10"] * 3
+    assert list(counts["count"][:3]) == [100.0, 104.0, 121.0]
+
+
+@pytest.mark.parametrize(
+    "header, well, field",
+    [("M420 IFN gamma 100 ng/ml: C4", "C4", None), (": C04, Image 2", "C4", 2.0),
+     ("HT1080: C4 (Std Err Img)", "C4", None)],
+)  # fmt: skip
+def test_label_before_a_colon_names_a_well(tmp_path, header, well, field):
+    path = write_export(tmp_path / "label.txt", [header], [[0, 7]])
+    df = read_export(path)
+    assert df.well.tolist() == [well] and df.group.isna().all()
+    assert df.field.tolist()[0] == field or (field is None and np.isnan(df.field.tolist()[0]))
+
+
+def test_label_with_several_wells_stays_a_group(tmp_path):
+    path = write_export(tmp_path / "pooled.txt", ["M420: B2, B3"], [[0, 7]])
+    df = read_export(path)
+    assert df.well.isna().all() and df.group.tolist() == ["M420: B2, B3"]
 
 
 def test_wells_and_group_labels_in_one_file_stay_apart(tmp_path):
@@ -444,6 +482,70 @@ def test_no_stray_warnings_on_clean_files():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for path in sorted(DATA.glob("*.txt")):
-            if path.name in {"failed_images.txt", "plate_count_per_well.txt"}:
+            if path.name in {"failed_images.txt", "plate_count_per_well.txt", "plate_layout.txt"}:
                 continue
             read_export(path)
+
+
+# --------------------------------------------------------------------------------------
+# Plate layout ("Time Stamp:" blocks of plate grids)
+# --------------------------------------------------------------------------------------
+
+
+def test_plate_layout_reads_as_the_equivalent_table(tmp_path):
+    with pytest.warns(IncugrowthWarning, match="1 value from failed images .* in B3"):
+        df = read_export(DATA / "plate_layout.txt")
+    assert df.attrs["preamble"]["Vessel Name"] == "IFN plate 1"
+    table = write_export(
+        tmp_path / "plate_layout.txt",
+        ["B2", "B3", "C2", "B2 (Std Err Img)", "B3 (Std Err Img)", "C2 (Std Err Img)"],
+        [[0, 100, 120, 90, 2.5, 3, 1.5], [12, 150, -429496729.6, 131, 4, 2, 1],
+         [24, 210, 180, 175, 5, 6, 0.5]],
+        preamble="Metric: Red Object Count (1/Image)",
+    )  # fmt: skip
+    with pytest.warns(IncugrowthWarning):
+        expected = read_export(table)
+    pd.testing.assert_frame_equal(df, expected)
+    assert list(df.well.unique()) == ["B2", "B3", "C2"]  # empty grid cells are unused wells
+
+
+def _plate_block(elapsed, label, values):
+    lines = [f"Time Stamp:\t1/1/2026 9:00\tElapsed:\t{elapsed}\thours", ""]
+    lines += [label] if label else []
+    lines.append("\t" + "\t".join(str(c) for c in range(1, 13)))
+    for row in "ABCDEFGH":
+        lines.append(row + "\t" + "\t".join(str(values.get(f"{row}{c}", "")) for c in range(1, 13)))
+    return lines + [""]
+
+
+def test_plate_layout_with_one_grid_per_image(tmp_path):
+    lines = ["Metric: Phase Object Confluence (Percent)", ""]
+    for t, base in [(0, 10), (4, 20)]:
+        lines += _plate_block(t, "Image 1", {"D4": base})
+        lines += _plate_block(t, "Image 2", {"D4": base + 1})[2:]
+    path = tmp_path / "images.txt"
+    path.write_text("\n".join(lines))
+    df = read_export(path)
+    assert list(zip(df.field, df.elapsed_h, df.value)) == [
+        (1.0, 0.0, 10.0), (1.0, 4.0, 20.0), (2.0, 0.0, 11.0), (2.0, 4.0, 21.0)
+    ]  # fmt: skip
+
+
+def test_plate_layout_errors_name_the_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("\n".join(["Metric: x", *_plate_block(0, "Mean Img", {"B2": 1})]))
+    with pytest.raises(IncugrowthError, match=r"bad.txt:4: unknown grid label 'Mean Img'"):
+        read_export(path)
+    path.write_text("Metric: x\nTime Stamp:\t1/1/2026 9:00\n\t1\t2\nA\t1\t2\n")
+    with pytest.raises(IncugrowthError, match=r"bad.txt:2: a 'Time Stamp:' line without"):
+        read_export(path)
+
+
+def test_a_well_twice_says_what_to_fix(tmp_path):
+    path = write_export(tmp_path / "twice.txt", ["B2", "B3", "B2"], [[0, 1, 2, 3]])
+    with pytest.raises(IncugrowthError) as info:
+        read_export(path)
+    assert str(info.value) == (
+        f"{path}:1: column 'B2' appears twice: each well (image, error column) may appear once; "
+        "export each plate's metric once, not appended to another export"
+    )

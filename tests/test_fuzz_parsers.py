@@ -17,6 +17,7 @@ from incugrowth.platemap import read_plate_map
 DATA = Path(__file__).parent / "data"
 EXPORT = (DATA / "exports" / "s3_std_err.txt").read_bytes()
 PER_IMAGE = (DATA / "exports" / "failed_images.txt").read_bytes()
+PLATE_LAYOUT = (DATA / "exports" / "plate_layout.txt").read_bytes()
 LONG_MAP = (DATA / "platemaps" / "long.csv").read_bytes()
 GRID_MAP = (DATA / "platemaps" / "grid_96.csv").read_bytes()
 XML_MAP = (DATA / "platemaps" / "plate_384.PlateMap").read_bytes()[:4000]
@@ -32,7 +33,8 @@ TOKENS = st.sampled_from(
      " (Std Err Img)", " (Std Dev Well)", ": B2", "P24", "Q1", "-4.29497e+08", "NA", "12,5",
      "2.354702E+07", "1", "0", "abc", ",", ";", '"', "well", "cell_line", "treatment", "dose",
      ",1,2,3,4,5,6,7,8,9,10,11,12", "A", "H", "<well row=\"1\" col=\"1\">", "</well>",
-     "<wellItem type=\"Compound\" concentration=\"x\">", "µm²", "\ufeff", "Count", "Confluence"]
+     "<wellItem type=\"Compound\" concentration=\"x\">", "µm²", "\ufeff", "Count", "Confluence",
+     "Time Stamp:\t", "Elapsed:\t", "\t1\t2\t3\n", "Image 1\n", "Std Err Img\n"]
 )  # fmt: skip
 TEXT = st.lists(st.one_of(TOKENS, st.text(max_size=8)), max_size=40).map("".join)
 
@@ -112,7 +114,7 @@ EDITS = st.lists(
 
 
 @FUZZ
-@given(st.sampled_from([EXPORT, PER_IMAGE]), EDITS)
+@given(st.sampled_from([EXPORT, PER_IMAGE, PLATE_LAYOUT]), EDITS)
 def test_read_export_mutated_valid_files(base, edits):
     _check_export(_mutate(base, edits))
 

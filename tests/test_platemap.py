@@ -311,3 +311,113 @@ def test_check_plate_map_silent_when_matching(recwarn):
     plate = read_plate_map(DATA / "long_semicolon_bom.csv")
     assert check_plate_map(plate, ["B2", "B3", "B4", "C2", "B2"]) == []
     assert len(recwarn) == 0
+
+
+# --------------------------------------------------------------------------------------
+# Dose units in the header
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Dose (nM)", "Concentration [nM]", "Conc. (nM)", "conc (nM)"])
+def test_dose_unit_in_the_long_header(tmp_path, header):
+    text = f"Well,Cell line,Treatment,{header},Seeding density (cells/well)\n"
+    text += "B2,M420,drug,10,2000\nB3,M420,drug,0.5,2000\nB4,M420,untreated,,2000\n"
+    plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.dose.fillna(-1)) == [10.0, 0.5, -1]
+    assert list(plate.dose_unit) == ["nM", "nM", ""]
+    assert list(plate.columns) == BASE + ["seeding_density_cells_well"]
+
+
+def test_dose_unit_in_the_grid_block_name(tmp_path):
+    header = "," + ",".join(str(i) for i in range(1, 13))
+    text = (f"Cell line\n{header}\nB,,M420,M420\n\nTreatment\n{header}\nB,,drug,drug\n\n"
+            f"Concentration (ng/ml)\n{header}\nB,,100,10\n")  # fmt: skip
+    plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.well) == ["B2", "B3"]
+    assert list(plate.dose) == [100.0, 10.0] and list(plate.dose_unit) == ["ng/ml", "ng/ml"]
+
+
+def test_dose_unit_in_header_and_cell_must_agree(tmp_path):
+    text = "well,cell_line,treatment,Dose (nM)\nB2,M420,drug,10 nM\nB3,M420,drug,1 uM\n"
+    with pytest.raises(IncugrowthError) as info:
+        read_plate_map(write(tmp_path, text))
+    assert str(info.value).endswith(
+        "plate.csv:3: dose '1 uM' has the unit 'uM' but the dose column's header says 'nM'"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Several compounds in one well (.PlateMap)
+# --------------------------------------------------------------------------------------
+
+
+def _compound(name, conc, unit):
+    return (f'<wellItem type="Compound" concentration="{conc}" concentrationUnits="{unit}">'
+            f'<referenceItem type="Compound" description="{name}" displayName="{name}" '
+            'colorArgb="-1447616" /></wellItem>')  # fmt: skip
+
+
+def _xml_plate(tmp_path, wells: dict[str, list[tuple]]) -> Path:
+    cell = ('<wellItem type="CellType" passage="3"><referenceItem type="CellType" '
+            'description="M420" displayName="M420" colorArgb="-1" /></wellItem>')  # fmt: skip
+    body = []
+    for well, compounds in wells.items():
+        row, col = ord(well[0]) - 65, int(well[1:]) - 1
+        items = cell + "".join(_compound(*c) for c in compounds)
+        body.append(f'<well row="{row}" col="{col}"><items>{items}</items></well>')
+    text = ('<?xml version="1.0" encoding="utf-8"?>\r\n<plateMap><wellStore><wells>'
+            + "".join(body) + "</wells></wellStore></plateMap>")  # fmt: skip
+    path = tmp_path / "multi.PlateMap"
+    path.write_bytes(text.encode("utf-8-sig"))
+    return path
+
+
+def test_dose_series_in_a_vehicle_takes_the_dose_of_the_drug(tmp_path):
+    dmso = ("DMSO", "0.1", "%")
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "B2": [dmso], "B3": [dmso, ("Drug", "10", "µM")], "B4": [dmso, ("Drug", "1", "µM")],
+    }))  # fmt: skip
+    assert list(plate.treatment) == ["DMSO", "DMSO + Drug", "DMSO + Drug"]
+    assert list(plate.dose) == [0.1, 10.0, 1.0]
+    assert list(plate.dose_unit) == ["%", "µM", "µM"]
+    assert at(plate, "B4").doses == "DMSO 0.1 % + Drug 1 µM"
+
+
+def test_single_dose_drug_in_a_vehicle_is_not_given_the_vehicle_dose(tmp_path):
+    dmso = ("DMSO", "0.1", "%")
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "B2": [dmso], "B3": [dmso, ("Drug", "10", "µM")], "B4": [dmso, ("Drug", "10", "µM")],
+    }))  # fmt: skip
+    assert list(plate.dose) == [0.1, 10.0, 10.0]
+    assert list(plate.treatment) == ["DMSO", "DMSO + Drug", "DMSO + Drug"]
+
+
+def test_combination_keeps_both_concentrations_apart(tmp_path):
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "C2": [("A", "1", "µM"), ("B", "5", "nM")], "C3": [("A", "2", "µM"), ("B", "5", "nM")],
+        "C4": [("A", "1", "µM"), ("B", "50", "nM")], "C5": [("A", "2", "µM"), ("B", "50", "nM")],
+    }))  # fmt: skip
+    assert list(plate.treatment) == ["A + B 5 nM", "A + B 5 nM", "A + B 50 nM", "A + B 50 nM"]
+    assert list(plate.dose) == [1.0, 2.0, 1.0, 2.0]
+    conditions = plate[["treatment", "dose"]].drop_duplicates()
+    assert len(conditions) == 4  # no two wells of different doses pooled
+
+
+def test_title_lines_above_the_long_header_are_skipped(tmp_path):
+    text = "Plate map IFN experiment 3,,,\nseeded 25/11/2026,,,\nWell,Cell line,Treatment,Dose\n"
+    text += "B2,M420,IFN gamma,100\nB3,M420,,\n"
+    plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.well) == ["B2", "B3"]
+    assert list(plate.treatment) == ["IFN gamma", "untreated"]
+    assert plate.dose.tolist()[0] == 100.0
+
+
+def test_co_culture_keeps_both_cell_types(tmp_path):
+    path = _xml_plate(tmp_path, {"B2": [("IFN gamma", "100", "ng/ml")]})
+    text = path.read_bytes().decode("utf-8-sig")
+    t_cells = ('<wellItem type="CellType" passage="1"><referenceItem type="CellType" '
+               'description="CD8 T cells" displayName="CD8 T cells" /></wellItem>')  # fmt: skip
+    path.write_bytes(text.replace("</items>", t_cells + "</items>").encode("utf-8-sig"))
+    plate = read_plate_map(path)
+    assert plate.cell_line.tolist() == ["M420 + CD8 T cells"]
+    assert plate.treatment.tolist() == ["IFN gamma"] and plate.dose.tolist() == [100.0]

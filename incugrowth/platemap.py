@@ -393,8 +393,13 @@ def _parse_dose(text: str, path, line, well, *, decimal_comma: bool) -> tuple[fl
     return value, match.group(2)
 
 
+def _unit_key(unit: str) -> str:
+    """A unit as compared: case, spaces and the spellings of micro (µ, μ, u) aside."""
+    return "".join(unit.split()).casefold().replace("\u00b5", "u").replace("\u03bc", "u")
+
+
 def _merge_unit(inline: str, unit: str, path, line, dose_text: str) -> str:
-    if inline and unit and inline != unit:
+    if inline and unit and _unit_key(inline) != _unit_key(unit):
         raise input_error(
             path,
             f"dose {dose_text!r} carries a unit that differs from dose_unit {unit!r}",
@@ -501,7 +506,7 @@ def _record(
     dose, inline_unit = _parse_dose(dose_text, path, line, well, decimal_comma=decimal_comma)
     unit = _merge_unit(inline_unit, values.pop("dose_unit", ""), path, line, dose_text)
     if header_unit and not np.isnan(dose):
-        if unit and unit != header_unit:
+        if unit and _unit_key(unit) != _unit_key(header_unit):
             where = f"well {well}: " if line is None else ""
             raise input_error(
                 path,

@@ -421,3 +421,20 @@ def test_co_culture_keeps_both_cell_types(tmp_path):
     plate = read_plate_map(path)
     assert plate.cell_line.tolist() == ["M420 + CD8 T cells"]
     assert plate.treatment.tolist() == ["IFN gamma"] and plate.dose.tolist() == [100.0]
+
+
+@pytest.mark.parametrize(
+    "header, cell",
+    [("Dose (µM)", "1 uM"), ("Dose (uM)", "1 μM"), ("Dose (ng/mL)", "5 ng/ml")],
+)
+def test_spellings_of_one_unit_agree(tmp_path, header, cell):
+    """µ (micro sign), μ (Greek mu) and u, and the case of litre, name one unit."""
+    text = f"well,cell_line,treatment,{header}\nB2,M420,drug,{cell}\n"
+    row = read_plate_map(write(tmp_path, text)).iloc[0]
+    assert row["dose"] in (1.0, 5.0) and row["dose_unit"] == header.split("(")[1][:-1]
+
+
+def test_a_unit_column_and_the_same_unit_in_the_dose_cell_agree(tmp_path):
+    text = "well,cell_line,treatment,dose,dose_unit\nB2,M420,drug,1 uM,µM\n"
+    row = read_plate_map(write(tmp_path, text)).iloc[0]
+    assert row["dose"] == 1.0 and row["dose_unit"] == "µM"

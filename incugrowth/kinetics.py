@@ -49,7 +49,9 @@ def combine_fields(counts: pd.DataFrame, *, how: str = "mean") -> pd.DataFrame:
     how : {"mean", "sum"}
         ``"mean"`` gives the count per image (the IncuCyte default); ``"sum"`` the count per
         well over all imaged fields, for a per-image metric when a per-well total is wanted.
-        Missing fields (NaN) are left out of either.
+        Missing fields (NaN) are left out of the mean; a sum with a field missing would drop
+        by that field's share, so it is the mean times the number of fields the well has at
+        any time, with a warning.
 
     Returns
     -------
@@ -78,12 +80,25 @@ def combine_fields(counts: pd.DataFrame, *, how: str = "mean") -> pd.DataFrame:
     grouped = df.groupby(["well", "elapsed_h"], sort=True)
     out = grouped["count"].agg(["mean", "sum", "count"]).reset_index()
     n_fields = out["count"].astype(int)
+    total = out["sum"].where(n_fields > 0)  # a sum over zero fields is missing, not zero cells
+    if how == "sum" and "field" in df.columns:
+        per_well = df.dropna(subset=["field"]).groupby("well")["field"].nunique()
+        fields = out["well"].map(per_well)
+        short = (n_fields > 0) & (n_fields < fields)
+        if short.any():
+            total = total.where(~short, out["mean"] * fields)
+            where = [f"{w} at {t:g} h" for w, t in out.loc[short, ["well", "elapsed_h"]].values]
+            warnings.warn(
+                f"a field is missing in {int(short.sum())} well sum(s) ({_short_list(where, 4)}):"
+                " each is the mean of the fields present times the well's number of fields",
+                IncugrowthWarning,
+                stacklevel=2,
+            )
     result = pd.DataFrame(
         {
             "well": out["well"],
             "elapsed_h": out["elapsed_h"],
-            # A sum over zero fields is missing, not zero cells.
-            "count": out["mean"] if how == "mean" else out["sum"].where(n_fields > 0),
+            "count": out["mean"] if how == "mean" else total,
             "n_fields": n_fields,
         }
     )

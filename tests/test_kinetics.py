@@ -43,8 +43,14 @@ def test_combine_fields_mean_and_sum():
     assert b3.loc[24.0, "count"] == 100.0
     assert b3.loc[24.0, "n_fields"] == 1
     assert b3.loc[24.0, "qc_flag"] == "failed_image"
-    total = kinetics.combine_fields(_counts(), how="sum")
-    assert total.set_index(["well", "elapsed_h"]).loc[("B2", 24.0), "count"] == 410.0
+    with pytest.warns(IncugrowthWarning, match=r"1 well sum\(s\) \(B3 at 24 h\)"):
+        total = kinetics.combine_fields(_counts(), how="sum")
+    total = total.set_index(["well", "elapsed_h"])
+    assert total.loc[("B2", 24.0), "count"] == 410.0
+    # B3 at 24 h has field 1 (100) only: the sum of two fields is estimated as 2 x 100, not
+    # 100, which would read as the well losing half its cells
+    assert total.loc[("B3", 24.0), "count"] == 200.0
+    assert total.loc[("B3", 48.0), "count"] == 410.0
 
 
 def test_combine_fields_all_fields_missing_is_missing_not_zero():

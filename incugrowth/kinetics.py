@@ -117,9 +117,12 @@ def percent_change(
 ) -> pd.DataFrame:
     """Add ``baseline_h``, ``baseline_count`` and ``pct_change`` to a well x time table.
 
-    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is each
-    well's first time point with a count, or the time point nearest ``baseline_h`` (within
-    ``tolerance_h``). A well whose baseline count is missing or zero gets NaN with a warning.
+    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is one time
+    point for the whole plate, so that every well's change is measured over the same hours: the
+    first time point at which any well has a count, or the imaged time point nearest
+    ``baseline_h`` (within ``tolerance_h``; a tie goes to the earlier one). A well whose count at
+    that time is missing or zero gets NaN with a warning; it is not measured from a later time
+    point instead (pass a later ``baseline_h`` to move every well's baseline).
 
     Examples
     --------
@@ -129,27 +132,27 @@ def percent_change(
     [0.0, 50.0, 300.0]
     """
     df = well_counts.copy()
-    valid = df[df["count"].notna()]
+    times = np.sort(df.loc[df["count"].notna(), "elapsed_h"].dropna().unique())
+    if times.size == 0:
+        raise IncugrowthError("no well has a count: percent change needs a baseline count")
     if baseline_h is None:
-        base = valid.sort_values("elapsed_h").groupby("well", sort=False).head(1)
+        base_h = float(times[0])
     else:
-        dist = (valid["elapsed_h"] - float(baseline_h)).abs()
-        base = valid.assign(_d=dist).sort_values(["_d", "elapsed_h"]).groupby("well").head(1)
-        far = base[base["_d"] > tolerance_h]
-        if len(far):
+        base_h = float(times[np.argmin(np.abs(times - float(baseline_h)))])
+        if abs(base_h - float(baseline_h)) > tolerance_h:
             raise IncugrowthError(
                 f"no time point within {tolerance_h} h of the baseline {baseline_h} h "
-                f"(nearest for well {far['well'].iloc[0]}: {far['elapsed_h'].iloc[0]} h); "
-                "choose a baseline that was imaged"
+                f"(nearest with a count: {base_h:g} h); choose a baseline that was imaged"
             )
-    base = base.set_index("well")
-    df["baseline_h"] = df["well"].map(base["elapsed_h"]).astype(float)
-    df["baseline_count"] = df["well"].map(base["count"]).astype(float)
-    bad = sorted(df.loc[~(df["baseline_count"] > 0), "well"].unique())
+    at_base = df[df["elapsed_h"] == base_h].dropna(subset=["count"]).drop_duplicates("well")
+    df["baseline_h"] = base_h
+    df["baseline_count"] = df["well"].map(at_base.set_index("well")["count"]).astype(float)
+    bad = sorted(df.loc[~(df["baseline_count"] > 0), "well"].unique(), key=well_sort_key)
     if bad:
         warnings.warn(
-            f"no usable baseline count (missing or zero) for well(s) {', '.join(bad)}: "
-            "their percent change is left empty",
+            f"no usable baseline count (missing or zero) at {base_h:g} h for well(s) "
+            f"{_short_list(bad)}: their percent change is left empty; a later `baseline_h` "
+            "moves the baseline of every well",
             IncugrowthWarning,
             stacklevel=2,
         )

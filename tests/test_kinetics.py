@@ -203,3 +203,42 @@ def test_normalize_to_control_per_cell_line_and_time():
         out = kinetics.normalize_to_control(g)
     assert out["pct_of_control"].iloc[:3].tolist() == [50.0, 150.0, 25.0]
     assert np.isnan(out["pct_of_control"].iloc[3])
+
+
+def test_percent_change_missing_first_count_is_not_taken_from_a_later_time():
+    # B3's first image failed. Measured from its 24 h count, B3 (same growth as B2) would read
+    # +100 % at 48 h against B2's +300 %; every well shares the plate's baseline instead.
+    wc = pd.DataFrame(
+        {
+            "well": ["B2"] * 3 + ["B3"] * 3,
+            "elapsed_h": [0.0, 24.0, 48.0] * 2,
+            "count": [100.0, 200.0, 400.0, np.nan, 200.0, 400.0],
+        }
+    )
+    with pytest.warns(IncugrowthWarning, match=r"at 0 h for well\(s\) B3: .*`baseline_h`"):
+        pc = kinetics.percent_change(wc)
+    assert pc["baseline_h"].eq(0.0).all()
+    assert pc.loc[pc["well"] == "B2", "pct_change"].tolist() == [0.0, 100.0, 300.0]
+    assert pc.loc[pc["well"] == "B3", "pct_change"].isna().all()
+    later = kinetics.percent_change(wc, baseline_h=24.0)
+    assert later["pct_change"].tolist()[1:3] == [0.0, 100.0]
+    assert later["pct_change"].tolist()[4:] == [0.0, 100.0]
+
+
+def test_percent_change_explicit_baseline_is_one_plate_time_and_ties_go_earlier():
+    wc = pd.DataFrame(
+        {
+            "well": ["B2"] * 3 + ["B3"] * 2,
+            "elapsed_h": [0.0, 2.0, 24.0, 2.0, 24.0],
+            "count": [100.0, 110.0, 300.0, np.nan, 300.0],
+        }
+    )
+    # 1 h is as far from 0 h as from 2 h: the earlier scan; B3 has no count there
+    with pytest.warns(IncugrowthWarning, match="at 0 h for well.* B3"):
+        pc = kinetics.percent_change(wc, baseline_h=1.0)
+    assert pc.loc[2, "pct_change"] == pytest.approx(200.0)
+    with pytest.warns(IncugrowthWarning, match="at 2 h for well.* B3"):
+        pc = kinetics.percent_change(wc, baseline_h=2.0)
+    assert pc.loc[2, "pct_change"] == pytest.approx(100 * (300 / 110 - 1))
+    with pytest.raises(IncugrowthError, match="nearest with a count: 2 h"):
+        kinetics.percent_change(wc, baseline_h=8.0)

@@ -267,9 +267,12 @@ def normalize_to_control(
 def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6.0) -> pd.DataFrame:
     """Rows of the growth table at the time point nearest ``at_h``.
 
-    The nearest imaged time point (of the whole plate, so all wells are compared at one time)
-    is used if it lies within ``tolerance_h``; the hour actually used is the ``endpoint_h``
-    column. Wells without a value there are reported with a warning.
+    The nearest time point at which any well has a value (of the whole plate, so all wells are
+    compared at one time) is used if it lies within ``tolerance_h``; a tie (scans at 70 and
+    74 h for 72 h) goes to the earlier scan. A scan without any value (a failed scan of the
+    whole plate) is passed over. The hour actually used is the ``endpoint_h`` column. Wells of
+    the growth table without a value there (missing, or not imaged at that time) are named in
+    a warning.
 
     Examples
     --------
@@ -279,9 +282,15 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
       well  endpoint_h  pct_change
     0   B2        71.5       310.0
     """
-    times = np.sort(growth["elapsed_h"].dropna().unique())
+    value = "pct_change" if "pct_change" in growth.columns else "count"
+    if value not in growth.columns or "elapsed_h" not in growth.columns:
+        raise IncugrowthError(
+            "`growth` needs the columns 'elapsed_h' and 'pct_change' (or 'count'); got "
+            f"{list(map(str, growth.columns))}"
+        )
+    times = np.sort(growth.loc[growth[value].notna(), "elapsed_h"].dropna().unique())
     if times.size == 0:
-        raise IncugrowthError("the growth table has no time points")
+        raise IncugrowthError(f"the growth table has no time point with a {value!r} value")
     nearest = float(times[np.argmin(np.abs(times - at_h))])
     if abs(nearest - at_h) > tolerance_h:
         raise IncugrowthError(
@@ -291,14 +300,16 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
         )
     out = growth[growth["elapsed_h"] == nearest].copy()
     out.insert(out.columns.get_loc("elapsed_h") + 1, "endpoint_h", nearest)
-    value = "pct_change" if "pct_change" in out.columns else "count"
-    lost = sorted(out.loc[out[value].isna(), "well"], key=well_sort_key) if "well" in out else []
-    if lost:
-        warnings.warn(
-            f"no value at the endpoint ({nearest:g} h) for well(s) {_short_list(lost)}",
-            IncugrowthWarning,
-            stacklevel=2,
-        )
+    if "well" in growth.columns:
+        found = set(out.loc[out[value].notna(), "well"])
+        lost = sorted(set(growth["well"].dropna()) - found, key=well_sort_key)
+        if lost:
+            warnings.warn(
+                f"no value at the endpoint ({nearest:g} h) for well(s) {_short_list(lost)}: "
+                "left out of the endpoint statistics",
+                IncugrowthWarning,
+                stacklevel=2,
+            )
     return out.reset_index(drop=True)
 
 

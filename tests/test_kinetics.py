@@ -242,3 +242,33 @@ def test_percent_change_explicit_baseline_is_one_plate_time_and_ties_go_earlier(
     assert pc.loc[2, "pct_change"] == pytest.approx(100 * (300 / 110 - 1))
     with pytest.raises(IncugrowthError, match="nearest with a count: 2 h"):
         kinetics.percent_change(wc, baseline_h=8.0)
+
+
+def test_endpoint_well_without_the_scan_is_named():
+    # D4 was not imaged at 72 h (its row is absent, not NaN): it used to vanish silently
+    g = pd.DataFrame(
+        {
+            "well": ["B2", "B2", "C3", "C3", "D4", "D4"],
+            "elapsed_h": [0.0, 72.0, 0.0, 72.0, 0.0, 68.0],
+            "pct_change": [0.0, 100.0, 0.0, np.nan, 0.0, 90.0],
+        }
+    )
+    with pytest.warns(IncugrowthWarning, match=r"\(72 h\) for well\(s\) C3, D4"):
+        end = kinetics.endpoint(g, 72)
+    assert end["well"].tolist() == ["B2", "C3"]
+
+
+def test_endpoint_ties_go_to_the_earlier_scan_and_failed_scans_are_passed_over():
+    g = pd.DataFrame(
+        {
+            "well": ["B2"] * 4,
+            "elapsed_h": [0.0, 70.0, 74.0, 96.0],
+            "pct_change": [0.0, 1.0, 2.0, 3.0],
+        }
+    )
+    assert kinetics.endpoint(g, 72)["endpoint_h"].tolist() == [70.0]
+    # the 70 h scan failed for every well: 74 h is the nearest scan with values
+    failed = g.assign(pct_change=[0.0, np.nan, 2.0, 3.0])
+    assert kinetics.endpoint(failed, 72)["pct_change"].tolist() == [2.0]
+    with pytest.raises(IncugrowthError, match="no time point with a 'pct_change'"):
+        kinetics.endpoint(g.assign(pct_change=np.nan), 72)

@@ -323,7 +323,10 @@ def growth_rates(
     """Per-well exponential growth rate and doubling time from a log-linear fit.
 
     Fits ``ln(count) = a + r * t`` by least squares over ``start_h <= t <= end_h`` (whole
-    course by default). Doubling time is ``ln 2 / r`` hours for ``r > 0`` and NaN otherwise.
+    course by default), as R ``lm(log(count) ~ elapsed_h)``: ``rate_se`` is the standard error
+    of the slope (NaN with fewer than 3 points). Doubling time is ``ln 2 / r`` hours for
+    ``r > 0`` and NaN otherwise. A zero count has no logarithm: it is left out of the fit with a
+    warning naming the well, and a well without two positive counts in the window has no rate.
 
     Returns
     -------
@@ -339,11 +342,21 @@ def growth_rates(
        doubling_time_h  r_squared  n_points
     0             24.0        1.0         5
     """
-    df = growth[growth[value] > 0].copy()
+    df = growth[growth[value].notna()]
     if start_h is not None:
         df = df[df["elapsed_h"] >= start_h]
     if end_h is not None:
         df = df[df["elapsed_h"] <= end_h]
+    positive = df[value] > 0
+    if not positive.all():
+        wells = sorted(df.loc[~positive, "well"].unique(), key=well_sort_key)
+        warnings.warn(
+            f"{int((~positive).sum())} zero or negative {value}(s) left out of the log-linear "
+            f"growth-rate fit (well(s) {_short_list(wells)})",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    df = df[positive].copy()
     df["_y"] = np.log(df[value].astype(float))
     df["_t"] = df["elapsed_h"].astype(float)
     g = df.groupby("well", sort=False)
@@ -372,7 +385,9 @@ def growth_rates(
             "end_h": g["_t"].max(),
         }
     )
-    out.index.name = "well"
+    # every well keeps its row: one without a usable point has no rate, and says so
+    out = out.reindex(pd.Index(growth["well"].dropna().unique(), name="well"))
+    out["n_points"] = out["n_points"].fillna(0).astype(int)
     out = out.reset_index()
     annot = [c for c in (*CONDITION, "dose_unit") if c in growth.columns]
     if annot:

@@ -272,3 +272,36 @@ def test_endpoint_ties_go_to_the_earlier_scan_and_failed_scans_are_passed_over()
     assert kinetics.endpoint(failed, 72)["pct_change"].tolist() == [2.0]
     with pytest.raises(IncugrowthError, match="no time point with a 'pct_change'"):
         kinetics.endpoint(g.assign(pct_change=np.nan), 72)
+
+
+def test_growth_rate_matches_r_lm():
+    """R: t <- c(0, 4, 8, 12, 24, 30, 48, 72)
+    y <- c(1000, 1180, 1290, 1600, 2350, 2700, 4900, 9800)
+    f <- summary(lm(log(y) ~ t)); c(f$coefficients[2, 1:2], f$r.squared)
+    # 3.16440393062e-02 6.47657615414e-04 9.97492919987e-01
+    and without the first point (a zero count at 0 h is left out):
+    # 0.031305071936536 0.000678854028886 0.997654294597113
+    """
+    t = [0.0, 4, 8, 12, 24, 30, 48, 72]
+    y = [1000.0, 1180, 1290, 1600, 2350, 2700, 4900, 9800]
+    g = pd.DataFrame({"well": "B2", "elapsed_h": t, "count": y})
+    row = kinetics.growth_rates(g).iloc[0]
+    assert row["rate_per_h"] == pytest.approx(3.16440393062e-02, rel=1e-10)
+    assert row["rate_se"] == pytest.approx(6.47657615414e-04, rel=1e-10)
+    assert row["r_squared"] == pytest.approx(9.97492919987e-01, rel=1e-10)
+    assert row["doubling_time_h"] == pytest.approx(21.9045101623, rel=1e-10)
+
+    zero = pd.DataFrame(
+        {
+            "well": ["B2"] * 8 + ["C3"] * 2,
+            "elapsed_h": [*t, 0.0, 24.0],
+            "count": [0.0, *y[1:], 0.0, 0.0],
+        }
+    )
+    with pytest.warns(IncugrowthWarning, match=r"3 zero or negative count.*well\(s\) B2, C3"):
+        res = kinetics.growth_rates(zero).set_index("well")
+    assert res.loc["B2", "rate_per_h"] == pytest.approx(0.031305071936536, rel=1e-10)
+    assert res.loc["B2", "rate_se"] == pytest.approx(0.000678854028886, rel=1e-10)
+    assert res.loc["B2", "n_points"] == 7 and res.loc["B2", "start_h"] == 4.0
+    # a well with no positive count keeps its row, without a rate
+    assert res.loc["C3", "n_points"] == 0 and np.isnan(res.loc["C3", "rate_per_h"])

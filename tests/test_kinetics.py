@@ -305,3 +305,27 @@ def test_growth_rate_matches_r_lm():
     assert res.loc["B2", "n_points"] == 7 and res.loc["B2", "start_h"] == 4.0
     # a well with no positive count keeps its row, without a rate
     assert res.loc["C3", "n_points"] == 0 and np.isnan(res.loc["C3", "rate_per_h"])
+
+
+def test_condition_curves_unequal_wells_match_r_sd():
+    """R: x <- c(231.5, 262.25, 198.0); c(mean(x), sd(x), sd(x) / sqrt(3))
+    # 230.5833333333 32.1348071930 18.5530395833
+    x <- c(231.5, 262.25); c(mean(x), sd(x), sd(x) / sqrt(2))
+    # 246.8750000000 21.7435335215 15.3750000000
+    """
+    # C3 was not imaged at 72 h: that time point has 2 wells, the others 3
+    g = pd.DataFrame(
+        {
+            "cell_line": "M420",
+            "treatment": "untreated",
+            "dose": np.nan,
+            "well": ["B2", "B3", "C3", "B2", "B3"],
+            "elapsed_h": [48.0, 48.0, 48.0, 72.0, 72.0],
+            "pct_change": [231.5, 262.25, 198.0, 231.5, 262.25],
+        }
+    )
+    curves = kinetics.condition_curves(g)
+    assert curves["n_wells"].tolist() == [3, 2]
+    np.testing.assert_allclose(curves["mean"], [230.5833333333, 246.875], rtol=1e-11)
+    np.testing.assert_allclose(curves["sd"], [32.1348071930, 21.7435335215], rtol=1e-11)
+    np.testing.assert_allclose(curves["sem"], [18.5530395833, 15.375], rtol=1e-11)

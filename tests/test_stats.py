@@ -230,6 +230,32 @@ def test_dunnett_over_time_uses_prism_ms_within_cells(tag):
     assert res.attrs["df_resid"] == df["well"] + df["Residual"]
 
 
+def test_baseline_time_is_left_out_of_the_growth_curve_statistics():
+    """Percent change is 0 in every well at the baseline. Kept in the time x treatment model it
+    adds 12 residual df without variance: R, emmeans on lm(pct_change ~ time * treatment) with
+    the 0 h rows, gives df 56 and IFN gamma vs untreated at 24 h P = 0.0079 (**) instead of
+    df 48 and P = 0.0157 (*). Without it the results are the pinned R values."""
+    data = growth("balanced")
+    baseline = data.drop_duplicates("well").assign(elapsed_h=0.0, pct_change=0.0)
+    line = pd.concat([baseline, data], ignore_index=True)
+    flat = r"left out elapsed_h 0 \(all 0\): every row has the same 'pct_change'"
+    with pytest.warns(IncugrowthWarning, match=flat):
+        ours = stats.dunnett(line, by="elapsed_h")
+    assert ours.attrs["df_resid"] == 48
+    compare_with_r(ours, read("r_curve_dunnett_balanced.csv"), "elapsed_h")
+    with pytest.warns(IncugrowthWarning, match=flat):
+        rm = stats.rm_two_way_anova(line).set_index("source")
+    ref = read("r_rm_anova_type3_balanced.csv")
+    assert_allclose(rm.loc[["treatment", "elapsed_h"], "f"], ref["f"][:2], rtol=1e-8)
+    assert_allclose(rm.loc["elapsed_h", "eps_gg"], ref["eps_gg"][1], rtol=1e-8)
+    with pytest.warns(IncugrowthWarning, match=flat):
+        two = stats.two_way_anova(line, factors=("elapsed_h", "treatment"))
+    assert two.attrs["df_resid"] == 48
+    # a baseline that varies at all is kept
+    varied = line.assign(pct_change=line["pct_change"] + 1e-9 * line.index)
+    assert stats.dunnett(varied, by="elapsed_h").attrs["df_resid"] == 56
+
+
 def test_rm_anova_drops_incomplete_wells_and_checks_layout():
     data = growth("balanced")
     gap = data.drop(index=data.index[(data["well"] == "F4") & (data["elapsed_h"] == 36)])

@@ -116,6 +116,26 @@ def _prepare(data, dv: str, factors: Sequence[str], caller: str) -> tuple[pd.Dat
     return frame, messages
 
 
+def _drop_flat_levels(frame: pd.DataFrame, dv: str, factor: str) -> tuple[pd.DataFrame, list]:
+    """Leave out the levels of ``factor`` at which every value of ``dv`` is the same.
+
+    Percent change at the baseline is 0 in every well by construction: such a level says
+    nothing about the treatments, and its wells would add residual degrees of freedom without
+    any variance, shrinking the pooled error and making every test too liberal.
+    """
+    values = frame.groupby(factor, sort=False, observed=True)[dv]
+    spread = values.agg(["min", "max", "size"])
+    flat = spread[(spread["min"] == spread["max"]) & (spread["size"] >= 2)]
+    if flat.empty or len(flat) == len(spread):
+        return frame, []
+    levels = ", ".join(f"{_fmt(level)} (all {row['min']:g})" for level, row in flat.iterrows())
+    message = (
+        f"left out {factor} {levels}: every row has the same {dv!r}, as at the baseline; a "
+        f"level without variance would shrink the pooled error and make the tests too liberal"
+    )
+    return frame[~frame[factor].isin(flat.index)], [message]
+
+
 def _residual_df(n: int, groups: int) -> int:
     df = n - groups
     if df <= 0:

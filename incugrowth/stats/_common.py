@@ -19,6 +19,10 @@ NO_RESIDUAL_DF = (
 def stars(p):
     """Significance stars: ``***`` P<0.001, ``**`` P<0.01, ``*`` P<0.05, ``NS`` otherwise.
 
+    Prism's summary in its NEJM and APA P value styles (the style of Zaretsky et al.); a P of
+    exactly 0.05 is ``NS`` and of exactly 0.001 is ``**``, as in Prism. Prism's default
+    (GraphPad) style differs: it adds ``****`` for P<0.0001.
+
     Parameters
     ----------
     p : float or array-like

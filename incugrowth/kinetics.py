@@ -151,8 +151,8 @@ def percent_change(
     if bad:
         warnings.warn(
             f"no usable baseline count (missing or zero) at {base_h:g} h for well(s) "
-            f"{_short_list(bad)}: their percent change is left empty; a later `baseline_h` "
-            "moves the baseline of every well",
+            f"{_short_list(bad)}: their percent change is left empty; a later baseline "
+            "(`baseline_h`, --baseline) moves the baseline of every well",
             IncugrowthWarning,
             stacklevel=2,
         )

@@ -215,7 +215,9 @@ def test_percent_change_missing_first_count_is_not_taken_from_a_later_time():
             "count": [100.0, 200.0, 400.0, np.nan, 200.0, 400.0],
         }
     )
-    with pytest.warns(IncugrowthWarning, match=r"at 0 h for well\(s\) B3: .*`baseline_h`"):
+    with pytest.warns(
+        IncugrowthWarning, match=r"at 0 h for well\(s\) B3: .*`baseline_h`, --baseline"
+    ):
         pc = kinetics.percent_change(wc)
     assert pc["baseline_h"].eq(0.0).all()
     assert pc.loc[pc["well"] == "B2", "pct_change"].tolist() == [0.0, 100.0, 300.0]

@@ -22,7 +22,8 @@ suppressPackageStartupMessages({
 
 d <- read.csv("tests/data/stats/endpoint_unbalanced.csv", check.names = FALSE)
 d <- d[!(d$cell_line == "M464" & d$treatment == "IFN gamma") & d$well != "B3", ]
-d$cell <- factor(paste(d$cell_line, d$treatment, sep = "/"), levels = unique(paste(d$cell_line, d$treatment, sep = "/")))
+cells <- paste(d$cell_line, d$treatment, sep = "/")
+d$cell <- factor(cells, levels = unique(cells))
 fit <- lm(pct_change ~ 0 + cell, data = d)
 GB <- GenzBretz(maxpts = 1e6, abseps = 1e-7, releps = 0)
 SEED <- 20160901
@@ -74,7 +75,6 @@ exceed <- function(c, n0, n, df) {
             rel.tol = 1e-9, abs.tol = 0, subdivisions = 500)$value
 }
 cat("\nM420 many-to-one family, df", fit$df.residual, "\n")
-m420 <- coef(summary(lm(pct_change ~ 0 + cell, data = d)))
 for (tr in c("IFN gamma", "Lipofectamine", "2'3'-cGAMP")) {
   K <- numeric(nlevels(d$cell))
   K[match(paste0("M420/", c(tr, "untreated")), levels(d$cell))] <- c(1, -1)

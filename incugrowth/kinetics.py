@@ -49,7 +49,9 @@ def combine_fields(counts: pd.DataFrame, *, how: str = "mean") -> pd.DataFrame:
     how : {"mean", "sum"}
         ``"mean"`` gives the count per image (the IncuCyte default); ``"sum"`` the count per
         well over all imaged fields, for a per-image metric when a per-well total is wanted.
-        Missing fields (NaN) are left out of either.
+        Missing fields (NaN) are left out of the mean; a sum with a field missing would drop
+        by that field's share, so it is the mean times the number of fields the well has at
+        any time, with a warning.
 
     Returns
     -------
@@ -78,12 +80,25 @@ def combine_fields(counts: pd.DataFrame, *, how: str = "mean") -> pd.DataFrame:
     grouped = df.groupby(["well", "elapsed_h"], sort=True)
     out = grouped["count"].agg(["mean", "sum", "count"]).reset_index()
     n_fields = out["count"].astype(int)
+    total = out["sum"].where(n_fields > 0)  # a sum over zero fields is missing, not zero cells
+    if how == "sum" and "field" in df.columns:
+        per_well = df.dropna(subset=["field"]).groupby("well")["field"].nunique()
+        fields = out["well"].map(per_well)
+        short = (n_fields > 0) & (n_fields < fields)
+        if short.any():
+            total = total.where(~short, out["mean"] * fields)
+            where = [f"{w} at {t:g} h" for w, t in out.loc[short, ["well", "elapsed_h"]].values]
+            warnings.warn(
+                f"a field is missing in {int(short.sum())} well sum(s) ({_short_list(where, 4)}):"
+                " each is the mean of the fields present times the well's number of fields",
+                IncugrowthWarning,
+                stacklevel=2,
+            )
     result = pd.DataFrame(
         {
             "well": out["well"],
             "elapsed_h": out["elapsed_h"],
-            # A sum over zero fields is missing, not zero cells.
-            "count": out["mean"] if how == "mean" else out["sum"].where(n_fields > 0),
+            "count": out["mean"] if how == "mean" else total,
             "n_fields": n_fields,
         }
     )
@@ -102,9 +117,12 @@ def percent_change(
 ) -> pd.DataFrame:
     """Add ``baseline_h``, ``baseline_count`` and ``pct_change`` to a well x time table.
 
-    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is each
-    well's first time point with a count, or the time point nearest ``baseline_h`` (within
-    ``tolerance_h``). A well whose baseline count is missing or zero gets NaN with a warning.
+    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is one time
+    point for the whole plate, so that every well's change is measured over the same hours: the
+    first time point at which any well has a count, or the imaged time point nearest
+    ``baseline_h`` (within ``tolerance_h``; a tie goes to the earlier one). A well whose count at
+    that time is missing or zero gets NaN with a warning; it is not measured from a later time
+    point instead (pass a later ``baseline_h`` to move every well's baseline).
 
     Examples
     --------
@@ -114,27 +132,27 @@ def percent_change(
     [0.0, 50.0, 300.0]
     """
     df = well_counts.copy()
-    valid = df[df["count"].notna()]
+    times = np.sort(df.loc[df["count"].notna(), "elapsed_h"].dropna().unique())
+    if times.size == 0:
+        raise IncugrowthError("no well has a count: percent change needs a baseline count")
     if baseline_h is None:
-        base = valid.sort_values("elapsed_h").groupby("well", sort=False).head(1)
+        base_h = float(times[0])
     else:
-        dist = (valid["elapsed_h"] - float(baseline_h)).abs()
-        base = valid.assign(_d=dist).sort_values(["_d", "elapsed_h"]).groupby("well").head(1)
-        far = base[base["_d"] > tolerance_h]
-        if len(far):
+        base_h = float(times[np.argmin(np.abs(times - float(baseline_h)))])
+        if abs(base_h - float(baseline_h)) > tolerance_h:
             raise IncugrowthError(
                 f"no time point within {tolerance_h} h of the baseline {baseline_h} h "
-                f"(nearest for well {far['well'].iloc[0]}: {far['elapsed_h'].iloc[0]} h); "
-                "choose a baseline that was imaged"
+                f"(nearest with a count: {base_h:g} h); choose a baseline that was imaged"
             )
-    base = base.set_index("well")
-    df["baseline_h"] = df["well"].map(base["elapsed_h"]).astype(float)
-    df["baseline_count"] = df["well"].map(base["count"]).astype(float)
-    bad = sorted(df.loc[~(df["baseline_count"] > 0), "well"].unique())
+    at_base = df[df["elapsed_h"] == base_h].dropna(subset=["count"]).drop_duplicates("well")
+    df["baseline_h"] = base_h
+    df["baseline_count"] = df["well"].map(at_base.set_index("well")["count"]).astype(float)
+    bad = sorted(df.loc[~(df["baseline_count"] > 0), "well"].unique(), key=well_sort_key)
     if bad:
         warnings.warn(
-            f"no usable baseline count (missing or zero) for well(s) {', '.join(bad)}: "
-            "their percent change is left empty",
+            f"no usable baseline count (missing or zero) at {base_h:g} h for well(s) "
+            f"{_short_list(bad)}: their percent change is left empty; a later baseline "
+            "(`baseline_h`, --baseline) moves the baseline of every well",
             IncugrowthWarning,
             stacklevel=2,
         )
@@ -249,9 +267,12 @@ def normalize_to_control(
 def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6.0) -> pd.DataFrame:
     """Rows of the growth table at the time point nearest ``at_h``.
 
-    The nearest imaged time point (of the whole plate, so all wells are compared at one time)
-    is used if it lies within ``tolerance_h``; the hour actually used is the ``endpoint_h``
-    column. Wells without a value there are reported with a warning.
+    The nearest time point at which any well has a value (of the whole plate, so all wells are
+    compared at one time) is used if it lies within ``tolerance_h``; a tie (scans at 70 and
+    74 h for 72 h) goes to the earlier scan. A scan without any value (a failed scan of the
+    whole plate) is passed over. The hour actually used is the ``endpoint_h`` column. Wells of
+    the growth table without a value there (missing, or not imaged at that time) are named in
+    a warning.
 
     Examples
     --------
@@ -261,9 +282,15 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
       well  endpoint_h  pct_change
     0   B2        71.5       310.0
     """
-    times = np.sort(growth["elapsed_h"].dropna().unique())
+    value = "pct_change" if "pct_change" in growth.columns else "count"
+    if value not in growth.columns or "elapsed_h" not in growth.columns:
+        raise IncugrowthError(
+            "`growth` needs the columns 'elapsed_h' and 'pct_change' (or 'count'); got "
+            f"{list(map(str, growth.columns))}"
+        )
+    times = np.sort(growth.loc[growth[value].notna(), "elapsed_h"].dropna().unique())
     if times.size == 0:
-        raise IncugrowthError("the growth table has no time points")
+        raise IncugrowthError(f"the growth table has no time point with a {value!r} value")
     nearest = float(times[np.argmin(np.abs(times - at_h))])
     if abs(nearest - at_h) > tolerance_h:
         raise IncugrowthError(
@@ -273,14 +300,16 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
         )
     out = growth[growth["elapsed_h"] == nearest].copy()
     out.insert(out.columns.get_loc("elapsed_h") + 1, "endpoint_h", nearest)
-    value = "pct_change" if "pct_change" in out.columns else "count"
-    lost = sorted(out.loc[out[value].isna(), "well"], key=well_sort_key) if "well" in out else []
-    if lost:
-        warnings.warn(
-            f"no value at the endpoint ({nearest:g} h) for well(s) {_short_list(lost)}",
-            IncugrowthWarning,
-            stacklevel=2,
-        )
+    if "well" in growth.columns:
+        found = set(out.loc[out[value].notna(), "well"])
+        lost = sorted(set(growth["well"].dropna()) - found, key=well_sort_key)
+        if lost:
+            warnings.warn(
+                f"no value at the endpoint ({nearest:g} h) for well(s) {_short_list(lost)}: "
+                "left out of the endpoint statistics",
+                IncugrowthWarning,
+                stacklevel=2,
+            )
     return out.reset_index(drop=True)
 
 
@@ -294,7 +323,10 @@ def growth_rates(
     """Per-well exponential growth rate and doubling time from a log-linear fit.
 
     Fits ``ln(count) = a + r * t`` by least squares over ``start_h <= t <= end_h`` (whole
-    course by default). Doubling time is ``ln 2 / r`` hours for ``r > 0`` and NaN otherwise.
+    course by default), as R ``lm(log(count) ~ elapsed_h)``: ``rate_se`` is the standard error
+    of the slope (NaN with fewer than 3 points). Doubling time is ``ln 2 / r`` hours for
+    ``r > 0`` and NaN otherwise. A zero count has no logarithm: it is left out of the fit with a
+    warning naming the well, and a well without two positive counts in the window has no rate.
 
     Returns
     -------
@@ -310,11 +342,21 @@ def growth_rates(
        doubling_time_h  r_squared  n_points
     0             24.0        1.0         5
     """
-    df = growth[growth[value] > 0].copy()
+    df = growth[growth[value].notna()]
     if start_h is not None:
         df = df[df["elapsed_h"] >= start_h]
     if end_h is not None:
         df = df[df["elapsed_h"] <= end_h]
+    positive = df[value] > 0
+    if not positive.all():
+        wells = sorted(df.loc[~positive, "well"].unique(), key=well_sort_key)
+        warnings.warn(
+            f"{int((~positive).sum())} zero or negative {value}(s) left out of the log-linear "
+            f"growth-rate fit (well(s) {_short_list(wells)})",
+            IncugrowthWarning,
+            stacklevel=2,
+        )
+    df = df[positive].copy()
     df["_y"] = np.log(df[value].astype(float))
     df["_t"] = df["elapsed_h"].astype(float)
     g = df.groupby("well", sort=False)
@@ -343,7 +385,9 @@ def growth_rates(
             "end_h": g["_t"].max(),
         }
     )
-    out.index.name = "well"
+    # every well keeps its row: one without a usable point has no rate, and says so
+    out = out.reindex(pd.Index(growth["well"].dropna().unique(), name="well"))
+    out["n_points"] = out["n_points"].fillna(0).astype(int)
     out = out.reset_index()
     annot = [c for c in (*CONDITION, "dose_unit") if c in growth.columns]
     if annot:

@@ -43,8 +43,14 @@ def test_combine_fields_mean_and_sum():
     assert b3.loc[24.0, "count"] == 100.0
     assert b3.loc[24.0, "n_fields"] == 1
     assert b3.loc[24.0, "qc_flag"] == "failed_image"
-    total = kinetics.combine_fields(_counts(), how="sum")
-    assert total.set_index(["well", "elapsed_h"]).loc[("B2", 24.0), "count"] == 410.0
+    with pytest.warns(IncugrowthWarning, match=r"1 well sum\(s\) \(B3 at 24 h\)"):
+        total = kinetics.combine_fields(_counts(), how="sum")
+    total = total.set_index(["well", "elapsed_h"])
+    assert total.loc[("B2", 24.0), "count"] == 410.0
+    # B3 at 24 h has field 1 (100) only: the sum of two fields is estimated as 2 x 100, not
+    # 100, which would read as the well losing half its cells
+    assert total.loc[("B3", 24.0), "count"] == 200.0
+    assert total.loc[("B3", 48.0), "count"] == 410.0
 
 
 def test_combine_fields_all_fields_missing_is_missing_not_zero():
@@ -197,3 +203,131 @@ def test_normalize_to_control_per_cell_line_and_time():
         out = kinetics.normalize_to_control(g)
     assert out["pct_of_control"].iloc[:3].tolist() == [50.0, 150.0, 25.0]
     assert np.isnan(out["pct_of_control"].iloc[3])
+
+
+def test_percent_change_missing_first_count_is_not_taken_from_a_later_time():
+    # B3's first image failed. Measured from its 24 h count, B3 (same growth as B2) would read
+    # +100 % at 48 h against B2's +300 %; every well shares the plate's baseline instead.
+    wc = pd.DataFrame(
+        {
+            "well": ["B2"] * 3 + ["B3"] * 3,
+            "elapsed_h": [0.0, 24.0, 48.0] * 2,
+            "count": [100.0, 200.0, 400.0, np.nan, 200.0, 400.0],
+        }
+    )
+    with pytest.warns(
+        IncugrowthWarning, match=r"at 0 h for well\(s\) B3: .*`baseline_h`, --baseline"
+    ):
+        pc = kinetics.percent_change(wc)
+    assert pc["baseline_h"].eq(0.0).all()
+    assert pc.loc[pc["well"] == "B2", "pct_change"].tolist() == [0.0, 100.0, 300.0]
+    assert pc.loc[pc["well"] == "B3", "pct_change"].isna().all()
+    later = kinetics.percent_change(wc, baseline_h=24.0)
+    assert later["pct_change"].tolist()[1:3] == [0.0, 100.0]
+    assert later["pct_change"].tolist()[4:] == [0.0, 100.0]
+
+
+def test_percent_change_explicit_baseline_is_one_plate_time_and_ties_go_earlier():
+    wc = pd.DataFrame(
+        {
+            "well": ["B2"] * 3 + ["B3"] * 2,
+            "elapsed_h": [0.0, 2.0, 24.0, 2.0, 24.0],
+            "count": [100.0, 110.0, 300.0, np.nan, 300.0],
+        }
+    )
+    # 1 h is as far from 0 h as from 2 h: the earlier scan; B3 has no count there
+    with pytest.warns(IncugrowthWarning, match="at 0 h for well.* B3"):
+        pc = kinetics.percent_change(wc, baseline_h=1.0)
+    assert pc.loc[2, "pct_change"] == pytest.approx(200.0)
+    with pytest.warns(IncugrowthWarning, match="at 2 h for well.* B3"):
+        pc = kinetics.percent_change(wc, baseline_h=2.0)
+    assert pc.loc[2, "pct_change"] == pytest.approx(100 * (300 / 110 - 1))
+    with pytest.raises(IncugrowthError, match="nearest with a count: 2 h"):
+        kinetics.percent_change(wc, baseline_h=8.0)
+
+
+def test_endpoint_well_without_the_scan_is_named():
+    # D4 was not imaged at 72 h (its row is absent, not NaN): it used to vanish silently
+    g = pd.DataFrame(
+        {
+            "well": ["B2", "B2", "C3", "C3", "D4", "D4"],
+            "elapsed_h": [0.0, 72.0, 0.0, 72.0, 0.0, 68.0],
+            "pct_change": [0.0, 100.0, 0.0, np.nan, 0.0, 90.0],
+        }
+    )
+    with pytest.warns(IncugrowthWarning, match=r"\(72 h\) for well\(s\) C3, D4"):
+        end = kinetics.endpoint(g, 72)
+    assert end["well"].tolist() == ["B2", "C3"]
+
+
+def test_endpoint_ties_go_to_the_earlier_scan_and_failed_scans_are_passed_over():
+    g = pd.DataFrame(
+        {
+            "well": ["B2"] * 4,
+            "elapsed_h": [0.0, 70.0, 74.0, 96.0],
+            "pct_change": [0.0, 1.0, 2.0, 3.0],
+        }
+    )
+    assert kinetics.endpoint(g, 72)["endpoint_h"].tolist() == [70.0]
+    # the 70 h scan failed for every well: 74 h is the nearest scan with values
+    failed = g.assign(pct_change=[0.0, np.nan, 2.0, 3.0])
+    assert kinetics.endpoint(failed, 72)["pct_change"].tolist() == [2.0]
+    with pytest.raises(IncugrowthError, match="no time point with a 'pct_change'"):
+        kinetics.endpoint(g.assign(pct_change=np.nan), 72)
+
+
+def test_growth_rate_matches_r_lm():
+    """R: t <- c(0, 4, 8, 12, 24, 30, 48, 72)
+    y <- c(1000, 1180, 1290, 1600, 2350, 2700, 4900, 9800)
+    f <- summary(lm(log(y) ~ t)); c(f$coefficients[2, 1:2], f$r.squared)
+    # 3.16440393062e-02 6.47657615414e-04 9.97492919987e-01
+    and without the first point (a zero count at 0 h is left out):
+    # 0.031305071936536 0.000678854028886 0.997654294597113
+    """
+    t = [0.0, 4, 8, 12, 24, 30, 48, 72]
+    y = [1000.0, 1180, 1290, 1600, 2350, 2700, 4900, 9800]
+    g = pd.DataFrame({"well": "B2", "elapsed_h": t, "count": y})
+    row = kinetics.growth_rates(g).iloc[0]
+    assert row["rate_per_h"] == pytest.approx(3.16440393062e-02, rel=1e-10)
+    assert row["rate_se"] == pytest.approx(6.47657615414e-04, rel=1e-10)
+    assert row["r_squared"] == pytest.approx(9.97492919987e-01, rel=1e-10)
+    assert row["doubling_time_h"] == pytest.approx(21.9045101623, rel=1e-10)
+
+    zero = pd.DataFrame(
+        {
+            "well": ["B2"] * 8 + ["C3"] * 2,
+            "elapsed_h": [*t, 0.0, 24.0],
+            "count": [0.0, *y[1:], 0.0, 0.0],
+        }
+    )
+    with pytest.warns(IncugrowthWarning, match=r"3 zero or negative count.*well\(s\) B2, C3"):
+        res = kinetics.growth_rates(zero).set_index("well")
+    assert res.loc["B2", "rate_per_h"] == pytest.approx(0.031305071936536, rel=1e-10)
+    assert res.loc["B2", "rate_se"] == pytest.approx(0.000678854028886, rel=1e-10)
+    assert res.loc["B2", "n_points"] == 7 and res.loc["B2", "start_h"] == 4.0
+    # a well with no positive count keeps its row, without a rate
+    assert res.loc["C3", "n_points"] == 0 and np.isnan(res.loc["C3", "rate_per_h"])
+
+
+def test_condition_curves_unequal_wells_match_r_sd():
+    """R: x <- c(231.5, 262.25, 198.0); c(mean(x), sd(x), sd(x) / sqrt(3))
+    # 230.5833333333 32.1348071930 18.5530395833
+    x <- c(231.5, 262.25); c(mean(x), sd(x), sd(x) / sqrt(2))
+    # 246.8750000000 21.7435335215 15.3750000000
+    """
+    # C3 was not imaged at 72 h: that time point has 2 wells, the others 3
+    g = pd.DataFrame(
+        {
+            "cell_line": "M420",
+            "treatment": "untreated",
+            "dose": np.nan,
+            "well": ["B2", "B3", "C3", "B2", "B3"],
+            "elapsed_h": [48.0, 48.0, 48.0, 72.0, 72.0],
+            "pct_change": [231.5, 262.25, 198.0, 231.5, 262.25],
+        }
+    )
+    curves = kinetics.condition_curves(g)
+    assert curves["n_wells"].tolist() == [3, 2]
+    np.testing.assert_allclose(curves["mean"], [230.5833333333, 246.875], rtol=1e-11)
+    np.testing.assert_allclose(curves["sd"], [32.1348071930, 21.7435335215], rtol=1e-11)
+    np.testing.assert_allclose(curves["sem"], [18.5530395833, 15.375], rtol=1e-11)

@@ -230,6 +230,32 @@ def test_dunnett_over_time_uses_prism_ms_within_cells(tag):
     assert res.attrs["df_resid"] == df["well"] + df["Residual"]
 
 
+def test_baseline_time_is_left_out_of_the_growth_curve_statistics():
+    """Percent change is 0 in every well at the baseline. Kept in the time x treatment model it
+    adds 12 residual df without variance: R, emmeans on lm(pct_change ~ time * treatment) with
+    the 0 h rows, gives df 56 and IFN gamma vs untreated at 24 h P = 0.0079 (**) instead of
+    df 48 and P = 0.0157 (*). Without it the results are the pinned R values."""
+    data = growth("balanced")
+    baseline = data.drop_duplicates("well").assign(elapsed_h=0.0, pct_change=0.0)
+    line = pd.concat([baseline, data], ignore_index=True)
+    flat = r"left out elapsed_h 0 \(all 0\): every row has the same 'pct_change'"
+    with pytest.warns(IncugrowthWarning, match=flat):
+        ours = stats.dunnett(line, by="elapsed_h")
+    assert ours.attrs["df_resid"] == 48
+    compare_with_r(ours, read("r_curve_dunnett_balanced.csv"), "elapsed_h")
+    with pytest.warns(IncugrowthWarning, match=flat):
+        rm = stats.rm_two_way_anova(line).set_index("source")
+    ref = read("r_rm_anova_type3_balanced.csv")
+    assert_allclose(rm.loc[["treatment", "elapsed_h"], "f"], ref["f"][:2], rtol=1e-8)
+    assert_allclose(rm.loc["elapsed_h", "eps_gg"], ref["eps_gg"][1], rtol=1e-8)
+    with pytest.warns(IncugrowthWarning, match=flat):
+        two = stats.two_way_anova(line, factors=("elapsed_h", "treatment"))
+    assert two.attrs["df_resid"] == 48
+    # a baseline that varies at all is kept
+    varied = line.assign(pct_change=line["pct_change"] + 1e-9 * line.index)
+    assert stats.dunnett(varied, by="elapsed_h").attrs["df_resid"] == 56
+
+
 def test_rm_anova_drops_incomplete_wells_and_checks_layout():
     data = growth("balanced")
     gap = data.drop(index=data.index[(data["well"] == "F4") & (data["elapsed_h"] == 36)])
@@ -594,6 +620,80 @@ def test_endpoint_statistics_raises_when_nothing_can_be_computed():
     alone = data[(data["cell_line"] == "M420") & (data["treatment"] == "untreated")]
     with pytest.raises(IncugrowthError, match="no statistics can be computed"):
         stats.endpoint_statistics(alone)
+
+
+# --------------------------------------------------------------------------------------------
+# a plate as it comes back: holes in the design (tests/r/plate_cases.R)
+
+
+def plate_with_holes() -> pd.DataFrame:
+    """endpoint_unbalanced.csv without M464 x IFN gamma and without well B3 (M420 x IFN gamma
+    keeps one well); cells of 3, 2 and 1 wells."""
+    data = endpoint("unbalanced")
+    lost = ((data["cell_line"] == "M464") & (data["treatment"] == "IFN gamma")) | (
+        data["well"] == "B3"
+    )
+    return data[~lost].reset_index(drop=True)
+
+
+def test_plate_with_holes_matches_multcomp():
+    """Rscript tests/r/plate_cases.R (glht on lm(pct_change ~ 0 + cell); P values and critical
+    values from pmvt with 1e6 points, error about 1e-7, which cannot resolve P below 1e-6: there
+    R's values fall below the unadjusted P, and ours are held to the bounds every family P
+    obeys, unadjusted P <= adjusted P <= k x unadjusted P)."""
+    # cell line, treatment, control, estimate, se, t, p_hp (R)
+    ref = [
+        ("M420", "IFN gamma", "untreated", -123.1666667, 18.72134043, -6.578944873, 9.93507e-06),
+        ("M420", "Lipofectamine", "untreated", -23.504, 13.23798677, -1.775496562, 0.228142),
+        ("M420", "2'3'-cGAMP", "Lipofectamine", -131.757, 13.23798677, -9.952948454, None),
+        ("M464", "Lipofectamine", "untreated", 2.641333333, 14.80051916, 0.1784622084, 0.977661),
+        ("M464", "2'3'-cGAMP", "Lipofectamine", -128.4316667, 13.23798677, -9.701752152, None),
+        ("M407", "IFN gamma", "untreated", -10.06333333, 13.23798677, -0.7601860846, 0.799231),
+        ("M407", "Lipofectamine", "untreated", 5.274333333, 13.23798677, 0.3984241277, 0.960648),
+        ("M407", "2'3'-cGAMP", "Lipofectamine", -125.1278333, 14.80051916, -8.454286773, None),
+    ]
+    crit_hp = {"M420": 2.589479164, "M464": 2.405816959, "M407": 2.5830911}
+    ours = stats.dunnett(plate_with_holes(), controls=VEHICLE)
+    assert ours.attrs["df_resid"] == 18
+    assert ours.attrs["ms_resid"] == pytest.approx(262.866440731, rel=1e-10)
+    assert_array_equal(ours["cell_line"], [r[0] for r in ref])
+    assert_array_equal(ours["treatment"], [r[1] for r in ref])
+    assert_array_equal(ours["control"], [r[2] for r in ref])
+    assert_allclose(ours["mean_diff"], [r[3] for r in ref], atol=1e-6)
+    assert_allclose(ours["se"], [r[4] for r in ref], atol=1e-7)
+    assert_allclose(ours["t"], [r[5] for r in ref], atol=1e-8)
+    assert (ours["df"] == 18).all()
+    for row, r in zip(ours.itertuples(), ref, strict=True):
+        crit = (row.mean_diff - row.ci_low) / row.se
+        assert crit == pytest.approx(crit_hp[row.cell_line], abs=1e-5)
+        assert row.ci_high - row.mean_diff == pytest.approx(crit * row.se, rel=1e-12)
+        if r[6] is not None:
+            assert row.p_adj == pytest.approx(r[6], abs=P_HP)
+        else:
+            k = int((ours["cell_line"] == row.cell_line).sum())
+            raw = 2 * sps.t.sf(abs(row.t), 18)
+            assert raw <= row.p_adj <= k * raw
+    assert_array_equal(ours["stars"], ["***", "NS", "***", "NS", "***", "NS", "NS", "***"])
+
+
+def test_plate_with_holes_endpoint_statistics_explains_the_missing_anova():
+    data = plate_with_holes()
+    out = stats.endpoint_statistics(data, controls=VEHICLE)
+    assert out["anova"].empty
+    assert any("'M464' x 'IFN gamma'" in m for m in out["messages"])
+    alone = stats.dunnett(data, controls=VEHICLE)
+    assert_allclose(out["dunnett"]["p_adj"], alone["p_adj"], rtol=1e-12)
+
+
+def test_p_values_far_below_1e6_match_dunnett_integral():
+    """Rscript tests/r/plate_cases.R, part 2: Dunnett's (1955) integral of P(max |T_i| > |t|)
+    for untreated (3 wells) against IFN gamma (1), Lipofectamine (3), cGAMP (3), df = 18, by
+    nested stats::integrate (mvtnorm's absolute error, 1e-7 at best, cannot resolve these)."""
+    res = stats.dunnett(plate_with_holes())
+    m420 = res[res["cell_line"] == "M420"].set_index("treatment")
+    assert m420.loc["IFN gamma", "p_adj"] == pytest.approx(1.028711316e-05, rel=1e-6)
+    assert m420.loc["Lipofectamine", "p_adj"] == pytest.approx(0.2247569088, rel=1e-8)
+    assert m420.loc["2'3'-cGAMP", "p_adj"] == pytest.approx(2.15241388e-09, rel=1e-5)
 
 
 # --------------------------------------------------------------------------------------------

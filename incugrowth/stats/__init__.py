@@ -20,7 +20,8 @@ Layouts, as in Prism:
   treatment, one family of comparisons per cell line;
 - growth curves of one cell line: ``two_way_anova(line, factors=("elapsed_h", "treatment"))`` and
   ``dunnett(line, by="elapsed_h")``, one family per time point, every time (the endpoint among
-  them) reported;
+  them) reported; the baseline, where percent change is 0 in every well, is left out with a
+  warning (its wells would add residual degrees of freedom without variance);
 - repeated measures (the same wells over time): ``rm_two_way_anova(line)``; the comparisons at
   each time are ``dunnett(line, by="elapsed_h")``, whose pooled error is exactly Prism's
   "MS within cells" of that ANOVA (``attrs["ms_within_cells"]``).

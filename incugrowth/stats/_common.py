@@ -19,6 +19,10 @@ NO_RESIDUAL_DF = (
 def stars(p):
     """Significance stars: ``***`` P<0.001, ``**`` P<0.01, ``*`` P<0.05, ``NS`` otherwise.
 
+    Prism's summary in its NEJM and APA P value styles (the style of Zaretsky et al.); a P of
+    exactly 0.05 is ``NS`` and of exactly 0.001 is ``**``, as in Prism. Prism's default
+    (GraphPad) style differs: it adds ``****`` for P<0.0001.
+
     Parameters
     ----------
     p : float or array-like
@@ -114,6 +118,26 @@ def _prepare(data, dv: str, factors: Sequence[str], caller: str) -> tuple[pd.Dat
     if frame.empty:
         raise IncugrowthError(f"{caller}: no rows with a finite {dv!r} to analyse")
     return frame, messages
+
+
+def _drop_flat_levels(frame: pd.DataFrame, dv: str, factor: str) -> tuple[pd.DataFrame, list]:
+    """Leave out the levels of ``factor`` at which every value of ``dv`` is the same.
+
+    Percent change at the baseline is 0 in every well by construction: such a level says
+    nothing about the treatments, and its wells would add residual degrees of freedom without
+    any variance, shrinking the pooled error and making every test too liberal.
+    """
+    values = frame.groupby(factor, sort=False, observed=True)[dv]
+    spread = values.agg(["min", "max", "size"])
+    flat = spread[(spread["min"] == spread["max"]) & (spread["size"] >= 2)]
+    if flat.empty or len(flat) == len(spread):
+        return frame, []
+    levels = ", ".join(f"{_fmt(level)} (all {row['min']:g})" for level, row in flat.iterrows())
+    message = (
+        f"left out {factor} {levels}: every row has the same {dv!r}, as at the baseline; a "
+        f"level without variance would shrink the pooled error and make the tests too liberal"
+    )
+    return frame[~frame[factor].isin(flat.index)], [message]
 
 
 def _residual_df(n: int, groups: int) -> int:

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from incugrowth.errors import IncugrowthError
-from incugrowth.stats._common import _fmt, _levels, _prepare, _residual_df, _warn_all
+from incugrowth.stats._common import (
+    _drop_flat_levels,
+    _fmt,
+    _levels,
+    _prepare,
+    _residual_df,
+    _warn_all,
+)
 
 ANOVA_COLUMNS = ["source", "ss", "df", "ms", "f", "p", "partial_eta_sq"]
 
@@ -124,6 +131,13 @@ def two_way_anova(
         (``ss / (ss + ss_residual)``). ``attrs`` holds ``ms_resid``, ``df_resid``, ``n``,
         ``ss_type`` and ``dv``.
 
+    Warns
+    -----
+    IncugrowthWarning
+        Rows with a missing response, and a level of either factor at which every value is
+        the same (left out: percent change at the baseline, 0 in every well, says nothing of
+        the treatments and would add residual degrees of freedom without variance).
+
     Raises
     ------
     IncugrowthError
@@ -147,6 +161,9 @@ def two_way_anova(
     if ss_type not in (2, 3):
         raise IncugrowthError(f"`ss_type` must be 2 or 3, got {ss_type!r}")
     frame, messages = _prepare(data, dv, (a, b), "two_way_anova")
+    for factor in (a, b):
+        frame, flat = _drop_flat_levels(frame, dv, factor)
+        messages += flat
     _warn_all(messages)
     return _two_way(frame, dv, a, b, ss_type)
 

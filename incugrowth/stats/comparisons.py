@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 
 from incugrowth.errors import IncugrowthError
-from incugrowth.stats._common import _fmt, _levels, _prepare, _residual_df, _warn_all, stars
+from incugrowth.stats._common import (
+    _drop_flat_levels,
+    _fmt,
+    _levels,
+    _prepare,
+    _residual_df,
+    _warn_all,
+    stars,
+)
 from incugrowth.stats.mvt import _family_inference
 
 DUNNETT_COLUMNS = [
@@ -270,7 +278,9 @@ def dunnett(
     -----
     IncugrowthWarning
         A level of ``by`` without its control (its comparisons are skipped), rows with a
-        missing response, single-well groups in unpooled mode.
+        missing response, single-well groups in unpooled mode, a level of ``by`` at which every
+        value is the same (left out: percent change at the baseline, 0 in every well, would
+        add residual degrees of freedom without variance).
 
     Raises
     ------
@@ -292,6 +302,9 @@ def dunnett(
     _check_dunnett_args(alternative, conf_level, pooled)
     factors = [treatment] if by is None else [by, treatment]
     frame, messages = _prepare(data, dv, factors, "dunnett")
+    if by is not None:
+        frame, flat = _drop_flat_levels(frame, dv, by)
+        messages += flat
     table, more = _dunnett_table(
         frame, dv, treatment, by, control, controls, pooled, alternative, conf_level
     )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from incugrowth.errors import IncugrowthError
-from incugrowth.stats._common import _prepare
+from incugrowth.stats._common import _drop_flat_levels, _prepare
 from incugrowth.stats.anova import _empty_anova, _one_way, _two_way
 from incugrowth.stats.checks import _checks
 from incugrowth.stats.comparisons import _dunnett_table
@@ -66,6 +66,8 @@ def endpoint_statistics(
     True
     """
     frame, messages = _prepare(endpoint, dv, (by, treatment), "endpoint_statistics")
+    frame, flat = _drop_flat_levels(frame, dv, by)
+    messages += flat
     anova = _empty_anova()
     problems = []
     try:

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from incugrowth.errors import IncugrowthError
-from incugrowth.stats._common import _fmt, _levels, _prepare, _warn_all
+from incugrowth.stats._common import _drop_flat_levels, _fmt, _levels, _prepare, _warn_all
 
 RM_ANOVA_COLUMNS = ["source", "ss", "df", "ms", "f", "p", "eps_gg", "p_gg", "partial_eta_sq"]
 
@@ -83,7 +83,8 @@ def rm_two_way_anova(
     Warns
     -----
     IncugrowthWarning
-        Wells not measured at every time are left out.
+        Wells not measured at every time are left out, and so is a time at which every well
+        has the same value (percent change at the baseline).
 
     Examples
     --------
@@ -103,6 +104,8 @@ def rm_two_way_anova(
     if ss_type not in (2, 3):
         raise IncugrowthError(f"`ss_type` must be 2 or 3, got {ss_type!r}")
     frame, messages = _prepare(data, dv, (subject, between, within), "rm_two_way_anova")
+    frame, flat = _drop_flat_levels(frame, dv, within)
+    messages += flat
     wide, group, more = _subject_matrix(frame, dv, within, between, subject)
     _warn_all(messages + more)
     return _rm_anova(wide, group, dv, within, between, subject, ss_type)

@@ -732,3 +732,24 @@ def test_time_course_tables_are_shown(edited):
     methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
     assert "at each of the 3 time points after the baseline (23.5 h to 71.5 h)" in methods
     assert "(df = 96)" in methods and "Greenhouse" in methods
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
+def test_printed_report_fits_the_width_of_an_a4_page(report, tmp_path):
+    # The print style applied on screen at the width of an A4 page less its margins (186 mm
+    # = 703 CSS px): nothing may stick out past the right edge, where print would cut it.
+    text = report[1].replace("@media print", "@media all")
+    probe = (
+        "<script>document.body.dataset.overflow = [...document.querySelectorAll('main *')]"
+        ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).length;</script>"
+    )
+    page = tmp_path / "print.html"
+    page.write_text(text.replace("</body>", probe + "</body>"), encoding="utf-8")
+    cmd = [
+        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=703,3000",
+        "--dump-dom", page.resolve().as_uri(),
+    ]  # fmt: skip
+    dom = subprocess.run(cmd, check=True, capture_output=True, timeout=120, text=True).stdout
+    assert re.search(r'<body data-overflow="(\d+)"', dom).group(1) == "0"

@@ -356,6 +356,10 @@ def _colors(tables) -> dict[str, str]:
     return treatment_colors(list(dict.fromkeys(source["treatment"])))
 
 
+_GENERIC_FOLDERS = {"frames", "images", "image", "tif", "tiff", "tiffs", "export", "exports",
+                    "red", "green", "phase", "scandata"}  # fmt: skip
+
+
 def _plate_label(run: dict) -> tuple[str, dict]:
     params = run.get("parameters") or {}
     preamble: dict = {}
@@ -374,7 +378,12 @@ def _plate_label(run: dict) -> tuple[str, dict]:
             return str(preamble[key]), preamble
     for path in [params.get("frames"), *(params.get("exports") or [])]:
         if path:
-            return Path(path).stem, preamble
+            path = Path(path)
+            # An image export usually sits in a folder named after its content ("frames",
+            # "images"): the folder above names the plate.
+            if path.name.lower() in _GENERIC_FOLDERS and path.resolve().parent.name:
+                return path.resolve().parent.name, preamble
+            return path.stem, preamble
     return Path(params.get("outdir") or ".").name, preamble
 
 

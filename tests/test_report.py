@@ -753,3 +753,11 @@ def test_printed_report_fits_the_width_of_an_a4_page(report, tmp_path):
     ]  # fmt: skip
     dom = subprocess.run(cmd, check=True, capture_output=True, timeout=120, text=True).stdout
     assert re.search(r'<body data-overflow="(\d+)"', dom).group(1) == "0"
+
+
+def test_title_names_the_plate_not_the_frames_folder(tmp_path):
+    from incugrowth.report import _plate_label
+
+    frames = tmp_path / "plate7" / "frames"
+    assert _plate_label({"parameters": {"frames": str(frames)}})[0] == "plate7"
+    assert _plate_label({"parameters": {"frames": str(tmp_path / "VID1630")}})[0] == "VID1630"

@@ -7,8 +7,14 @@ The pipeline, one module a stage::
     plate = ig.read_plate_map("plate_map.csv")
     growth = ig.kinetics.growth_table(counts, plate)
     curves = ig.kinetics.condition_curves(growth)
-    dunnett = ig.stats.dunnett(ig.kinetics.endpoint(growth, 72), dv="pct_change",
-                               treatment="treatment", by="cell_line", control="untreated")
+    end = ig.kinetics.endpoint(growth, 72)          # endpoint_h: the hour actually used
+    stats = ig.stats.endpoint_statistics(end, control="untreated",
+                                         controls={"2'3'-cGAMP": "Lipofectamine"})
+    stats["anova"], stats["dunnett"]
+    fig = ig.plots.growth_curve_figure(curves, stars=stats["dunnett"],
+                                       endpoint_h=end["endpoint_h"].iloc[0])
+
+``ig.pipeline.run(...)`` does all of it and writes the tables, figures and ``report.html``.
 """
 
 from __future__ import annotations
@@ -66,4 +72,5 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+    # What a user can reach (tab completion), not the helpers of this module.
+    return sorted(set(__all__) | _SUBMODULES | {"errors"})

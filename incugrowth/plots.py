@@ -22,6 +22,7 @@ __all__ = [
     "condition_label",
     "style",
     "growth_curve_figure",
+    "n_wells_text",
     "plot_growth_curves",
     "save_figure",
     "slug",
@@ -202,7 +203,31 @@ def growth_curve_figure(
     cell_lines : list, optional
         Panels to draw and their order (default: order of appearance).
     stars : DataFrame, optional
-        The dunnett table; its ``stars`` are written at each curve's end.
+        The dunnett table; its ``stars`` are written beside each curve at ``endpoint_h``.
+    ncols : int
+        Panels per row.
+    error : {"sd", "sem"}
+        The column of ``curves`` drawn as error bars; the legend says which, and over how
+        many wells (``n_wells``).
+    control : str
+        The control treatment, drawn first and so first in the legend.
+    endpoint_h : float, optional
+        The hour the comparisons in ``stars`` were made at (``endpoint_h`` of the endpoint
+        table): a dashed line marks it and the marks sit at the curves' values there. Without
+        it they sit at the last time point.
+
+    Examples
+    --------
+    >>> curves = pd.DataFrame({"cell_line": "M420", "n_wells": 3,
+    ...                        "treatment": ["untreated", "untreated", "IFN gamma", "IFN gamma"],
+    ...                        "elapsed_h": [0.0, 72.0] * 2, "mean": [0.0, 310.0, 0.0, 60.0],
+    ...                        "sd": [0.0, 20.0, 0.0, 9.0]})
+    >>> dunnett = pd.DataFrame({"cell_line": ["M420"], "treatment": ["IFN gamma"],
+    ...                         "stars": ["***"]})
+    >>> fig = growth_curve_figure(curves, stars=dunnett, endpoint_h=72)
+    >>> print(fig.legends[0].get_title().get_text())
+    Mean ± SD of n = 3 wells
+    marks: Dunnett vs. control, 72 h
     """
     with style():
         lines = (
@@ -229,9 +254,46 @@ def growth_curve_figure(
         for ax in list(axes.flat)[len(lines) :]:
             ax.set_visible(False)
         handles, labels = _legend_entries(axes.flat)
-        fig.legend(handles, labels, loc="outside right center", frameon=False)
+        shown = curves[curves["cell_line"].isin(lines)]
+        title = f"Mean \u00b1 {error.upper()}"
+        n = n_wells_text(shown)
+        if n:
+            title += f" of n = {n} wells"
+        if any(_stars_for(stars, line) for line in lines):
+            title += "\nmarks: Dunnett vs. control" + (
+                f", {endpoint_h:g} h" if endpoint_h is not None else ", last time point"
+            )
+        fig.legend(
+            handles,
+            labels,
+            loc="outside right center",
+            frameon=False,
+            title=title,
+            title_fontsize=7,
+            alignment="left",
+        )
         fig.set_layout_engine("constrained")
     return fig
+
+
+def n_wells_text(curves: pd.DataFrame) -> str:
+    """The number of wells behind each point of ``curves``: ``"3"``, or a range ``"2-3"``.
+
+    Examples
+    --------
+    >>> n_wells_text(pd.DataFrame({"n_wells": [3, 3, 2]}))
+    '2\u20133'
+    >>> n_wells_text(pd.DataFrame({"mean": [1.0]}))
+    ''
+    """
+    if "n_wells" not in curves.columns:
+        return ""
+    n = pd.to_numeric(curves["n_wells"], errors="coerce")
+    n = n[n > 0]
+    if n.empty:
+        return ""
+    lo, hi = int(n.min()), int(n.max())
+    return f"{lo}" if lo == hi else f"{lo}\u2013{hi}"
 
 
 def _shade(color: str, strength: float) -> tuple[float, float, float]:

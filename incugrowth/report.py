@@ -67,6 +67,8 @@ _FILE_NOTES = {
     "dip.csv": "drug-induced proliferation (DIP) rates per well",
     "gr.csv": "growth-rate inhibition (GR) values",
     "dose_response.csv": "dose-response fits of treatments given at several doses",
+    "dunnett_by_time.csv": "Dunnett's comparisons at every time point (--time-course)",
+    "rm_anova.csv": "repeated-measures ANOVA over wells and time, per cell line (--time-course)",
     "run.json": "parameters, input files (sizes, SHA-256), timings, warnings, software versions",
     "report.html": "this report",
 }
@@ -354,6 +356,10 @@ def _colors(tables) -> dict[str, str]:
     return treatment_colors(list(dict.fromkeys(source["treatment"])))
 
 
+_GENERIC_FOLDERS = {"frames", "images", "image", "tif", "tiff", "tiffs", "export", "exports",
+                    "red", "green", "phase", "scandata"}  # fmt: skip
+
+
 def _plate_label(run: dict) -> tuple[str, dict]:
     params = run.get("parameters") or {}
     preamble: dict = {}
@@ -372,7 +378,12 @@ def _plate_label(run: dict) -> tuple[str, dict]:
             return str(preamble[key]), preamble
     for path in [params.get("frames"), *(params.get("exports") or [])]:
         if path:
-            return Path(path).stem, preamble
+            path = Path(path)
+            # An image export usually sits in a folder named after its content ("frames",
+            # "images"): the folder above names the plate.
+            if path.name.lower() in _GENERIC_FOLDERS and path.resolve().parent.name:
+                return path.resolve().parent.name, preamble
+            return path.stem, preamble
     return Path(params.get("outdir") or ".").name, preamble
 
 
@@ -478,6 +489,12 @@ def _comparisons(dunnett: pd.DataFrame | None, cell_line) -> list[dict]:
     ]
 
 
+def _n_wells(curves: pd.DataFrame | None) -> str:
+    from incugrowth.plots import n_wells_text
+
+    return "" if curves is None else n_wells_text(curves)
+
+
 def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
     from incugrowth.plots import growth_curve_figure, slug
 
@@ -540,11 +557,18 @@ def _endpoint_section(
             for i, c in enumerate(conditions)
         ]
     used = float(end["endpoint_h"].iloc[0]) if "endpoint_h" in end.columns else None
+    # How the dunnett table compared a dose series: each dose on its own (rows named by
+    # condition, as `run` does) or all doses together (rows named by the treatment).
+    compared = set()
+    if tables["dunnett"] is not None and "treatment" in tables["dunnett"].columns:
+        compared = set(tables["dunnett"]["treatment"].astype(str))
+    series = set(end.loc[end["treatment"].isin(conds.multi), "condition"])
     return {
         "svg": figs.svg(fig, "endpoint"),
         "treatments": lines if transposed else conditions,
         "corner": "Condition" if transposed else "Cell line",
-        "multi_dose": bool(conds.multi),
+        "doses_apart": bool(series & compared),
+        "doses_pooled": bool(conds.multi & compared),
         "rows": rows,
         "endpoint_h": _hours(used),
         "value": "change in cell count (%)" if value == "pct_change" else "count",
@@ -675,6 +699,22 @@ def _growth_rate_rows(tables, control: str, conds: _Conditions) -> list[dict] | 
             }
         )
     return rows
+
+
+def _rate_window(run: dict) -> str:
+    """The hours of the growth-rate fits as text: ``"from 24 h to 96 h"``, or ``""`` for the
+    whole time course."""
+    window = (run.get("parameters") or {}).get("rate_window")
+    if not window:
+        return ""
+    start, end = (None if v is None else float(v) for v in window)
+    if start is None and end is None:
+        return ""
+    if end is None:
+        return f"from {start:g} h on"
+    if start is None:
+        return f"up to {end:g} h"
+    return f"from {start:g} h to {end:g} h"
 
 
 # Growth-rate metrics (DIP, GR) ------------------------------------------------------------
@@ -1046,6 +1086,64 @@ def _sensitivity(tables, alpha: float = 0.05) -> dict:
     }
 
 
+_RM_TERMS = {"well": "wells within treatment (error)", "Residual": "Residual (within wells)"}
+
+
+def _time_course(tables, control: str) -> dict | None:
+    """The ``--time-course`` tables: the repeated-measures ANOVA and, per cell line, the
+    Dunnett summary of every comparison at every time point (a grid of stars)."""
+    rm, by_time = tables["rm_anova"], tables["dunnett_by_time"]
+    if rm is None and by_time is None:
+        return None
+    out: dict = {"rm": None, "grid": None, "times": []}
+    if rm is not None and not rm.empty and "source" in rm.columns:
+        rows = []
+        for r in rm.to_dict("records"):
+            p = r.get("p_gg", np.nan)
+            p = r.get("p", np.nan) if p != p else p
+            rows.append(
+                {
+                    "cell_line": r.get("cell_line", ""),
+                    "source": _RM_TERMS.get(str(r["source"]))
+                    or _term_name(r["source"]).replace("elapsed h", "time"),
+                    "df": "" if r.get("df") != r.get("df") else f"{float(r['df']):g}",
+                    "f": format_number(r.get("f")),
+                    "eps": format_number(r.get("eps_gg"), 3),
+                    "p": format_p(p),
+                    "stars": stars_for_p(p),
+                }
+            )
+        out["rm"] = rows
+    needed = {"cell_line", "elapsed_h", "treatment", "control", "stars"}
+    if by_time is not None and not by_time.empty and needed <= set(by_time.columns):
+        times = sorted(by_time["elapsed_h"].dropna().unique())
+        rank = _rank(_orders(tables, control)[0])
+        grid = []
+        keys = by_time.drop_duplicates(["cell_line", "treatment", "control"])
+        keys = sorted(keys.to_dict("records"), key=lambda r: rank(r["cell_line"]))
+        for k in keys:
+            sub = by_time[
+                (by_time["cell_line"] == k["cell_line"])
+                & (by_time["treatment"] == k["treatment"])
+                & (by_time["control"] == k["control"])
+            ]
+            at = dict(zip(sub["elapsed_h"], zip(sub["stars"], sub.get("p_adj", sub["stars"]))))
+            cells = [
+                {"stars": at[t][0], "p": format_p(at[t][1])} if t in at else None for t in times
+            ]
+            grid.append(
+                {
+                    "cell_line": k["cell_line"],
+                    "comparison": f"{k['treatment']} vs. {k['control']}",
+                    "cells": cells,
+                }
+            )
+        out["grid"], out["times"] = grid, [_hours(t) for t in times]
+        dfs = sorted(by_time["df"].dropna().unique()) if "df" in by_time.columns else []
+        out["df"] = _list_text(f"{d:g}" for d in dfs)
+    return out
+
+
 def _plate_maps(tables, figs: _Figures) -> dict:
     from incugrowth.report_figures import plate_heatmap_figure, plate_shape
 
@@ -1286,8 +1384,9 @@ def _ss_type(endpoint: pd.DataFrame | None, anova: pd.DataFrame | None) -> str:
     return ""
 
 
-def _growth_metrics_methods(tables: dict) -> list[str]:
-    """Methods sentences for the log-scale sensitivity analysis, DIP, GR and dose-response."""
+def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
+    """Methods sentences for the log-scale sensitivity analysis, growth rates, DIP, GR and
+    dose-response."""
     parts = []
     logged = tables.get("dunnett_log2")
     if logged is not None and len(logged):
@@ -1298,9 +1397,17 @@ def _growth_metrics_methods(tables: dict) -> list[str]:
             else ""
         )
         parts.append(
-            "As a sensitivity analysis, the ANOVA and Dunnett's comparisons were repeated on the "
-            "log2 fold change, log2(N(t) / N(t\u2080)), which makes the spread of growing "
+            "As a sensitivity analysis, the endpoint ANOVA and Dunnett's comparisons were "
+            "repeated on the log2 fold change, log2(N(t) / N(t\u2080)), which makes the spread "
+            "of growing "
             f"cultures more even{agree}."
+        )
+    rates = tables.get("growth_rates")
+    if rates is not None and len(rates) and "rate_per_h" in rates.columns:
+        window = _rate_window(run or {}) or "over the whole time course"
+        parts.append(
+            "Exponential growth rates r (per hour) were fitted to each well's counts "
+            f"{window} by least squares of ln(count) against time; doubling time = ln 2 / r."
         )
     dip = tables.get("dip")
     if dip is not None and len(dip):
@@ -1349,6 +1456,30 @@ def _growth_metrics_methods(tables: dict) -> list[str]:
             "dose at which it is 0.5, the IC50 of DIP rate the dose that halves the fitted "
             "rate without drug; GR_AOC is 1 minus the mean GR over the log10 dose range "
             "(trapezoid rule) and AUC the mean relative count."
+        )
+    return parts
+
+
+def _time_course_methods(tables: dict) -> list[str]:
+    """Methods sentences for the ``--time-course`` tables, when the run made them."""
+    parts = []
+    by_time, rm = tables.get("dunnett_by_time"), tables.get("rm_anova")
+    if by_time is not None and len(by_time) and "elapsed_h" in by_time.columns:
+        times = sorted(by_time["elapsed_h"].dropna().unique())
+        dfs = sorted(by_time["df"].dropna().unique()) if "df" in by_time.columns else []
+        parts.append(
+            "Within each cell line, each treatment was also compared with its control at each "
+            f"of the {len(times)} time points after the baseline ({_hours(times[0])} to "
+            f"{_hours(times[-1])}) by Dunnett's test, one family per time point"
+            + (f" (df = {_list_text(f'{d:g}' for d in dfs)})" if dfs else "")
+            + "."
+        )
+    if rm is not None and len(rm) and "source" in rm.columns:
+        parts.append(
+            "For each cell line, a two-way repeated-measures ANOVA of the change in cell count "
+            "(treatment between wells, time within wells, type III sums of squares) was "
+            "computed, with Greenhouse\u2013Geisser-corrected P values for the terms within "
+            "wells."
         )
     return parts
 
@@ -1433,10 +1564,12 @@ def methods_text(tables: dict, run: dict) -> str:
         if when
         else "at the well's first imaged time point"
     )
+    n = _n_wells(tables.get("curves"))
     parts.append(
         "Growth was expressed for each well as the change in cell count (%) = "
         "100 \u00d7 (N(t) / N(t\u2080) \u2212 1), where N(t\u2080) is the count "
-        f"{baseline}. Curves show the mean \u00b1 SD of the replicate wells of each condition."
+        f"{baseline}. Curves show the mean \u00b1 SD of the replicate wells of each condition"
+        + (f" (n = {n} wells)." if n else ".")
     )
     # Endpoint.
     asked = params.get("endpoint_h")
@@ -1496,7 +1629,8 @@ def methods_text(tables: dict, run: dict) -> str:
         )
     else:
         parts.append("No Dunnett comparisons were produced for this run.")
-    parts += _growth_metrics_methods(tables)
+    parts += _time_course_methods(tables)
+    parts += _growth_metrics_methods(tables, run)
     # Software.
     soft = [f"incugrowth {run.get('incugrowth', __version__)}"]
     if env.get("python"):
@@ -1577,6 +1711,7 @@ def write_report(
         "control": control,
         "experiment": experiment,
         "panels": _growth_panels(tables, figs, control),
+        "growth_n": _n_wells(tables["curves"]),
         "endpoint": endpoint,
         "findings": _findings(tables, control),
         "anova": _anova_rows(tables["anova"]),
@@ -1589,9 +1724,11 @@ def write_report(
         ),
         "assumptions": _generic_rows(tables["assumptions"]),
         "sensitivity": _sensitivity(tables),
+        "time_course": _time_course(tables, control),
         "metrics": _growth_metrics(tables, run, figs, control, conds, colors),
         "doses": _dose_response_section(tables, run, figs, control, colors),
         "rates": _growth_rate_rows(tables, control, conds),
+        "rate_window": _rate_window(run),
         "plates": _plate_maps(tables, figs),
         "gallery": (
             _gallery(tables, run, figs, control, max_thumbnails)

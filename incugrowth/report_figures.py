@@ -262,8 +262,9 @@ def endpoint_figure(
     Dots take the fixed colour of their treatment. ``x`` names the column whose values are
     the groups along the x axis (the treatment, or a condition label that adds the dose), in
     ``order`` when given. ``stars`` (the dunnett table) puts each comparison's significance
-    above its treatment, or above all the groups of a treatment with a bracket when the
-    treatment spans several groups (doses compared together).
+    above the group it names (a treatment, or one dose of a dose series as
+    ``incugrowth run`` compares them, "IFN gamma 10 ng/ml"); a comparison naming a treatment
+    that spans several groups (doses compared together) gets one mark above a bracket.
 
     Examples
     --------
@@ -306,7 +307,8 @@ def endpoint_figure(
                 if vals.size:
                     tops[i] = vals.max()
             for t, mark in _stars_for(stars, line).items():
-                where = [i for i, g in enumerate(present) if treatment_of[g] == t and i in tops]
+                where = _groups_of(t, present, treatment_of)
+                where = [i for i in where if i in tops]
                 if mark and where:
                     _mark(ax, where, max(tops[i] for i in where) + 0.06 * span, mark, span)
             ax.set_xticks(range(len(present)), [str(g) for g in present])
@@ -324,6 +326,14 @@ def endpoint_figure(
         for ax in list(axes.flat)[len(lines) :]:
             ax.set_visible(False)
     return fig
+
+
+def _groups_of(compared, present: list, treatment_of: dict) -> list[int]:
+    """Positions of the groups a comparison covers: the group of that name (one dose of a
+    dose series, "IFN gamma 10 ng/ml", or a treatment), else every group of that treatment
+    (doses compared together)."""
+    own = [i for i, g in enumerate(present) if g == compared]
+    return own or [i for i, g in enumerate(present) if treatment_of[g] == compared]
 
 
 def _mark(ax, where: list[int], y: float, mark: str, span: float) -> None:

@@ -11,3 +11,14 @@ def test_every_module_is_reachable_from_the_package():
     }
     for name in names:
         assert getattr(incugrowth, name).__name__ == f"incugrowth.{name}"
+
+
+def test_dir_lists_the_public_names_only():
+    import incugrowth
+
+    names = dir(incugrowth)
+    assert {"read_export", "read_plate_map", "find_frames", "kinetics", "report"} <= set(names)
+    assert not [n for n in names if n.startswith("_") and n != "__version__"]
+    assert "importlib" not in names and "annotations" not in names
+    for name in names:
+        getattr(incugrowth, name)

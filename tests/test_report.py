@@ -559,7 +559,8 @@ def test_endpoint_keeps_doses_apart(report):
     assert "<th>Condition</th>" in body  # many conditions: one row each
     for dose in DRUG_DOSES:
         assert f"<td>drug X {dose:g} uM</td>" in body
-    assert "bracket spanning them" in body
+    # drug X has no comparison in dunnett.csv: the caption claims none for it.
+    assert "bracket spanning" not in body and "on its own" not in body
 
 
 def _chromium() -> str | None:
@@ -588,3 +589,175 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
     non_white = (pixels < 235).any(axis=2).mean()
     assert 0.03 < non_white < 0.9
+
+
+def test_endpoint_figure_marks_each_dose_of_a_series():
+    from incugrowth.report_figures import endpoint_figure
+
+    conds = ["untreated", "X 1 uM", "X 10 uM", "X 100 uM"]
+    end = pd.DataFrame(
+        {
+            "cell_line": "M420",
+            "well": [f"B{i}" for i in range(2, 14)],
+            "treatment": ["untreated"] * 3 + ["X"] * 9,
+            "condition": np.repeat(conds, 3),
+            "pct_change": np.repeat([300.0, 290.0, 150.0, 20.0], 3) + np.tile([-5, 0, 5], 4),
+        }
+    )
+
+    def marks(dunnett):
+        fig = endpoint_figure(end, stars=dunnett, x="condition", order=conds)
+        ax = fig.axes[0]
+        return {t.get_position()[0]: t.get_text() for t in ax.texts}, len(ax.collections)
+
+    # `run` compares every dose with the control on its own (rows named by condition).
+    per_dose = pd.DataFrame(
+        {"cell_line": "M420", "treatment": conds[1:], "stars": ["NS", "**", "***"]}
+    )
+    shown, _ = marks(per_dose)
+    assert shown == {1: "NS", 2: "**", 3: "***"}
+    # A comparison naming the treatment covers all its doses: one mark above a bracket.
+    pooled = pd.DataFrame({"cell_line": ["M420"], "treatment": ["X"], "stars": ["*"]})
+    (shown, n_artists), (_, n_plain) = marks(pooled), marks(None)
+    assert shown == {2: "*"} and n_artists == n_plain + 1
+
+
+def test_growth_curve_legend_states_error_bars_wells_and_endpoint():
+    from incugrowth.plots import growth_curve_figure
+
+    curves = pd.DataFrame(
+        {
+            "cell_line": "M420",
+            "treatment": ["untreated"] * 3 + ["IFN gamma"] * 3,
+            "elapsed_h": [0.0, 24.0, 48.0] * 2,
+            "mean": [0.0, 80.0, 200.0, 0.0, 30.0, 40.0],
+            "sd": 5.0,
+            "sem": 3.0,
+            "n_wells": [3, 3, 3, 3, 2, 3],
+        }
+    )
+    dunnett = pd.DataFrame({"cell_line": ["M420"], "treatment": ["IFN gamma"], "stars": ["**"]})
+    fig = growth_curve_figure(curves, stars=dunnett, error="sem", endpoint_h=24.0)
+    title = fig.legends[0].get_title().get_text()
+    assert title == "Mean \u00b1 SEM of n = 2\u20133 wells\nmarks: Dunnett vs. control, 24 h"
+    # The mark sits at the curve's value at the endpoint hour, not at its last point.
+    mark = next(t for t in fig.axes[0].texts if t.get_text() == "**")
+    assert mark.get_position()[1] == pytest.approx(30.0)
+    fig = growth_curve_figure(curves)
+    assert fig.legends[0].get_title().get_text() == "Mean \u00b1 SD of n = 2\u20133 wells"
+
+
+def test_growth_caption_and_methods_give_the_number_of_wells(report):
+    _, text, _ = report
+    assert "(n&nbsp;=&nbsp;3 wells at each time point)" in _section(text, "growth")
+    methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
+    assert "mean \u00b1 SD of the replicate wells of each condition (n = 3 wells)" in methods
+    assert "over the whole time course by least squares of ln(count)" in methods
+
+
+@pytest.fixture(scope="module")
+def edited(report, tmp_path_factory):
+    """The report rebuilt from a run of one model term, a growth-rate window, per-dose
+    comparisons of drug X, and the --time-course tables."""
+    outdir = tmp_path_factory.mktemp("edited") / "out"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    anova = pd.read_csv(outdir / "anova.csv")
+    anova[anova["source"].isin(["treatment", "Residual"])].to_csv(outdir / "anova.csv", index=False)
+    run = json.loads((outdir / "run.json").read_text("utf-8"))
+    run["parameters"]["rate_window"] = [24.0, 96.0]
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    dunnett = pd.read_csv(outdir / "dunnett.csv")
+    doses = pd.DataFrame(
+        {"cell_line": "M420", "treatment": [f"drug X {d:g} uM" for d in DRUG_DOSES],
+         "control": "untreated", "p_adj": [0.9, 0.2, 0.004, 0.0002, 0.00001]}
+    )  # fmt: skip
+    doses["stars"] = doses["p_adj"].map(_stars)
+    pd.concat([dunnett, doses]).to_csv(outdir / "dunnett.csv", index=False)
+    by_time = pd.DataFrame(
+        {"cell_line": "M420", "elapsed_h": [23.5, 47.5, 71.5], "treatment": "IFN gamma",
+         "control": "untreated", "df": 96.0, "p_adj": [0.4, 0.02, 0.00002]}
+    )  # fmt: skip
+    by_time["stars"] = by_time["p_adj"].map(_stars)
+    by_time.to_csv(outdir / "dunnett_by_time.csv", index=False)
+    pd.DataFrame(
+        {"cell_line": "M420", "source": ["treatment", "well", "elapsed_h"], "df": [3, 8, 3],
+         "f": [41.0, np.nan, 300.0], "p": [1e-5, np.nan, 1e-9], "eps_gg": [np.nan, np.nan, 0.4],
+         "p_gg": [1e-5, np.nan, 0.0123]}
+    ).to_csv(outdir / "rm_anova.csv", index=False)  # fmt: skip
+    return write_report(outdir, figures=False).read_text("utf-8"), doses
+
+
+def test_one_way_anova_is_explained_as_one_way(edited):
+    body = _section(edited[0], "statistics")
+    assert "<h3>One-way ANOVA</h3>" in body
+    assert "A one-way analysis of variance" in body and "two-way" not in body.lower()
+
+
+def test_each_dose_has_its_own_mark_in_the_endpoint_figure(edited):
+    text, doses = edited
+    body = _section(text, "endpoint")
+    assert "compared with the control on its own" in body and "bracket spanning" not in body
+    texts = _svg_texts(re.search(r"<svg\b.*?</svg>", body, re.S).group(0))
+    i = texts.index("M420")  # the first panel's title follows its marks
+    marks = [t for t in texts[:i] if t in ("***", "**", "*", "NS")]
+    m420 = _dunnett_of(text, "M420")
+    assert sorted(marks) == sorted(m420)
+
+
+def _dunnett_of(text: str, line: str) -> list[str]:
+    table = re.search(r'<table class="dunnett">.*?</table>', text, re.S).group(0)
+    rows = [
+        re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table)
+    ]
+    return [r[7] for r in rows if r and r[0] == line]
+
+
+def test_growth_rate_window_is_stated(edited):
+    text = edited[0]
+    assert "fitted to each well's counts from 24 h to 96 h gives" in _section(text, "rates")
+    methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
+    assert "fitted to each well's counts from 24 h to 96 h by least squares" in methods
+
+
+def test_time_course_tables_are_shown(edited):
+    text = edited[0]
+    assert '<a href="#timecourse">' in text
+    body = _section(text, "timecourse")
+    grid = re.search(r'<table class="dunnett-by-time">(.*?)</table>', body).group(1)
+    assert re.findall(r"<th[^>]*>([\d.]+ h)</th>", grid) == ["23.5 h", "47.5 h", "71.5 h"]
+    cells = re.findall(r'<td class="num stars[^"]*" title="P = ([^"]*)">([^<]*)</td>', grid)
+    assert cells == [("0.4", "NS"), ("0.02", "*"), ("&lt;0.0001", "***")]
+    rm = re.search(r'<table class="rm-anova">(.*?)</table>', body).group(1)
+    assert "<td>time</td>" in rm and ">0.0123<" in rm  # the Greenhouse-Geisser P
+    methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
+    assert "at each of the 3 time points after the baseline (23.5 h to 71.5 h)" in methods
+    assert "(df = 96)" in methods and "Greenhouse" in methods
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
+def test_printed_report_fits_the_width_of_an_a4_page(report, tmp_path):
+    # The print style applied on screen at the width of an A4 page less its margins (186 mm
+    # = 703 CSS px): nothing may stick out past the right edge, where print would cut it.
+    text = report[1].replace("@media print", "@media all")
+    probe = (
+        "<script>document.body.dataset.overflow = [...document.querySelectorAll('main *')]"
+        ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).length;</script>"
+    )
+    page = tmp_path / "print.html"
+    page.write_text(text.replace("</body>", probe + "</body>"), encoding="utf-8")
+    cmd = [
+        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=703,3000",
+        "--dump-dom", page.resolve().as_uri(),
+    ]  # fmt: skip
+    dom = subprocess.run(cmd, check=True, capture_output=True, timeout=120, text=True).stdout
+    assert re.search(r'<body data-overflow="(\d+)"', dom).group(1) == "0"
+
+
+def test_title_names_the_plate_not_the_frames_folder(tmp_path):
+    from incugrowth.report import _plate_label
+
+    frames = tmp_path / "plate7" / "frames"
+    assert _plate_label({"parameters": {"frames": str(frames)}})[0] == "plate7"
+    assert _plate_label({"parameters": {"frames": str(tmp_path / "VID1630")}})[0] == "VID1630"

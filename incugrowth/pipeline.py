@@ -268,7 +268,7 @@ def run(
         )
         if figures:
             with timer.step("figures"):
-                figure_paths = _figures(tables, outdir / "figures")
+                figure_paths = _figures(tables, outdir / "figures", control)
     # a warning raised by two steps (the DIP fit is made for two tables) is reported once
     warning_texts = list(dict.fromkeys(_warning_text(w) for w in caught))
     result = RunResult(
@@ -480,7 +480,8 @@ def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:
     return dict(zip(sub["treatment"], sub["control"]))
 
 
-def _figures(tables, figdir: Path) -> list[Path]:
+def _figures(tables, figdir: Path, control: str) -> list[Path]:
+    """The growth figures, drawn as the report draws them (the control first)."""
     from incugrowth import plots
 
     curves = tables["curves"]
@@ -488,10 +489,12 @@ def _figures(tables, figdir: Path) -> list[Path]:
     paths: list[Path] = []
     end = tables.get("endpoint")
     at = float(end["endpoint_h"].iloc[0]) if end is not None and len(end) else None
-    fig = plots.growth_curve_figure(curves, stars=dunnett, endpoint_h=at)
+    fig = plots.growth_curve_figure(curves, stars=dunnett, control=control, endpoint_h=at)
     paths += plots.save_figure(fig, figdir / "growth_curves")
     for line in dict.fromkeys(curves["cell_line"]):
-        fig = plots.growth_curve_figure(curves, cell_lines=[line], stars=dunnett, endpoint_h=at)
+        fig = plots.growth_curve_figure(
+            curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at
+        )
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
     return paths
 

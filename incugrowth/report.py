@@ -693,12 +693,18 @@ def _growth_rate_rows(tables, control: str, conds: _Conditions) -> list[dict] | 
                 "rate_sd": format_number(r.std(ddof=1), 2) if len(r) > 1 else "",
                 "doubling": format_number(np.log(2) / mean, 3) if mean > 0 else "no growth",
                 "r2": format_number(sub["r_squared"].min(), 3) if "r_squared" in sub else "",
-                "span": f"{sub['start_h'].min():g}\u2013{sub['end_h'].max():g} h"
-                if {"start_h", "end_h"} <= set(sub.columns)
-                else "",
+                "span": _span(sub),
             }
         )
     return rows
+
+
+def _span(rates: pd.DataFrame) -> str:
+    """Hours the growth-rate fits of some wells cover (``"0–72 h"``), ``""`` when no
+    well had a point to fit."""
+    if not {"start_h", "end_h"} <= set(rates.columns) or rates["start_h"].isna().all():
+        return ""
+    return f"{rates['start_h'].min():g}\u2013{rates['end_h'].max():g} h"
 
 
 def _rate_window(run: dict) -> str:

@@ -100,3 +100,15 @@ def test_a_warning_of_two_steps_is_reported_once(tmp_path):
     dip = [w for w in result.warnings if "left out of the DIP fit" in w]
     assert len(dip) == 1 and "A1" in dip[0]
     assert len(result.warnings) == len(set(result.warnings))
+
+
+def test_saved_growth_figures_put_the_chosen_control_first_in_the_legend(tmp_path):
+    """figures/growth_*.svg are drawn as the report draws them: with --control Lipofectamine
+    the legend starts with Lipofectamine, not with untreated."""
+    import xml.etree.ElementTree as ET
+
+    _run(tmp_path / "out", control="Lipofectamine", figures=True)
+    svg = ET.parse(tmp_path / "out" / "figures" / "growth_M420.svg").getroot()
+    texts = ["".join(t.itertext()).strip() for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    treatments = [t for t in texts if t in ("untreated", "Lipofectamine", "IFN alfa")]
+    assert treatments[:2] == ["Lipofectamine", "untreated"], treatments

@@ -761,3 +761,14 @@ def test_title_names_the_plate_not_the_frames_folder(tmp_path):
     frames = tmp_path / "plate7" / "frames"
     assert _plate_label({"parameters": {"frames": str(frames)}})[0] == "plate7"
     assert _plate_label({"parameters": {"frames": str(tmp_path / "VID1630")}})[0] == "VID1630"
+
+
+def test_rate_span_of_wells_without_a_fit_is_left_blank():
+    """A condition none of whose wells had a positive count to fit keeps its row (with no
+    rate) and an empty span, not "nan-nan h"; otherwise the span covers every fit."""
+    from incugrowth.report import _span
+
+    unfit = pd.DataFrame({"start_h": [np.nan, np.nan], "end_h": [np.nan, np.nan]})
+    assert _span(unfit) == ""
+    some = pd.DataFrame({"start_h": [0.0, np.nan, 4.0], "end_h": [72.0, np.nan, 96.0]})
+    assert _span(some) == "0\u201396 h"

@@ -324,7 +324,13 @@ def count_frames(
 
 
 def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
+    """A progress bar: a widget in Jupyter when ipywidgets is installed, text otherwise
+    (without tqdm's advice to install ipywidgets, printed on every notebook run)."""
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "IProgress not found", TqdmWarning)
+        from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled or total == 0, desc=desc, unit="frame")
 

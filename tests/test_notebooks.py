@@ -24,6 +24,15 @@ def test_notebook_runs(path):
         if out.get("output_type") == "error"
     ]
     assert not errors
+    # no advice from a library in the reader's way (tqdm's "install ipywidgets", say)
+    stderr = [
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stderr"
+    ]
+    assert not any("IProgress not found" in text for text in stderr), stderr
     # Every code cell produced something a reader can see, or ran silently by design.
     assert sum(1 for c in nb.cells if c.cell_type == "code" and c.get("outputs")) >= 8
 

@@ -439,6 +439,11 @@ def count_folder(
     adds the QC flag ``phase_unreadable`` or ``phase_blank`` to the row, and is named in a
     warning.
 
+    When the frames to count are phase contrast (the only channel, or ``channel="phase"``)
+    and no `segmenter` is given, the built-in counter, made for fluorescent nuclei, is not
+    used: the growth measure in ``count`` is then the phase confluence (percent) of each
+    frame, with a warning, and ``attrs["measure"]`` is ``"confluence"`` (else ``"count"``).
+
     The table's ``attrs["measured"]`` is the number of nuclear frames counted by this call
     (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest.
     """
@@ -446,6 +451,8 @@ def count_folder(
 
     frames = find_frames(folder)
     nuclear = select_channel(frames, channel)
+    if str(nuclear["channel"].iloc[0]).lower() == "phase" and segmenter is None:
+        return _confluence_as_measure(nuclear, jobs, scheduler, cache_dir, progress)
     records = count_frames(
         nuclear,
         diameter=diameter,
@@ -470,6 +477,37 @@ def count_folder(
     # set last: merging (above) gives a new table without them
     counts.attrs["measured"] = records.attrs["measured"]
     counts.attrs["reused"] = records.attrs["reused"]
+    counts.attrs["measure"] = "count"
+    return counts
+
+
+def _confluence_as_measure(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
+    """The counts table of an export of phase-contrast frames only (a lab without a nuclear
+    label): nuclei cannot be counted in phase contrast, so the growth measure in ``count``
+    is the phase confluence (percent), also in ``confluence``; ``attrs["measure"]`` is
+    ``"confluence"``."""
+    warnings.warn(
+        "the frames are phase contrast only: the growth measure is the phase confluence (%) "
+        "of each frame, not a count of nuclei",
+        IncugrowthWarning,
+        stacklevel=3,
+    )
+    records = count_frames(
+        phase,
+        kind="confluence",
+        jobs=jobs,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    keys = ["well", "field", "elapsed_h"]
+    skeleton = phase[keys].assign(qc_flag="")
+    counts = _add_confluence(skeleton, phase, records)
+    counts.insert(3, "count", counts["confluence"])
+    counts = counts.sort_values(keys, key=_sort_key).reset_index(drop=True)
+    counts.attrs["measured"] = records.attrs["measured"]
+    counts.attrs["reused"] = records.attrs["reused"]
+    counts.attrs["measure"] = "confluence"
     return counts
 
 

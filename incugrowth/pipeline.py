@@ -217,6 +217,7 @@ def run(
                 progress=progress,
             )
         tables["counts"] = counts
+        params["measure"] = _measure_of(counts)
         with timer.step("kinetics"):
             growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
             tables["growth"] = growth
@@ -268,7 +269,7 @@ def run(
         )
         if figures:
             with timer.step("figures"):
-                figure_paths = _figures(tables, outdir / "figures", control)
+                figure_paths = _figures(tables, outdir / "figures", control, params["measure"])
     # a warning raised by two steps (the DIP fit is made for two tables) is reported once
     warning_texts = list(dict.fromkeys(_warning_text(w) for w in caught))
     result = RunResult(
@@ -378,6 +379,17 @@ def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> 
     return out
 
 
+def _measure_of(counts: pd.DataFrame) -> str:
+    """What the ``count`` column measures: ``"confluence"`` (phase-contrast frames only, or
+    an export's confluence metric chosen with ``metric=``) or ``"count"`` (cells)."""
+    if "measure" in counts.attrs:
+        return counts.attrs["measure"]
+    metrics = counts["metric"].dropna().astype(str) if "metric" in counts.columns else []
+    if len(metrics) and metrics.str.lower().str.contains("confluence").all():
+        return "confluence"
+    return "count"
+
+
 def _counts(exports, frames, *, metric, cache_dir, **counting) -> pd.DataFrame:
     """The counts table, from metric exports or by counting the frames of an image export."""
     if exports is not None:
@@ -480,7 +492,12 @@ def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:
     return dict(zip(sub["treatment"], sub["control"]))
 
 
-def _figures(tables, figdir: Path, control: str) -> list[Path]:
+def measure_word(measure: str) -> str:
+    """The growth measure in words: ``"cell count"`` or ``"confluence"``."""
+    return "confluence" if measure == "confluence" else "cell count"
+
+
+def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:
     """The growth figures, drawn as the report draws them (the control first)."""
     from incugrowth import plots
 
@@ -489,12 +506,16 @@ def _figures(tables, figdir: Path, control: str) -> list[Path]:
     paths: list[Path] = []
     end = tables.get("endpoint")
     at = float(end["endpoint_h"].iloc[0]) if end is not None and len(end) else None
-    fig = plots.growth_curve_figure(curves, stars=dunnett, control=control, endpoint_h=at)
+    ylabel = f"Change in {measure_word(measure)} (%)"
+    fig = plots.growth_curve_figure(
+        curves, stars=dunnett, control=control, endpoint_h=at, ylabel=ylabel
+    )
     paths += plots.save_figure(fig, figdir / "growth_curves")
     for line in dict.fromkeys(curves["cell_line"]):
         fig = plots.growth_curve_figure(
-            curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at
-        )
+            curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at,
+            ylabel=ylabel,
+        )  # fmt: skip
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
     return paths
 

@@ -495,9 +495,18 @@ def _n_wells(curves: pd.DataFrame | None) -> str:
     return "" if curves is None else n_wells_text(curves)
 
 
-def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
+def _measure_word(run: dict | None) -> str:
+    """The growth measure of a run in words (``"cell count"``, or ``"confluence"`` when
+    the run measured phase confluence instead of counting nuclei)."""
+    from incugrowth.pipeline import measure_word
+
+    return measure_word(((run or {}).get("parameters") or {}).get("measure", "count"))
+
+
+def _growth_panels(tables, figs: _Figures, control: str, word: str) -> list[dict]:
     from incugrowth.plots import growth_curve_figure, slug
 
+    ylabel = f"Change in {word} (%)"
     curves, dunnett = tables["curves"], tables["dunnett"]
     if curves is None or curves.empty:
         return []
@@ -507,20 +516,23 @@ def _growth_panels(tables, figs: _Figures, control: str) -> list[dict]:
     lines = list(dict.fromkeys(curves["cell_line"]))
     for line in lines:
         fig = growth_curve_figure(
-            curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at
-        )
+            curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at,
+            ylabel=ylabel,
+        )  # fmt: skip
         svg = figs.svg(fig, f"growth_{slug(line)}", overwrite=False)
         panels.append({"cell_line": line, "svg": svg, "comparisons": _comparisons(dunnett, line)})
     if figs.save and not (figs.figdir / "growth_curves.png").exists():
         from incugrowth.plots import save_figure
 
-        fig = growth_curve_figure(curves, stars=dunnett, control=control, endpoint_h=at)
+        fig = growth_curve_figure(
+            curves, stars=dunnett, control=control, endpoint_h=at, ylabel=ylabel
+        )
         figs.saved += save_figure(fig, figs.figdir / "growth_curves")
     return panels
 
 
 def _endpoint_section(
-    tables, figs: _Figures, control: str, conds: _Conditions, colors: dict
+    tables, figs: _Figures, control: str, conds: _Conditions, colors: dict, word: str
 ) -> dict | None:
     from incugrowth.report_figures import endpoint_figure
 
@@ -540,6 +552,7 @@ def _endpoint_section(
         x="condition",
         order=conditions,
         colors=colors,
+        ylabel=f"Change in {word} (%)" if value == "pct_change" else word.capitalize(),
     )
     rows = []
     for line in lines:
@@ -571,7 +584,7 @@ def _endpoint_section(
         "doses_pooled": bool(conds.multi & compared),
         "rows": rows,
         "endpoint_h": _hours(used),
-        "value": "change in cell count (%)" if value == "pct_change" else "count",
+        "value": f"change in {word} (%)" if value == "pct_change" else word,
     }
 
 
@@ -1253,8 +1266,13 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
         }
     try:
         from incugrowth.frames import find_frames, read_frame
-        from incugrowth.image import segment_nuclei
         from incugrowth.report_figures import frame_gallery_figure, outline_nuclei
+
+        confluence = _measure_word(run) == "confluence"
+        if confluence:
+            from incugrowth.image import phase_mask
+        else:
+            from incugrowth.image import segment_nuclei
 
         frames = find_frames(folder)
         try:
@@ -1278,9 +1296,14 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
             for t in chosen:
                 path = sub.loc[sub["elapsed_h"] == t, "path"].iloc[0]
                 image = read_frame(path)
-                labels = segment_nuclei(image, diameter=params.get("diameter"))
+                if confluence:  # the area counted as covered by cells, outlined
+                    mask = phase_mask(image)
+                    labels, title = mask.astype(np.int32), f"{t:g} h: {mask.mean():.0%} covered"
+                else:
+                    labels = segment_nuclei(image, diameter=params.get("diameter"))
+                    title = _tile_title(t, labels)
                 crop = _center_crop(outline_nuclei(image, labels), _GALLERY_CROP)
-                tiles.append((crop, _tile_title(t, labels)))
+                tiles.append((crop, title))
             rows.append((f"{pick['well']}\n{pick['cell_line']}\n{pick['treatment']}", tiles))
         if not rows:
             return {"note": f"No frames of the chosen wells were found in {folder}."}
@@ -1466,7 +1489,7 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
     return parts
 
 
-def _time_course_methods(tables: dict) -> list[str]:
+def _time_course_methods(tables: dict, word: str = "cell count") -> list[str]:
     """Methods sentences for the ``--time-course`` tables, when the run made them."""
     parts = []
     by_time, rm = tables.get("dunnett_by_time"), tables.get("rm_anova")
@@ -1482,7 +1505,7 @@ def _time_course_methods(tables: dict) -> list[str]:
         )
     if rm is not None and len(rm) and "source" in rm.columns:
         parts.append(
-            "For each cell line, a two-way repeated-measures ANOVA of the change in cell count "
+            f"For each cell line, a two-way repeated-measures ANOVA of the change in {word} "
             "(treatment between wells, time within wells, type III sums of squares) was "
             "computed, with Greenhouse\u2013Geisser-corrected P values for the terms within "
             "wells."
@@ -1520,8 +1543,16 @@ def methods_text(tables: dict, run: dict) -> str:
     dunnett = tables.get("dunnett")
     parts = []
 
+    word = _measure_word(run)
     # Input and counting.
-    if params.get("frames"):
+    if params.get("frames") and word == "confluence":
+        parts.append(
+            f"The image export {Path(params['frames']).name} holds phase-contrast frames only, "
+            "so growth was measured as the phase confluence of each frame (percent of its "
+            "area covered by cells: local texture above Otsu's threshold and the noise, by "
+            "incugrowth.image.phase_confluence) instead of a count of nuclei."
+        )
+    elif params.get("frames"):
         diameter = params.get("diameter")
         size = (
             f"a nucleus diameter of {diameter:g} px"
@@ -1537,7 +1568,8 @@ def methods_text(tables: dict, run: dict) -> str:
         names = [Path(p).name for p in params.get("exports") or []]
         metric = _metric_of(params, counts)
         parts.append(
-            f"Cell counts were read from the IncuCyte metric export {_list_text(names)}"
+            f"{'Confluence values' if word == 'confluence' else 'Cell counts'} were read from "
+            f"the IncuCyte metric export {_list_text(names)}"
             + (f" (metric \u201c{metric}\u201d)" if metric else "")
             + "; failed images (IncuCyte writes them as large negative numbers or NA) were "
             "treated as missing."
@@ -1566,15 +1598,16 @@ def methods_text(tables: dict, run: dict) -> str:
     baseline = (
         f"at the baseline time {params['baseline_h']:g} h (nearest imaged point: {when})"
         if params.get("baseline_h") is not None
-        else f"at the well's first imaged time point ({when})"
+        else f"at the plate's first imaged time point ({when})"
         if when
-        else "at the well's first imaged time point"
+        else "at the plate's first imaged time point"
     )
     n = _n_wells(tables.get("curves"))
     parts.append(
-        "Growth was expressed for each well as the change in cell count (%) = "
-        "100 \u00d7 (N(t) / N(t\u2080) \u2212 1), where N(t\u2080) is the count "
-        f"{baseline}. Curves show the mean \u00b1 SD of the replicate wells of each condition"
+        f"Growth was expressed for each well as the change in {word} (%) = "
+        "100 \u00d7 (N(t) / N(t\u2080) \u2212 1), where N(t\u2080) is the "
+        f"{'confluence' if word == 'confluence' else 'count'} {baseline}. Curves show the "
+        "mean \u00b1 SD of the replicate wells of each condition"
         + (f" (n = {n} wells)." if n else ".")
     )
     # Endpoint.
@@ -1602,7 +1635,7 @@ def methods_text(tables: dict, run: dict) -> str:
         ss = _ss_type(end, anova)
         kind = "two-way" if any("\u00d7" in t for t in terms) else "one-way"
         parts.append(
-            f"At the endpoint, the change in cell count was analysed by {kind} ANOVA with the "
+            f"At the endpoint, the change in {word} was analysed by {kind} ANOVA with the "
             f"terms {_list_text(terms)}"
             + (f" ({ss})" if ss else "")
             + (f"; residual df = {float(resid['df']):g}" if resid is not None else "")
@@ -1635,7 +1668,7 @@ def methods_text(tables: dict, run: dict) -> str:
         )
     else:
         parts.append("No Dunnett comparisons were produced for this run.")
-    parts += _time_course_methods(tables)
+    parts += _time_course_methods(tables, word)
     parts += _growth_metrics_methods(tables, run)
     # Software.
     soft = [f"incugrowth {run.get('incugrowth', __version__)}"]
@@ -1709,14 +1742,16 @@ def write_report(
     colors = _colors(tables)
     conds = _Conditions(tables["growth"], _orders(tables, control)[1])
     experiment = _experiment(tables, run, figs, control, colors)
-    endpoint = _endpoint_section(tables, figs, control, conds, colors)
+    word = _measure_word(run)
+    endpoint = _endpoint_section(tables, figs, control, conds, colors, word)
     context = {
         "title": f"Growth report: {experiment['facts']['plate']}",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "version": run.get("incugrowth", __version__),
         "control": control,
         "experiment": experiment,
-        "panels": _growth_panels(tables, figs, control),
+        "panels": _growth_panels(tables, figs, control, word),
+        "measure": word,
         "growth_n": _n_wells(tables["curves"]),
         "endpoint": endpoint,
         "findings": _findings(tables, control),

@@ -112,3 +112,49 @@ def test_saved_growth_figures_put_the_chosen_control_first_in_the_legend(tmp_pat
     texts = ["".join(t.itertext()).strip() for t in svg.iter("{http://www.w3.org/2000/svg}text")]
     treatments = [t for t in texts if t in ("untreated", "Lipofectamine", "IFN alfa")]
     assert treatments[:2] == ["Lipofectamine", "untreated"], treatments
+
+
+@pytest.fixture(scope="module")
+def phase_only(tmp_path_factory):
+    """A small simulated image export of phase-contrast frames only (a lab without a nuclear
+    label): M420 untreated and IFN gamma, three wells each, four scans."""
+    from incugrowth.simulate import simulate_experiment
+
+    root = tmp_path_factory.mktemp("phase_only")
+    wells = ["A1", "A2", "A3", "A10", "A11", "A12"]
+    simulate_experiment(
+        root / "sim", frame_shape=(160, 200), times=[0, 24, 48, 72], wells=wells, jobs=1,
+        progress=False,
+    )  # fmt: skip
+    for frame in (root / "sim" / "frames" / "red").iterdir():
+        frame.unlink()
+    (root / "sim" / "frames" / "red").rmdir()
+    plate = pd.read_csv(root / "sim" / "plate_map.csv")
+    plate[plate["well"].isin(wells)].to_csv(root / "plate.csv", index=False)
+    return root
+
+
+def test_phase_contrast_frames_only_are_measured_by_confluence(phase_only, tmp_path):
+    """Nuclei cannot be counted in phase contrast: the growth measure is the phase confluence,
+    the run says so, and the report and figures speak of confluence, not cell counts."""
+    from incugrowth.frames import read_frame
+    from incugrowth.image import phase_confluence
+
+    result = run(
+        frames=phase_only / "sim" / "frames", plate_map=phase_only / "plate.csv",
+        outdir=tmp_path / "out", progress=False, jobs=1,
+    )  # fmt: skip
+    assert any("phase contrast only: the growth measure is the phase" in w for w in result.warnings)
+    assert result.parameters["measure"] == "confluence"
+    counts = pd.read_csv(tmp_path / "out" / "counts.csv")
+    assert len(counts) == 6 * 4 and counts["count"].equals(counts["confluence"])
+    first = sorted((phase_only / "sim" / "frames" / "phase").glob("*_A1_1_00d00h00m.tif"))[0]
+    row = counts[(counts["well"] == "A1") & (counts["elapsed_h"] == 0)].iloc[0]
+    assert row["count"] == pytest.approx(phase_confluence(read_frame(first)))
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "change in confluence (%)" in report and "change in cell count" not in report
+    assert "phase confluence of each frame" in report and "Frames and measured confluence" in report
+    svg = (tmp_path / "out" / "figures" / "growth_M420.svg").read_text(encoding="utf-8")
+    assert "Change in confluence (%)" in svg and "Change in cell count" not in svg
+    run_json = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run_json["parameters"]["measure"] == "confluence"

@@ -158,3 +158,15 @@ def test_phase_contrast_frames_only_are_measured_by_confluence(phase_only, tmp_p
     assert "Change in confluence (%)" in svg and "Change in cell count" not in svg
     run_json = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run_json["parameters"]["measure"] == "confluence"
+
+
+def test_the_measure_of_an_export_follows_its_metric():
+    from incugrowth.pipeline import _measure_of
+
+    conf = pd.DataFrame({"count": [10.0], "metric": ["Phase Object Confluence (Percent)"]})
+    assert _measure_of(conf) == "confluence"
+    count = pd.DataFrame({"count": [10.0], "metric": ["Red Object Count (Per Image)"]})
+    assert _measure_of(count) == "count"
+    frames = pd.DataFrame({"count": [10.0]})
+    frames.attrs["measure"] = "confluence"
+    assert _measure_of(frames) == "confluence"

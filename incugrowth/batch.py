@@ -465,20 +465,25 @@ def count_folder(
     counts = records_to_counts(nuclear, records)
     phase = frames[frames["channel"] == "phase"]
     if confluence and len(phase) and nuclear["channel"].iloc[0] != "phase":
-        conf = count_frames(
-            phase,
-            kind="confluence",
-            jobs=jobs,
-            scheduler=scheduler,
-            cache_dir=cache_dir,
-            progress=progress,
-        )
+        conf = _confluence_records(phase, jobs, scheduler, cache_dir, progress)
         counts = _add_confluence(counts, phase, conf)
     # set last: merging (above) gives a new table without them
     counts.attrs["measured"] = records.attrs["measured"]
     counts.attrs["reused"] = records.attrs["reused"]
     counts.attrs["measure"] = "count"
     return counts
+
+
+def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
+    """The records of :func:`count_frames` measuring the phase confluence of `phase`."""
+    return count_frames(
+        phase,
+        kind="confluence",
+        jobs=jobs,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
 
 
 def _confluence_as_measure(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
@@ -492,14 +497,7 @@ def _confluence_as_measure(phase, jobs, scheduler, cache_dir, progress) -> pd.Da
         IncugrowthWarning,
         stacklevel=3,
     )
-    records = count_frames(
-        phase,
-        kind="confluence",
-        jobs=jobs,
-        scheduler=scheduler,
-        cache_dir=cache_dir,
-        progress=progress,
-    )
+    records = _confluence_records(phase, jobs, scheduler, cache_dir, progress)
     keys = ["well", "field", "elapsed_h"]
     skeleton = phase[keys].assign(qc_flag="")
     counts = _add_confluence(skeleton, phase, records)

@@ -231,8 +231,11 @@ def find_frames(folder: str | os.PathLike, *, channel: str | None = None) -> pd.
     -------
     DataFrame
         One row per frame: ``path`` (str), ``well`` (``"B3"``), ``field`` (int, 1-based),
-        ``elapsed_h`` (float), ``channel`` (lower case), ``prefix``, ``mtime`` (seconds since
-        the epoch) and ``size`` (bytes); sorted by channel, well, field and time.
+        ``elapsed_h`` (float; for clock-time names, hours since the first frame, the frames
+        of one scan, named up to minutes apart, at the scan's first time: see
+        :func:`incugrowth.kinetics.scan_start`), ``channel`` (lower case), ``prefix``,
+        ``mtime`` (seconds since the epoch) and ``size`` (bytes); sorted by channel, well,
+        field and time.
         ``df.attrs["unparsed"]`` lists TIFF files whose names are not frame names (reported
         with one :class:`IncugrowthWarning`), ``df.attrs["duplicates"]`` the files dropped as
         second copies of one well, field, time and channel (also warned about; the copy with
@@ -300,8 +303,12 @@ def find_frames(folder: str | os.PathLike, *, channel: str | None = None) -> pd.
     df = pd.DataFrame.from_records(records)
     absolute = df["elapsed_h"].isna()
     if absolute.any():
+        from incugrowth.kinetics import scan_start
+
         times = pd.to_datetime(df.loc[absolute, "datetime"])
-        df.loc[absolute, "elapsed_h"] = (times - times.min()).dt.total_seconds() / 3600.0
+        hours = (times - times.min()).dt.total_seconds() / 3600.0
+        # the wells of one scan may be named minutes apart: each takes its scan's first time
+        df.loc[absolute, "elapsed_h"] = scan_start(hours.to_numpy())
     df["elapsed_h"] = df["elapsed_h"].astype(float).round(6)
     df["field"] = df["field"].astype("int64")
     df["size"] = df["size"].astype("int64")

@@ -112,17 +112,58 @@ def combine_fields(counts: pd.DataFrame, *, how: str = "mean") -> pd.DataFrame:
     return result
 
 
+#: Time points less than this many hours apart belong to one scan of the plate: the wells and
+#: fields of a scan are imaged one after another, seconds to minutes apart (and image names
+#: with the clock time carry those minutes), while scans are further apart.
+SCAN_GAP_H = 0.25
+
+
+def scan_start(times) -> np.ndarray:
+    """Each of `times` (hours) replaced by the first time of its scan (time points less than
+    :data:`SCAN_GAP_H` apart, one after another, are one scan).
+
+    Examples
+    --------
+    >>> scan_start([0.0, 0.017, 0.033, 4.0, 4.02]).tolist()
+    [0.0, 0.0, 0.0, 4.0, 4.0]
+    """
+    times = np.asarray(times, dtype=float)
+    distinct = np.sort(np.unique(times[np.isfinite(times)]))
+    if distinct.size == 0:
+        return times.copy()
+    scan = np.concatenate([[0], np.cumsum(np.diff(distinct) >= SCAN_GAP_H)])
+    first = distinct[np.searchsorted(scan, scan, side="left")]
+    out = times.copy()
+    finite = np.isfinite(times)
+    out[finite] = first[np.searchsorted(distinct, times[finite])]
+    return out
+
+
+def _scan_times(times, at_h: float | None = None) -> np.ndarray:
+    """The time points of one scan among `times`: the first scan, or the scan with the time
+    nearest `at_h` (a tie goes to the earlier scan). Consecutive time points less than
+    :data:`SCAN_GAP_H` apart are one scan."""
+    times = np.sort(np.unique(np.asarray(times, dtype=float)))
+    scan = np.concatenate([[0], np.cumsum(np.diff(times) >= SCAN_GAP_H)])
+    if at_h is None:
+        return times[scan == 0]
+    return times[scan == scan[np.argmin(np.abs(times - at_h))]]
+
+
 def percent_change(
     well_counts: pd.DataFrame, *, baseline_h: float | None = None, tolerance_h: float = 2.0
 ) -> pd.DataFrame:
     """Add ``baseline_h``, ``baseline_count`` and ``pct_change`` to a well x time table.
 
-    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is one time
-    point for the whole plate, so that every well's change is measured over the same hours: the
-    first time point at which any well has a count, or the imaged time point nearest
-    ``baseline_h`` (within ``tolerance_h``; a tie goes to the earlier one). A well whose count at
-    that time is missing or zero gets NaN with a warning; it is not measured from a later time
-    point instead (pass a later ``baseline_h`` to move every well's baseline).
+    ``pct_change = 100 * (count / count at baseline - 1)``, per well. The baseline is one scan
+    of the whole plate, so that every well's change is measured over the same hours: the first
+    scan in which any well has a count, or the scan nearest ``baseline_h`` (within
+    ``tolerance_h``; a tie goes to the earlier one). Time points less than
+    :data:`SCAN_GAP_H` apart are one scan (wells imaged minutes apart, as clock-time image
+    names show); each well's baseline is its count in that scan, and ``baseline_h`` its time.
+    A well without a count (or with 0) in that scan gets NaN with a warning; it is not
+    measured from a later scan instead (pass a later ``baseline_h`` to move every well's
+    baseline).
 
     Examples
     --------
@@ -144,9 +185,16 @@ def percent_change(
                 f"no time point within {tolerance_h} h of the baseline {baseline_h} h "
                 f"(nearest with a count: {base_h:g} h); choose a baseline that was imaged"
             )
-    at_base = df[df["elapsed_h"] == base_h].dropna(subset=["count"]).drop_duplicates("well")
-    df["baseline_h"] = base_h
-    df["baseline_count"] = df["well"].map(at_base.set_index("well")["count"]).astype(float)
+    scan = _scan_times(times, base_h)
+    at_base = (
+        df[df["elapsed_h"].isin(scan)]
+        .dropna(subset=["count"])
+        .sort_values("elapsed_h", kind="stable")
+        .drop_duplicates("well")
+        .set_index("well")
+    )
+    df["baseline_h"] = df["well"].map(at_base["elapsed_h"]).astype(float).fillna(base_h)
+    df["baseline_count"] = df["well"].map(at_base["count"]).astype(float)
     bad = sorted(df.loc[~(df["baseline_count"] > 0), "well"].unique(), key=well_sort_key)
     if bad:
         warnings.warn(
@@ -267,12 +315,13 @@ def normalize_to_control(
 def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6.0) -> pd.DataFrame:
     """Rows of the growth table at the time point nearest ``at_h``.
 
-    The nearest time point at which any well has a value (of the whole plate, so all wells are
+    The nearest scan in which any well has a value (of the whole plate, so all wells are
     compared at one time) is used if it lies within ``tolerance_h``; a tie (scans at 70 and
-    74 h for 72 h) goes to the earlier scan. A scan without any value (a failed scan of the
-    whole plate) is passed over. The hour actually used is the ``endpoint_h`` column. Wells of
-    the growth table without a value there (missing, or not imaged at that time) are named in
-    a warning.
+    74 h for 72 h) goes to the earlier scan. Time points less than :data:`SCAN_GAP_H` apart
+    are one scan (wells imaged minutes apart). A scan without any value (a failed scan of the
+    whole plate) is passed over. The hour actually used, the scan's time nearest ``at_h``, is
+    the ``endpoint_h`` column. Wells of the growth table without a value there (missing, or
+    not imaged at that time) are named in a warning.
 
     Examples
     --------
@@ -298,7 +347,7 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
             f"(imaged from {times[0]:g} to {times[-1]:g} h); pass an endpoint that was imaged "
             "or widen the tolerance"
         )
-    out = growth[growth["elapsed_h"] == nearest].copy()
+    out = growth[growth["elapsed_h"].isin(_scan_times(times, nearest))].copy()
     out.insert(out.columns.get_loc("elapsed_h") + 1, "endpoint_h", nearest)
     if "well" in growth.columns:
         found = set(out.loc[out[value].notna(), "well"])

@@ -80,6 +80,16 @@ def test_find_frames_absolute_times_from_earliest(tmp_path):
     assert set(df["channel"]) == {"green"}
 
 
+def test_wells_named_minutes_apart_within_a_scan_share_its_time(tmp_path):
+    """Clock-time names of one scan may differ by the minutes the scan took: each frame takes
+    its scan's first time, so all wells of a scan line up (0 h and 4 h here)."""
+    for well, minute in [("B2", 26), ("B3", 27), ("B4", 29)]:
+        for day_hour in ["14d_22h", "15d_02h"]:
+            _tif(tmp_path / "red" / f"exp_{well}_1_2016y03m{day_hour}{minute}m.tif")
+    df = find_frames(tmp_path)
+    assert df["elapsed_h"].tolist() == [0.0, 4.0] * 3
+
+
 def test_find_frames_raw_archive(tmp_path):
     scan = tmp_path / "EssenFiles" / "ScanData"
     for folder in ["1603/14/1026", "1603/14/1426", "1603/15/1026"]:

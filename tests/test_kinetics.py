@@ -331,3 +331,26 @@ def test_condition_curves_unequal_wells_match_r_sd():
     np.testing.assert_allclose(curves["mean"], [230.5833333333, 246.875], rtol=1e-11)
     np.testing.assert_allclose(curves["sd"], [32.1348071930, 21.7435335215], rtol=1e-11)
     np.testing.assert_allclose(curves["sem"], [18.5530395833, 15.375], rtol=1e-11)
+
+
+def test_wells_imaged_minutes_apart_share_each_scan():
+    """Clock-time image names put each well of a scan a minute or two after the one before:
+    those times are one scan, for the baseline and the endpoint alike (an exact match on
+    the first well's time left the other wells without a baseline)."""
+    from incugrowth.kinetics import endpoint, percent_change
+
+    rows = []
+    for k, well in enumerate(["B2", "B3", "B4"]):
+        for scan, count in zip([0.0, 24.0, 48.0, 72.0], [100.0, 200.0, 400.0, 800.0]):
+            rows.append({"well": well, "elapsed_h": scan + k / 60, "count": count * (k + 1)})
+    growth = percent_change(pd.DataFrame(rows))
+    assert growth["pct_change"].tolist() == [0.0, 100.0, 300.0, 700.0] * 3
+    assert growth.groupby("well")["baseline_h"].first().round(4).tolist() == [0.0, 0.0167, 0.0333]
+    end = endpoint(growth, 72.0)
+    assert end["well"].tolist() == ["B2", "B3", "B4"] and (end["pct_change"] == 700.0).all()
+    assert (end["endpoint_h"] == 72.0).all()
+    # a well whose first scan failed is still not measured from its next scan
+    failed = pd.DataFrame(rows).drop(index=4)  # B3 at 0 h
+    with pytest.warns(Warning, match="no usable baseline count.*B3"):
+        again = percent_change(failed)
+    assert again.loc[again["well"] == "B3", "pct_change"].isna().all()

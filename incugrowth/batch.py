@@ -36,9 +36,10 @@ __all__ = [
 
 JOURNAL = "frame_counts.jsonl"
 _QC_FLAGS = ("out_of_focus", "saturated", "empty")
-#: Part of the journal key: raised when a record gains a field that older records lack (2:
-#: ``blank``), so that frames measured before are measured again rather than misread.
-_RECORD_VERSION = 2
+#: Part of the journal key: raised when a record gains a field that older records lack, or
+#: a measurement changes (2: ``blank``; 3: the phase confluence's threshold), so that frames
+#: measured before are measured again rather than misread or mixed with new values.
+_RECORD_VERSION = 3
 
 
 def measure_path(

@@ -96,6 +96,17 @@ def test_journal_resumes_and_rerun_counts_nothing(tmp_path):
     assert row["count"].item() == 9
 
 
+def test_records_of_an_earlier_measurement_are_measured_again(tmp_path, monkeypatch):
+    """A journal written before a measurement changed (its record version) is not served."""
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(batch, "_RECORD_VERSION", batch._RECORD_VERSION - 1)
+    assert batch.count_folder(folder, jobs=1, cache_dir=cache).attrs["measured"] == 2
+    monkeypatch.undo()
+    assert batch.count_folder(folder, jobs=1, cache_dir=cache).attrs["measured"] == 2
+    assert batch.count_folder(folder, jobs=1, cache_dir=cache).attrs["measured"] == 0
+
+
 def test_other_counting_options_are_not_served_from_the_journal(tmp_path):
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
     cache = tmp_path / "cache"

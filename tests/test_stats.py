@@ -256,6 +256,24 @@ def test_baseline_time_is_left_out_of_the_growth_curve_statistics():
     assert stats.dunnett(varied, by="elapsed_h").attrs["df_resid"] == 56
 
 
+def test_a_treatment_with_one_value_in_every_well_is_data():
+    """A treatment that kills every cell is -100 % in every well: unlike the baseline time,
+    it is kept in the ANOVA (3 treatment levels: df 2, residual df 12, as in R's
+    anova(lm(pct_change ~ cell_line * treatment)) on these 18 rows)."""
+    rng = np.random.default_rng(3)
+    rows = [
+        {"cell_line": line, "treatment": t, "pct_change": v}
+        for line in ("A", "B")
+        for t in ("untreated", "drug", "kill")
+        for v in ([-100.0] * 3 if t == "kill" else 50 + 20 * rng.standard_normal(3))
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = stats.two_way_anova(pd.DataFrame(rows), factors=("cell_line", "treatment"))
+    assert table.set_index("source").loc["treatment", "df"] == 2
+    assert table.attrs["df_resid"] == 12
+
+
 def test_rm_anova_drops_incomplete_wells_and_checks_layout():
     data = growth("balanced")
     gap = data.drop(index=data.index[(data["well"] == "F4") & (data["elapsed_h"] == 36)])

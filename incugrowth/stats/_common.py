@@ -121,12 +121,17 @@ def _prepare(data, dv: str, factors: Sequence[str], caller: str) -> tuple[pd.Dat
 
 
 def _drop_flat_levels(frame: pd.DataFrame, dv: str, factor: str) -> tuple[pd.DataFrame, list]:
-    """Leave out the levels of ``factor`` at which every value of ``dv`` is the same.
+    """Leave out the time points (levels of ``factor`` when it is ``elapsed_h``) at which
+    every value of ``dv`` is the same.
 
-    Percent change at the baseline is 0 in every well by construction: such a level says
+    Percent change at the baseline is 0 in every well by construction: such a time point says
     nothing about the treatments, and its wells would add residual degrees of freedom without
-    any variance, shrinking the pooled error and making every test too liberal.
+    any variance, shrinking the pooled error and making every test too liberal. Levels of
+    other factors are data, kept whatever their values (a treatment that kills every cell is
+    -100 % in every well).
     """
+    if factor != "elapsed_h":
+        return frame, []
     values = frame.groupby(factor, sort=False, observed=True)[dv]
     spread = values.agg(["min", "max", "size"])
     flat = spread[(spread["min"] == spread["max"]) & (spread["size"] >= 2)]

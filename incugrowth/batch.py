@@ -453,7 +453,7 @@ def count_folder(
     frames = find_frames(folder)
     nuclear = select_channel(frames, channel)
     if str(nuclear["channel"].iloc[0]).lower() == "phase" and segmenter is None:
-        return _confluence_as_measure(nuclear, jobs, scheduler, cache_dir, progress)
+        return _confluence_as_measure(nuclear, diameter, jobs, scheduler, cache_dir, progress)
     records = count_frames(
         nuclear,
         diameter=diameter,
@@ -487,14 +487,15 @@ def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataF
     )
 
 
-def _confluence_as_measure(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
-    """The counts table of an export of phase-contrast frames only (a lab without a nuclear
-    label): nuclei cannot be counted in phase contrast, so the growth measure in ``count``
-    is the phase confluence (percent), also in ``confluence``; ``attrs["measure"]`` is
-    ``"confluence"``."""
+def _confluence_as_measure(phase, diameter, jobs, scheduler, cache_dir, progress):
+    """The counts table when the frames to count are phase contrast (an export without a
+    nuclear label, or the phase channel chosen): nuclei cannot be counted in phase
+    contrast, so the growth measure in ``count`` is the phase confluence (percent), also in
+    ``confluence``; ``attrs["measure"]`` is ``"confluence"``."""
     warnings.warn(
-        "the frames are phase contrast only: the growth measure is the phase confluence (%) "
-        "of each frame, not a count of nuclei",
+        "the frames to count are phase contrast: the growth measure is the phase confluence "
+        "(%) of each frame, not a count of nuclei"
+        + ("; the nucleus diameter given is not used" if diameter is not None else ""),
         IncugrowthWarning,
         stacklevel=3,
     )

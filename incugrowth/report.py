@@ -445,10 +445,15 @@ def _experiment(tables, run, figs: _Figures, control: str, colors: dict) -> dict
         "channel": "Channel counted",
         "diameter": "Nucleus diameter (px)",
     }
+    if params.get("measure") == "confluence":
+        labels["channel"] = "Channel measured"
+        labels["metric"] = "Metric"
     shown = [
         {"name": labels[k], "value": _plain(params.get(k))}
         for k in labels
-        if k in params and not (k in ("channel", "diameter") and not params.get("frames"))
+        if k in params
+        and not (k in ("channel", "diameter") and not params.get("frames"))
+        and not (k == "diameter" and params.get("measure") == "confluence")
     ]
     used_metric = _metric_of(params, counts)
     for row in shown:
@@ -1163,7 +1168,7 @@ def _time_course(tables, control: str) -> dict | None:
     return out
 
 
-def _plate_maps(tables, figs: _Figures) -> dict:
+def _plate_maps(tables, figs: _Figures, word: str = "cell count") -> dict:
     from incugrowth.report_figures import plate_heatmap_figure, plate_shape
 
     growth, counts, end = tables["growth"], tables["counts"], tables["endpoint"]
@@ -1176,8 +1181,10 @@ def _plate_maps(tables, figs: _Figures) -> dict:
     else:
         at = float(growth["elapsed_h"].max())
     out["counts_at"] = _hours(at)
-    values = growth[growth["elapsed_h"] == at].set_index("well")["count"]
-    fig = plate_heatmap_figure(values, label=f"Cell count at {at:g} h", shape=shape)
+    # the endpoint's rows (one scan, whose wells may lie minutes apart), else the last time
+    rows = end if end is not None and len(end) else growth[growth["elapsed_h"] == at]
+    values = rows.drop_duplicates("well").set_index("well")["count"]
+    fig = plate_heatmap_figure(values, label=f"{word.capitalize()} at {at:g} h", shape=shape)
     out["counts_svg"] = figs.svg(fig, "plate_counts")
     if counts is None or "qc_flag" not in counts.columns:
         out["qc_note"] = "The counts table has no QC flag column."
@@ -1417,6 +1424,9 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
     """Methods sentences for the log-scale sensitivity analysis, growth rates, DIP, GR and
     dose-response."""
     parts = []
+    # the quantity each well's measure is: its count of nuclei, or its phase confluence
+    x = "confluence" if _measure_word(run) == "confluence" else "count"
+    xs = "confluence values" if x == "confluence" else "counts"
     logged = tables.get("dunnett_log2")
     if logged is not None and len(logged):
         sens = _sensitivity({"dunnett": tables.get("dunnett"), "dunnett_log2": logged})
@@ -1435,14 +1445,14 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
     if rates is not None and len(rates) and "rate_per_h" in rates.columns:
         window = _rate_window(run or {}) or "over the whole time course"
         parts.append(
-            "Exponential growth rates r (per hour) were fitted to each well's counts "
-            f"{window} by least squares of ln(count) against time; doubling time = ln 2 / r."
+            f"Exponential growth rates r (per hour) were fitted to each well's {xs} "
+            f"{window} by least squares of ln({x}) against time; doubling time = ln 2 / r."
         )
     dip = tables.get("dip")
     if dip is not None and len(dip):
         parts.append(
             "Drug-induced proliferation (DIP) rates (Harris et al., Nat Methods 2016) are the "
-            "least-squares slopes of log2(count) against time, in doublings per hour: over the "
+            f"least-squares slopes of log2({x}) against time, in doublings per hour: over the "
             "whole time course for control wells, and for treated wells over the late window "
             "ending at the last time point that maximises adjusted R\u00b2 \u00d7 "
             "(1 \u2212 RMSE)\u00b2 \u00d7 (n \u2212 3)^0.25, as in Thunor."
@@ -1452,8 +1462,8 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
         parts.append(
             "Growth-rate inhibition (GR) values (Hafner et al., Nat Methods 2016) were computed "
             "per condition and time point as GR = 2^(log2(x / x\u2080) / log2(x_c / "
-            "x_c\u2080)) \u2212 1, from the mean count of the condition's wells (x) and of its "
-            "control wells (x_c), each relative to its own count at time zero; GR is 1 without "
+            f"x_c\u2080)) \u2212 1, from the mean {x} of the condition's wells (x) and of its "
+            f"control wells (x_c), each relative to its own {x} at time zero; GR is 1 without "
             "effect, 0 for a cytostatic and below 0 for a cytotoxic effect."
         )
     dr = tables.get("dose_response")
@@ -1547,10 +1557,13 @@ def methods_text(tables: dict, run: dict) -> str:
     # Input and counting.
     if params.get("frames") and word == "confluence":
         parts.append(
-            f"The image export {Path(params['frames']).name} holds phase-contrast frames only, "
-            "so growth was measured as the phase confluence of each frame (percent of its "
-            "area covered by cells: local texture above Otsu's threshold and the noise, by "
-            "incugrowth.image.phase_confluence) instead of a count of nuclei."
+            f"The frames analysed, of the image export {Path(params['frames']).name}, are "
+            "phase contrast, so growth was measured as the phase confluence of each frame "
+            "instead of a count of nuclei: the percent of its area covered by cells, the "
+            "pixels whose local standard deviation (Gaussian window, sigma 3 px) exceeds the "
+            "lower of the three-class Otsu thresholds of its logarithm and twice that of the "
+            "flattest 2 % of the frame (the empty dish), small holes filled and the mask "
+            "eroded by 7 px (incugrowth.image.phase_confluence)."
         )
     elif params.get("frames"):
         diameter = params.get("diameter")
@@ -1579,11 +1592,17 @@ def methods_text(tables: dict, run: dict) -> str:
     if counts is not None and "field" in counts.columns and counts["field"].notna().any():
         n_fields = int(counts.groupby(["well", "elapsed_h"])["field"].nunique().max())
     how = params.get("combine", "mean")
-    if n_fields and n_fields > 1:
-        verb = "averaged" if how == "mean" else "summed"
+    values = "confluence values" if word == "confluence" else "counts"
+    if n_fields and n_fields > 1 and how == "mean":
         parts.append(
-            f"The counts of the {n_fields} images (fields) of each well were {verb} at each "
-            f"time point, leaving out images without a count."
+            f"The {values} of the {n_fields} images (fields) of each well were averaged at "
+            "each time point, leaving out images without a value."
+        )
+    elif n_fields and n_fields > 1:
+        parts.append(
+            f"The {values} of the {n_fields} images (fields) of each well were summed at each "
+            "time point; where an image had no value, the sum is the mean of the images with "
+            "one times the well's number of images."
         )
     elif n_fields == 1:
         parts.append("Each well was imaged in one field per time point.")
@@ -1752,6 +1771,8 @@ def write_report(
         "experiment": experiment,
         "panels": _growth_panels(tables, figs, control, word),
         "measure": word,
+        "quantity": "confluence" if word == "confluence" else "count",
+        "quantities": "confluence values" if word == "confluence" else "counts",
         "growth_n": _n_wells(tables["curves"]),
         "endpoint": endpoint,
         "findings": _findings(tables, control),
@@ -1770,7 +1791,7 @@ def write_report(
         "doses": _dose_response_section(tables, run, figs, control, colors),
         "rates": _growth_rate_rows(tables, control, conds),
         "rate_window": _rate_window(run),
-        "plates": _plate_maps(tables, figs),
+        "plates": _plate_maps(tables, figs, word),
         "gallery": (
             _gallery(tables, run, figs, control, max_thumbnails)
             if gallery

@@ -686,7 +686,7 @@ def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | N
             compounds.append(
                 (
                     name,
-                    item.get("concentration", "").strip(),
+                    _plain_number(item.get("concentration", "").strip()),
                     item.get("concentrationUnits", "").strip(),
                 )
             )
@@ -701,6 +701,19 @@ def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | N
             column = _lower_snake(re.sub(r"(?<!^)(?=[A-Z])", "_", kind)) or "item"
             values[column] = name
     return compounds, values
+
+
+def _plain_number(text: str) -> str:
+    """A concentration as one spelling per value (``"0.10"`` and ``"1e-1"`` as ``"0.1"``,
+    ``"5000.0"`` as ``"5000"``), so that equal concentrations compare equal; other text as
+    it is."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not np.isfinite(value):
+        return text
+    return np.format_float_positional(value, trim="-")
 
 
 def _names(compounds) -> tuple[str, ...]:

@@ -383,6 +383,18 @@ def test_dose_series_in_a_vehicle_takes_the_dose_of_the_drug(tmp_path):
     assert at(plate, "B4").doses == "DMSO 0.1 % + Drug 1 µM"
 
 
+def test_one_concentration_written_two_ways_is_one_concentration(tmp_path):
+    """'0.10' and '0.1' % DMSO are the same vehicle: the drug's doses stay one series."""
+    plate = read_plate_map(_xml_plate(tmp_path, {
+        "B2": [("DMSO", "0.1", "%")],
+        "B3": [("DMSO", "0.10", "%"), ("Drug", "10", "µM")],
+        "B4": [("DMSO", "1e-1", "%"), ("Drug", "1.0", "µM")],
+    }))  # fmt: skip
+    assert list(plate.treatment) == ["DMSO", "DMSO + Drug", "DMSO + Drug"]
+    assert list(plate.dose) == [0.1, 10.0, 1.0]
+    assert at(plate, "B4").doses == "DMSO 0.1 % + Drug 1 µM"
+
+
 def test_single_dose_drug_in_a_vehicle_is_not_given_the_vehicle_dose(tmp_path):
     dmso = ("DMSO", "0.1", "%")
     plate = read_plate_map(_xml_plate(tmp_path, {

@@ -440,7 +440,8 @@ def count_folder(
     adds the QC flag ``phase_unreadable`` or ``phase_blank`` to the row, and is named in a
     warning.
 
-    When the frames to count are phase contrast (the only channel, or ``channel="phase"``)
+    When the frames to count are phase contrast (the only channel, ``channel="phase"``, or
+    frames that name no channel but look like phase contrast, see :func:`_unnamed_phase`)
     and no `segmenter` is given, the built-in counter, made for fluorescent nuclei, is not
     used: the growth measure in ``count`` is then the phase confluence (percent) of each
     frame, with a warning, and ``attrs["measure"]`` is ``"confluence"`` (else ``"count"``).
@@ -452,7 +453,10 @@ def count_folder(
 
     frames = find_frames(folder)
     nuclear = select_channel(frames, channel)
-    if str(nuclear["channel"].iloc[0]).lower() == "phase" and segmenter is None:
+    kind = str(nuclear["channel"].iloc[0]).lower()
+    if kind == "unknown" and segmenter is None and _unnamed_phase(nuclear, folder):
+        kind = "phase"
+    if kind == "phase" and segmenter is None:
         return _confluence_as_measure(nuclear, diameter, jobs, scheduler, cache_dir, progress)
     records = count_frames(
         nuclear,
@@ -485,6 +489,39 @@ def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataF
         cache_dir=cache_dir,
         progress=progress,
     )
+
+
+#: Frames read to tell phase contrast from fluorescence when no channel is named.
+PHASE_SAMPLE = 6
+
+
+def _unnamed_phase(frames: pd.DataFrame, folder) -> bool:
+    """Whether frames that name no channel (no channel folder, no channel word) are phase
+    contrast: :func:`~incugrowth.image.looks_like_phase_contrast` of up to
+    :data:`PHASE_SAMPLE` frames of the latest time (the most cells), one per well, says so
+    for at least half of those that can be read. Says so in a warning when they are."""
+    from incugrowth.frames import read_frame
+    from incugrowth.image import looks_like_phase_contrast
+
+    latest = frames.sort_values("elapsed_h", ascending=False, kind="stable")
+    sample = latest.drop_duplicates("well").head(PHASE_SAMPLE)
+    votes = []
+    for path in sample["path"]:
+        try:
+            votes.append(looks_like_phase_contrast(read_frame(path)))
+        except IncugrowthError:  # an unreadable frame is reported when it is measured
+            continue
+    if not votes or 2 * sum(votes) < len(votes):
+        return False
+    warnings.warn(
+        f"{folder}: the frames name no channel (no red/ or phase/ folder, no channel word in "
+        f"their names) and look like phase contrast ({sum(votes)} of {len(votes)} frames "
+        "checked: cells darker and brighter than a grey background), so they are measured "
+        "by confluence; if they are fluorescence frames, put them in a folder named red/",
+        IncugrowthWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def _confluence_as_measure(phase, diameter, jobs, scheduler, cache_dir, progress):

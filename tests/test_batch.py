@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -393,3 +394,33 @@ def test_reused_memory_spares_the_page_faults_of_each_frame():
     # 34 000 faults); kept, the same memory serves every round
     assert runs["on"] < 100
     assert runs["off"] >= runs["on"]
+
+
+def test_frames_that_name_no_channel_are_told_apart_by_their_look(tmp_path):
+    """An export of one channel in a flat folder (no red/ or phase/ folder, no channel word):
+    fluorescence frames are counted; phase-contrast frames (simulated cells darker and
+    brighter than a grey dish) are measured by confluence, with a warning that says why and
+    how to have them counted instead."""
+    from incugrowth.simulate import simulate_experiment
+
+    sim = tmp_path / "sim"
+    simulate_experiment(
+        sim, frame_shape=(160, 200), times=[0, 48], wells=["A1", "A2"], jobs=1, progress=False
+    )
+    flat = tmp_path / "flat_phase"
+    (sim / "frames" / "phase").rename(flat)
+    with pytest.warns(IncugrowthWarning) as record:
+        counts = batch.count_folder(flat, jobs=1)
+    said = [str(w.message) for w in record if "name no channel" in str(w.message)]
+    assert len(said) == 1 and "look like phase contrast (2 of 2 frames" in said[0]
+    assert "folder named red/" in said[0] and str(flat) in said[0]
+    assert counts.attrs["measure"] == "confluence" and len(counts) == 4
+    assert counts["count"].equals(counts["confluence"]) and counts["count"].between(1, 99).all()
+
+    fluorescence = write_export(tmp_path / "export") / "red"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IncugrowthWarning)
+        counts = batch.count_folder(fluorescence.rename(tmp_path / "flat_red"), jobs=1)
+    assert counts.attrs["measure"] == "count"
+    assert counts["count"].tolist() == [truth_count(w, int(t)) for w, t in
+                                        zip(counts["well"], counts["elapsed_h"])]  # fmt: skip

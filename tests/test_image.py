@@ -1094,3 +1094,39 @@ def test_compiled_loops_work_where_numba_cannot_cache(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[1, 0, 2]"
+
+
+@pytest.fixture(scope="module")
+def simulated_frames(tmp_path_factory):
+    """Red and phase frames of the plate simulator, sparse to half covered."""
+    from incugrowth.frames import find_frames
+    from incugrowth.simulate import simulate_experiment
+
+    root = tmp_path_factory.mktemp("sim")
+    simulate_experiment(
+        root, frame_shape=(200, 260), times=[0, 48, 96], wells=["A1", "A12"], seed=3, jobs=1,
+        progress=False,
+    )  # fmt: skip
+    return find_frames(root / "frames")
+
+
+def test_phase_contrast_is_told_from_fluorescence(simulated_frames):
+    """Phase frames (cells darker and brighter than a grey dish) against fluorescence frames
+    (nuclei brighter than a dark background, sparse to dense), empty frames of either kind,
+    and scikit-image's phase-contrast photograph of a cell."""
+    from skimage.data import cell
+
+    from incugrowth.frames import read_frame
+    from incugrowth.image import looks_like_phase_contrast
+    from incugrowth.simulate import synthetic_frame
+
+    by_channel = simulated_frames.groupby("channel")["path"]
+    phase = [looks_like_phase_contrast(read_frame(p)) for p in by_channel.get_group("phase")]
+    assert len(phase) == 6 and all(phase)
+    assert not any(looks_like_phase_contrast(read_frame(p)) for p in by_channel.get_group("red"))
+    for n in (0, 20, 300):
+        assert not looks_like_phase_contrast(synthetic_frame(n, seed=n)[0])
+    rng = np.random.default_rng(0)
+    assert not looks_like_phase_contrast(np.clip(rng.normal(120, 3, (200, 200)), 0, 255))
+    assert not looks_like_phase_contrast(np.zeros((64, 64), dtype=np.uint8))
+    assert looks_like_phase_contrast(cell())

@@ -4,7 +4,7 @@ Each function takes one 2-D frame (any real dtype, never modified) and returns p
 all are module-level functions, so they can be sent to process pools and Dask workers.
 """
 
-from incugrowth.image.confluence import phase_confluence, phase_mask
+from incugrowth.image.confluence import looks_like_phase_contrast, phase_confluence, phase_mask
 from incugrowth.image.diameter import estimate_diameter
 from incugrowth.image.measure import measure_frame
 from incugrowth.image.nuclei import count_nuclei, segment_nuclei
@@ -16,6 +16,7 @@ __all__ = [
     "flag_count_jumps",
     "focus_score",
     "frame_qc",
+    "looks_like_phase_contrast",
     "measure_frame",
     "phase_confluence",
     "phase_mask",

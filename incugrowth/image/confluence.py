@@ -8,7 +8,7 @@ import numpy as np
 from incugrowth.image._kernels import bin_counts, label_count
 from incugrowth.image._util import as_float_image, gaussian
 
-__all__ = ["phase_confluence", "phase_mask"]
+__all__ = ["looks_like_phase_contrast", "phase_confluence", "phase_mask"]
 
 
 def phase_mask(image, *, scale: float = 3.0, min_contrast: float = 2.0) -> np.ndarray:
@@ -100,3 +100,61 @@ def phase_confluence(image, *, scale: float = 3.0, min_contrast: float = 2.0) ->
     True
     """
     return float(100.0 * phase_mask(image, scale=scale, min_contrast=min_contrast).mean())
+
+
+def looks_like_phase_contrast(image) -> bool:
+    """Whether a frame looks like phase contrast rather than fluorescence.
+
+    A fluorescence frame shows objects brighter than a dark background, and nothing darker:
+    the frame less its background (a Gaussian of a twentieth of its smaller side, at least
+    8 pixels) is strongly right-skewed. A phase-contrast frame shows cells both darker
+    (their bodies) and brighter (their halos) than the grey dish: the skewness is near
+    zero, and about as many pixels lie far below the background as far above it. A frame
+    is taken for phase contrast when the skewness is below 0.75, the pixels more than 4
+    robust standard deviations below the background are at least half as many as those as
+    far above, and together they are at least 0.5 % of the frame (a frame of noise alone,
+    such as an empty well in either channel, is not phase contrast).
+
+    Parameters
+    ----------
+    image : (M, N) array
+        The frame, any real dtype. Not modified.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> dark = 0.05 + 0.005 * rng.standard_normal((200, 200))
+    >>> fluorescence = dark.copy()
+    >>> fluorescence[40:60, 40:60] = fluorescence[120:140, 100:120] = 0.8  # bright spots
+    >>> looks_like_phase_contrast(fluorescence)
+    False
+    >>> yy, xx = np.indices((200, 200))
+    >>> phase = 0.5 + 0.005 * rng.standard_normal((200, 200))  # a grey dish ...
+    >>> for y, x in rng.uniform(10, 190, (30, 2)):
+    ...     r = np.hypot(yy - y, xx - x)
+    ...     phase[r < 6] = 0.35  # ... dark cell bodies ...
+    ...     phase[(r >= 6) & (r < 7)] = 0.8  # ... in bright halos
+    >>> looks_like_phase_contrast(phase)
+    True
+    """
+    frame = as_float_image(image)
+    if frame.ndim != 2 or frame.size < 64:
+        return False
+    sigma = max(8.0, min(frame.shape) / 20)
+    detail = gaussian(frame, 1.0) - gaussian(frame, sigma)
+    sample = detail[::2, ::2].astype(np.float64).ravel()  # a regular sample is enough
+    middle = float(np.median(sample))
+    spread = 1.4826 * float(np.median(np.abs(sample - middle)))
+    deviation = sample - sample.mean()
+    variance = float(np.mean(deviation**2))
+    if not (spread > 0 and variance > 0):
+        return False
+    skewness = float(np.mean(deviation**3)) / variance**1.5
+    below = np.count_nonzero(sample < middle - 4 * spread) / sample.size
+    above = np.count_nonzero(sample > middle + 4 * spread) / sample.size
+    return bool(skewness < 0.75 and below >= 0.5 * above and below + above >= 0.005)

@@ -860,14 +860,17 @@ def _growth_metrics(tables, run, figs: _Figures, control, conds, colors) -> dict
 
 # Dose-response -----------------------------------------------------------------------------
 
-_RESPONSE_NAMES = {
-    # response: (shown as, potency, maximal effect, asymptote, area column, area name)
-    "gr": ("GR value", "GR50", "GRmax", "GRinf", "gr_aoc", "GR_AOC"),
-    "relative_count": ("Relative cell count", "IC50", "Emax", "Einf", "auc", "AUC"),
-    "dip_rate": ("DIP rate", "IC50", "Emax", "Einf", "activity_area", "Activity area"),
-    "pct_change": ("Change in cell count (%)", "IC50", "Emax", "Einf", "activity_area",
-                   "Activity area"),
-}  # fmt: skip
+
+def _response_names(word: str = "cell count") -> dict:
+    """response: (shown as, potency, maximal effect, asymptote, area column, area name), for
+    a run whose growth measure is `word` (``"cell count"`` or ``"confluence"``)."""
+    return {
+        "gr": ("GR value", "GR50", "GRmax", "GRinf", "gr_aoc", "GR_AOC"),
+        "relative_count": (f"Relative {word}", "IC50", "Emax", "Einf", "auc", "AUC"),
+        "dip_rate": ("DIP rate", "IC50", "Emax", "Einf", "activity_area", "Activity area"),
+        "pct_change": (f"Change in {word} (%)", "IC50", "Emax", "Einf", "activity_area",
+                       "Activity area"),
+    }  # fmt: skip
 
 
 def _truthy(v) -> bool:
@@ -909,9 +912,9 @@ def _with_ci(r: dict, name: str, digits: int = 3) -> str:
     return value
 
 
-def _fit_row(r: dict, unit: str) -> dict:
+def _fit_row(r: dict, unit: str, word: str = "cell count") -> dict:
     kind = str(r.get("response", ""))
-    shown, potency, emax, einf, area_col, area_name = _RESPONSE_NAMES.get(
+    shown, potency, emax, einf, area_col, area_name = _response_names(word).get(
         kind, (kind, "IC50", "Emax", "Einf", "auc", "AUC")
     )
     flat = _truthy(r.get("flat"))
@@ -1007,6 +1010,7 @@ def _dose_response_section(tables, run, figs: _Figures, control, colors) -> dict
     from incugrowth.report_figures import dose_response_figure
 
     dr = tables["dose_response"]
+    word = _measure_word(run)
     if dr is None:
         return {
             "note": "dose_response.csv is absent: no treatment was given at 4 or more doses "
@@ -1044,13 +1048,14 @@ def _dose_response_section(tables, run, figs: _Figures, control, colors) -> dict
             control_color=colors.get(ctrl, "#000000"),
             dose_unit=unit,
             title=title,
+            measure=word,
         )
         at = fits["at_h"].dropna() if "at_h" in fits.columns else pd.Series(dtype=float)
         series.append(
             {
                 "title": title,
                 "svg": figs.svg(fig, f"dose_response_{slug(title)}"),
-                "rows": [_fit_row(r, unit) for r in fits.to_dict("records")],
+                "rows": [_fit_row(r, unit, word) for r in fits.to_dict("records")],
                 "control": ctrl,
                 "at": _hours(float(at.iloc[0])) if len(at) else "",
                 "means": means,
@@ -1471,8 +1476,9 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
         cols = list(dr.columns)
         keys = [c for c in cols[: cols.index("response")] if c != "dose_unit"]
         n_series = len(dr.drop_duplicates(keys)) if keys else 1
-        names = {"gr": "GR values", "relative_count": "relative cell counts",
-                 "dip_rate": "DIP rates", "pct_change": "changes in cell count"}  # fmt: skip
+        word = _measure_word(run)
+        names = {"gr": "GR values", "relative_count": f"relative {word}",
+                 "dip_rate": "DIP rates", "pct_change": f"changes in {word}"}  # fmt: skip
         at = dr["at_h"].dropna() if "at_h" in dr.columns else pd.Series(dtype=float)
         timed = [names.get(k, str(k)) for k in dict.fromkeys(dr["response"]) if k != "dip_rate"]
         kinds = _list_text(timed) + (f" at {float(at.iloc[0]):g} h" if timed and len(at) else "")
@@ -1491,10 +1497,10 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
             "Wald intervals from the covariance of the fit (Student t with n \u2212 4 df), for "
             "EC50 and IC50 taken on log10 dose. An extra-sum-of-squares F test against a flat "
             "(constant) model decided whether the response depended on dose at all (P > 0.05: "
-            "flat, no IC50). GR50 is the dose at which GR = 0.5, the IC50 of relative count the "
+            f"flat, no IC50). GR50 is the dose at which GR = 0.5, the IC50 of relative {x} the "
             "dose at which it is 0.5, the IC50 of DIP rate the dose that halves the fitted "
             "rate without drug; GR_AOC is 1 minus the mean GR over the log10 dose range "
-            "(trapezoid rule) and AUC the mean relative count."
+            f"(trapezoid rule) and AUC the mean relative {x}."
         )
     return parts
 

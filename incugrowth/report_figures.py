@@ -443,12 +443,14 @@ def gr_heatmap_figure(
     return fig
 
 
-_RESPONSE_AXIS = {
-    "gr": "GR value",
-    "relative_count": "Relative cell count",
-    "dip_rate": "DIP rate (doublings/h)",
-    "pct_change": "Change in cell count (%)",
-}
+def _response_axis(response: str, measure: str = "cell count") -> str:
+    """The y-axis label of a fitted `response` of a run whose growth measure is `measure`."""
+    return {
+        "gr": "GR value",
+        "relative_count": f"Relative {measure}",
+        "dip_rate": "DIP rate (doublings/h)",
+        "pct_change": f"Change in {measure} (%)",
+    }.get(response, str(response))
 
 
 def dose_response_figure(
@@ -460,6 +462,7 @@ def dose_response_figure(
     dose_unit: str = "",
     title: str | None = None,
     panel_size: tuple[float, float] = (2.9, 2.6),
+    measure: str = "cell count",
 ) -> Figure:
     """One panel per fitted response of a dose series: each well against dose, and the fit.
 
@@ -475,6 +478,9 @@ def dose_response_figure(
         log-dose axis.
     color, control_color : str
         Colours of the treated and the control wells.
+    measure : str
+        The growth measure in words, for the axis labels: ``"cell count"`` or
+        ``"confluence"``.
 
     The fitted four-parameter log-logistic curve is drawn over the tested doses (a flat fit
     as a dashed horizontal line), and its IC50 (GR50 for GR values) by dotted lines.
@@ -527,7 +533,7 @@ def dose_response_figure(
             _mark_ic50(ax, fit, flat)
             _dose_ticks(ax, lo, hi, at_ctrl)
             ax.set_xlabel(f"Dose ({dose_unit})" if dose_unit else "Dose")
-            ax.set_ylabel(_RESPONSE_AXIS.get(fit["response"], str(fit["response"])))
+            ax.set_ylabel(_response_axis(fit["response"], measure))
         if title:
             fig.suptitle(title, fontsize=10)
     return fig

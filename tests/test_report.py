@@ -492,6 +492,26 @@ def test_dose_response_section_reports_the_fits(report):
     assert "Wald" in methods and "Hafner" in methods and "DIP" in methods
 
 
+def test_dose_response_of_a_confluence_run_speaks_of_confluence(report, tmp_path):
+    """A run whose growth measure is the phase confluence: the dose-response table, axes and
+    texts speak of relative confluence and the change in confluence, not of cell counts."""
+    outdir = tmp_path / "out"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    run = json.loads((outdir / "run.json").read_text(encoding="utf-8"))
+    run["parameters"]["measure"] = "confluence"
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    text = write_report(outdir, figures=False).read_text("utf-8")
+    body = html.unescape(_section(text, "doses"))
+    texts = _svg_texts(re.search(r"<svg\b.*?</svg>", body, re.S).group(0))
+    assert "Relative confluence" in texts and "Relative cell count" not in texts
+    assert "Relative confluence" in re.sub(r"<svg\b.*?</svg>", "", body, flags=re.S)
+    assert "IC50 of relative confluence the dose that halves the confluence" in body
+    methods = html.unescape(re.search(r'id="methods-text">(.*?)</p>', text, re.S).group(1))
+    assert "relative confluence" in methods and "AUC the mean relative confluence" in methods
+    for counting in ("relative count", "cell count", "Relative cell count"):
+        assert counting not in body and counting not in methods, counting
+
+
 @pytest.fixture(scope="module")
 def variant(report, tmp_path_factory):
     """The report rebuilt after two edits: the GR fit made flat, and one log-scale P value

@@ -616,6 +616,26 @@ def test_assumption_checks_known_values():
     assert ("log" in checks.loc["SD ratio (largest/smallest)", "note"]) is bool(ratio > 3)
 
 
+@pytest.mark.parametrize(
+    ("case", "w", "p_w", "f", "p_f"),
+    [
+        ("balanced", 0.973642451385, 0.53304099598, 0.466146917632, 0.90622603986),
+        ("unbalanced", 0.972350167899, 0.54776050212, 0.419658998446, 0.930495818576),
+        # R keeps the single-well cell in leveneTest (F 0.437217520427 on 10 and 18 df); without
+        # it, as here, R gives these values
+        ("holes", 0.969786122647, 0.553904582063, 0.415654303304, 0.910032439763),
+    ],
+)
+def test_assumption_checks_match_r(case, w, p_w, f, p_f):
+    """Rscript tests/r/assumption_checks.R: shapiro.test on the residuals of the two-way model
+    and car::leveneTest(center = median) over the cells."""
+    data = plate_with_holes() if case == "holes" else endpoint(case)
+    checks = stats.assumption_checks(data).set_index("test")
+    shapiro, bf = checks.loc["Shapiro-Wilk (residuals)"], checks.loc["Brown-Forsythe (cells)"]
+    assert_allclose([shapiro["statistic"], shapiro["p"]], [w, p_w], rtol=1e-8)
+    assert_allclose([bf["statistic"], bf["p"]], [f, p_f], rtol=1e-9)
+
+
 def test_assumption_checks_suggest_log_for_unequal_spread():
     rng = np.random.default_rng(5)
     data = pd.DataFrame(

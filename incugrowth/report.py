@@ -623,7 +623,6 @@ def _anova_kind(anova: pd.DataFrame | None) -> str:
 def _anova_rows(anova: pd.DataFrame | None) -> list[dict] | None:
     if anova is None:
         return None
-    total = anova["ss"].sum() if "ss" in anova.columns else np.nan
     rows = []
     for r in anova.to_dict("records"):
         p = r.get("p", np.nan)
@@ -631,7 +630,9 @@ def _anova_rows(anova: pd.DataFrame | None) -> list[dict] | None:
             {
                 "source": _term_name(r.get("source", "")),
                 "ss": format_number(r.get("ss")),
-                "pct": format_number(100 * r["ss"] / total, 3) if total and "ss" in r else "",
+                # Prism's % of total variation: SS over the total SS of the values (not over the
+                # sum of the Type III SS, which falls short of it when the design is unbalanced)
+                "pct": format_number(r.get("pct_total"), 3),
                 "df": "" if r.get("df") != r.get("df") else f"{float(r.get('df')):g}",
                 "ms": format_number(r.get("ms")),
                 "f": format_number(r.get("f")),

@@ -100,6 +100,44 @@ def test_pinned_type3_row():
     assert table.loc["Residual", "df"] == 21
 
 
+@pytest.mark.parametrize(
+    ("tag", "ss_total", "pct"),
+    [
+        ("balanced", 133333.392616, [4.834465567, 77.5548146, 13.67338344, 3.93733639]),
+        ("unbalanced", 121800.843649, [4.529743008, 74.33788865, 11.00340079, 4.093962532]),
+    ],
+)
+def test_percent_of_total_variation_is_prisms(tag, ss_total, pct):
+    """Rscript tests/r/percent_of_total.R: Prism's "% of total variation" is each term's SS over
+    the total SS of the values, 100 * SS / sum((y - mean(y))^2). With a missing well the Type III
+    SS add up to 114450.16 only, and dividing by that sum gave treatment 79.11 % instead of
+    Prism's 74.34 % (cell line 4.82 instead of 4.53, interaction 11.71 instead of 11.00)."""
+    table = stats.two_way_anova(endpoint(tag))
+    assert table.attrs["ss_total"] == pytest.approx(ss_total, rel=1e-10)
+    assert_allclose(table["pct_total"], pct, rtol=1e-8)
+    assert_allclose(table["pct_total"], 100 * table["ss"] / ss_total, rtol=1e-9)
+    # balanced: the terms and the residual add up to the total; unbalanced: to 114450.156624
+    added = {"balanced": 100.0, "unbalanced": 100 * 114450.156624 / 121800.843649}[tag]
+    assert table["pct_total"].sum() == pytest.approx(added, rel=1e-10)
+
+
+def test_report_shows_prisms_percent_of_total():
+    from incugrowth.report import _anova_rows
+
+    table = stats.two_way_anova(endpoint("unbalanced"))
+    rows = _anova_rows(table)
+    assert [r["pct"] for r in rows] == ["4.53", "74.3", "11.0", "4.09"]
+    # an anova.csv written before the column existed: left blank rather than guessed
+    assert {r["pct"] for r in _anova_rows(table.drop(columns="pct_total"))} == {""}
+
+
+def test_one_way_percent_of_total_adds_up():
+    one = endpoint("unbalanced").query("cell_line == 'M464'")
+    table = stats.endpoint_statistics(one)["anova"]
+    assert list(table.columns) == stats.ANOVA_COLUMNS
+    assert table["pct_total"].sum() == pytest.approx(100, rel=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # Dunnett against emmeans / multcomp
 
@@ -576,6 +614,26 @@ def test_assumption_checks_known_values():
     ratio = checks.loc["SD ratio (largest/smallest)", "statistic"]
     assert ratio == pytest.approx(sds.max() / sds.min(), rel=1e-12)
     assert ("log" in checks.loc["SD ratio (largest/smallest)", "note"]) is bool(ratio > 3)
+
+
+@pytest.mark.parametrize(
+    ("case", "w", "p_w", "f", "p_f"),
+    [
+        ("balanced", 0.973642451385, 0.53304099598, 0.466146917632, 0.90622603986),
+        ("unbalanced", 0.972350167899, 0.54776050212, 0.419658998446, 0.930495818576),
+        # R keeps the single-well cell in leveneTest (F 0.437217520427 on 10 and 18 df); without
+        # it, as here, R gives these values
+        ("holes", 0.969786122647, 0.553904582063, 0.415654303304, 0.910032439763),
+    ],
+)
+def test_assumption_checks_match_r(case, w, p_w, f, p_f):
+    """Rscript tests/r/assumption_checks.R: shapiro.test on the residuals of the two-way model
+    and car::leveneTest(center = median) over the cells."""
+    data = plate_with_holes() if case == "holes" else endpoint(case)
+    checks = stats.assumption_checks(data).set_index("test")
+    shapiro, bf = checks.loc["Shapiro-Wilk (residuals)"], checks.loc["Brown-Forsythe (cells)"]
+    assert_allclose([shapiro["statistic"], shapiro["p"]], [w, p_w], rtol=1e-8)
+    assert_allclose([bf["statistic"], bf["p"]], [f, p_f], rtol=1e-9)
 
 
 def test_assumption_checks_suggest_log_for_unequal_spread():

@@ -17,7 +17,7 @@ from incugrowth.stats._common import (
     _warn_all,
 )
 
-ANOVA_COLUMNS = ["source", "ss", "df", "ms", "f", "p", "partial_eta_sq"]
+ANOVA_COLUMNS = ["source", "ss", "df", "ms", "f", "p", "partial_eta_sq", "pct_total"]
 
 
 def _empty_anova(columns=ANOVA_COLUMNS) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def _check_two_way(frame: pd.DataFrame, a: str, b: str) -> None:
         )
 
 
-def _anova_frame(sources, ss, df, f, p, ss_resid, df_resid, attrs) -> pd.DataFrame:
+def _anova_frame(sources, ss, df, f, p, ss_resid, df_resid, ss_total, attrs) -> pd.DataFrame:
     ss = np.append(np.asarray(ss, float), ss_resid)
     df = np.append(np.asarray(df, float), df_resid)
     table = pd.DataFrame(
@@ -60,9 +60,10 @@ def _anova_frame(sources, ss, df, f, p, ss_resid, df_resid, attrs) -> pd.DataFra
             "f": np.append(np.asarray(f, float), np.nan),
             "p": np.append(np.asarray(p, float), np.nan),
             "partial_eta_sq": np.append(ss[:-1] / (ss[:-1] + ss_resid), np.nan),
+            "pct_total": 100.0 * ss / ss_total if ss_total > 0 else np.full(len(ss), np.nan),
         }
     )
-    table.attrs.update(attrs)
+    table.attrs.update(attrs | {"ss_total": ss_total})
     return table
 
 
@@ -79,6 +80,8 @@ def _fit_anova(frame: pd.DataFrame, dv: str, a: str, b: str | None, ss_type: int
         names |= {"C(b, Sum)": b, "C(a, Sum):C(b, Sum)": f"{a}:{b}"}
     fit = ols(formula, data=model).fit()
     raw = anova_lm(fit, typ=ss_type)
+    y = model["y"].to_numpy()
+    ss_total = float(np.sum((y - y.mean()) ** 2))
     terms = [t for t in raw.index if t in names]
     resid = raw.loc["Residual"]
     return _anova_frame(
@@ -89,6 +92,7 @@ def _fit_anova(frame: pd.DataFrame, dv: str, a: str, b: str | None, ss_type: int
         raw.loc[terms, "PR(>F)"],
         float(resid["sum_sq"]),
         float(resid["df"]),
+        ss_total,
         {
             "ss_type": ss_type,
             "dv": dv,
@@ -112,6 +116,13 @@ def two_way_anova(
     ``car::Anova(lm(y ~ a * b, contrasts = list(a = contr.sum, b = contr.sum)), type = 3)``
     in R; with balanced data Types II and III agree.
 
+    ``pct_total`` is Prism's "% of total variation": each term's sum of squares as a percentage
+    of the total sum of squares of the values about their grand mean (Prism's "Total" row;
+    eta squared, the R-squared of Maxwell and Delaney), ``100 * ss / sum((y - mean(y))**2)``.
+    With equal numbers of wells per cell the terms and the residual add up to 100 %; with
+    unequal numbers (a missing well) the Type III sums of squares do not add up to the total,
+    so neither do the percentages, as in Prism.
+
     Parameters
     ----------
     data : pandas.DataFrame
@@ -128,8 +139,9 @@ def two_way_anova(
     pandas.DataFrame
         One row a term: ``source`` (the factor names, ``"a:b"`` for the interaction and
         ``"Residual"``), ``ss``, ``df``, ``ms``, ``f``, ``p``, ``partial_eta_sq``
-        (``ss / (ss + ss_residual)``). ``attrs`` holds ``ms_resid``, ``df_resid``, ``n``,
-        ``ss_type`` and ``dv``.
+        (``ss / (ss + ss_residual)``), ``pct_total`` (percent of the total sum of squares, see
+        above). ``attrs`` holds ``ms_resid``, ``df_resid``, ``n``, ``ss_total``, ``ss_type`` and
+        ``dv``.
 
     Warns
     -----

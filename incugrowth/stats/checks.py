@@ -22,9 +22,12 @@ def assumption_checks(
 ) -> pd.DataFrame:
     """Normality of residuals and equality of variances across the cells of the design.
 
-    Shapiro-Wilk on the residuals of the cell-means model (each value minus its cell mean),
-    Brown-Forsythe (Levene's test centred on cell medians) across the cells with >= 2 wells,
-    and the ratio of the largest to the smallest cell SD.
+    Shapiro-Wilk on the residuals of the cell-means model (each value minus its cell mean; R
+    ``shapiro.test(residuals(lm(y ~ a * b)))``), Brown-Forsythe (Levene's test centred on cell
+    medians; R ``car::leveneTest(y ~ cell, center = median)``) across the cells with >= 2 wells,
+    and the ratio of the largest to the smallest cell SD. A cell of one well is left out of
+    Brown-Forsythe: its deviation from its own median is 0 by construction, not a measure of
+    spread (R keeps it, as one more numerator degree of freedom).
 
     Parameters
     ----------

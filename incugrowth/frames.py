@@ -10,8 +10,10 @@ Three layouts are recognised, in any folder depth under the folder given:
   (elapsed time from the scan folders, counted from the earliest scan).
 
 The channel comes from a channel word in the file name (``..._C4_1_red_01d23h34m.tif`` or a
-prefix part such as ``VID1630_Phase_C4_1_...``), from the archive code, or from the nearest
-per-channel folder (``phase/``, ``red/``, ``green/``, ...; case-insensitive). Archive codes follow
+prefix part such as ``VID1630_Phase_C4_1_...``; ``gfp`` is green, ``rfp`` and ``mcherry`` red),
+a one-letter code just before the well (``2101001_G_A1_1_...``: ``R`` red, ``G`` green, ``P``
+phase), from the archive code, or from the nearest per-channel folder (``phase/``, ``red/``,
+``green/``, ``GFP/``, ...; case-insensitive). Archive codes follow
 the IncuCyte S3/SX5 archive: ``Ph`` is phase contrast, ``C1`` the first fluorescence channel
 (green) and ``C2`` the second (red); the same mapping is used by public IncuCyte archive readers
 (e.g. the ``IncucyteSource`` of biomero-converter). A frame with no channel hint at all gets
@@ -54,11 +56,17 @@ _CHANNEL_WORDS = {
     "ph": "phase",
     "phasecontrast": "phase",
     "red": "red",
+    "rfp": "red",
+    "mcherry": "red",
     "green": "green",
+    "gfp": "green",
     "blue": "blue",
     "nir": "nir",
     "orange": "orange",
 }
+# One-letter channel codes, recognised as the last prefix part only, just before the well
+# (``2101001_G_A1_1_04d00h00m.tif``: R red, G green, P phase).
+_SHORT_CODES = {"r": "red", "g": "green", "p": "phase"}
 # Raw-archive channel codes (S3/SX5): C1 is the green, C2 the red fluorescence channel.
 _ARCHIVE_CODES = {"ph": "phase", "p": "phase", "c1": "green", "c2": "red"}
 
@@ -185,10 +193,14 @@ def _record(form: str, m: re.Match, well: str, *, elapsed_h=None, when=None) -> 
     channel = _channel_word(m["channel"])
     if channel is None:
         # A channel word among the prefix parts (e.g. "VID1630_Phase"); the last one wins.
-        for part in reversed(prefix.split("_")):
+        parts = prefix.split("_")
+        for part in reversed(parts):
             if part.lower() in _CHANNEL_WORDS:
                 channel = _CHANNEL_WORDS[part.lower()]
                 break
+        else:
+            if len(parts) > 1:  # a one-letter code just before the well ("2101001_G")
+                channel = _SHORT_CODES.get(parts[-1].lower())
     return {
         "form": form,
         "prefix": prefix,
@@ -319,11 +331,18 @@ def find_frames(folder: str | os.PathLike, *, channel: str | None = None) -> pd.
     duplicates = df.loc[dup, "path"].tolist()
     if duplicates:
         first = df.loc[dup].iloc[0]
+        prefixes = sorted(df.loc[df.duplicated(keys, keep=False), "prefix"].astype(str).unique())
+        several = (
+            f"; their names start {', '.join(prefixes[:4])}: if these are different plates or "
+            "channels, give each its own folder (a channel folder such as red/ or phase/)"
+            if len(prefixes) > 1
+            else ""
+        )
         warnings.warn(
             f"{root}: {len(duplicates)} duplicate frame(s) for one well, field, time and channel "
             f"were dropped (e.g. {Path(first['path']).name}: well {first['well']}, field "
             f"{first['field']}, {first['elapsed_h']:g} h, {first['channel']}); kept the first "
-            "path in sort order",
+            f"path in sort order{several}",
             IncugrowthWarning,
             stacklevel=2,
         )
@@ -421,7 +440,9 @@ _OTHER_MAGIC = {
 def read_frame(path: str | os.PathLike) -> np.ndarray:
     """Read one frame as a 2-D array, keeping its dtype (LZW and other codecs work).
 
-    A colour (RGB/RGBA) frame whose signal is in one channel only, as when a single
+    Of a pyramid (an image and its reduced-resolution copies, as the raw archive stores
+    frames), the full-resolution image is read. A colour (RGB/RGBA) frame whose signal is in
+    one channel only, as when a single
     fluorescence channel is exported in colour, gives that channel (e.g. the red one for a
     red fluorescence frame); a grey image stored as RGB gives its first channel. A colour
     overlay with signal in several channels, a multi-page stack, and anything that is not a
@@ -465,15 +486,21 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
         raise input_error(path, "not a TIFF file (unknown header); export the frames as TIFF")
     try:
         with tifffile.TiffFile(path) as tif:
-            n_pages = len(tif.pages)
-            if n_pages > 1:
-                raise input_error(
-                    path,
-                    f"is a stack of {n_pages} images; export one frame per file "
-                    "(<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif)",
-                )
-            page = tif.pages[0]
-            image = _read_plain(path, page)
+            first = 0
+            if len(tif.pages) > 1:
+                # reduced-resolution copies (the pyramid levels of a raw-archive frame,
+                # thumbnails) are not frames of their own
+                full = [i for i, p in enumerate(tif.pages) if not int(p.subfiletype) & 1]
+                if len(full) != 1:
+                    raise input_error(
+                        path,
+                        f"is a stack of {len(full)} images; export one frame per file "
+                        "(<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif)",
+                    )
+                first = full[0]
+            page = tif.pages[first]
+            # OpenCV reads a file's first image only
+            image = _read_plain(path, page) if first == 0 else None
             if image is None:
                 image = page.asarray()
     except IncugrowthError:

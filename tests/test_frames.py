@@ -40,6 +40,44 @@ def test_parse_channel_words_and_rejects():
         assert parse_frame_name(bad) is None, bad
 
 
+def test_one_letter_channel_codes_and_protein_names():
+    """R/G/P just before the well (as in 2101001_G_A1_1_04d00h00m.tif) and GFP/RFP/mCherry
+    as channel words; a one-letter part elsewhere in the prefix is not a channel."""
+    for code, channel in [("R", "red"), ("G", "green"), ("P", "phase"), ("p", "phase")]:
+        assert parse_frame_name(f"2101001_{code}_A1_1_04d00h00m.tif")["channel"] == channel
+    assert parse_frame_name("R_A1_1_04d00h00m.tif")["channel"] is None  # the whole prefix
+    assert parse_frame_name("exp_G_7_A1_1_04d00h00m.tif")["channel"] is None
+    assert parse_frame_name("VID1_GFP_B3_1_00d04h00m.tif")["channel"] == "green"
+    assert parse_frame_name("VID1_B3_1_mCherry_00d04h00m.tif")["channel"] == "red"
+
+
+def test_frames_of_one_letter_channels_and_gfp_folders(tmp_path):
+    """The three channels of one well, field and time told apart by R/G/P in their names are
+    three frames, not duplicates; the red one is counted. A GFP/ folder is green."""
+    for code in "RGP":
+        for t in ("00d00h00m", "04d00h00m"):
+            _tif(tmp_path / "idr" / "A1" / "field_1" / f"2101001_{code}_A1_1_{t}.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frames = find_frames(tmp_path / "idr")
+    assert sorted(frames["channel"].value_counts().items()) == [
+        ("green", 2), ("phase", 2), ("red", 2)
+    ]  # fmt: skip
+    red = select_channel(frames)
+    assert all("_R_" in Path(p).name for p in red["path"])
+    _tif(tmp_path / "gfp" / "GFP" / "VID1_B2_1_00d00h00m.tif")
+    _tif(tmp_path / "gfp" / "Phase" / "VID1_B2_1_00d00h00m.tif")
+    assert sorted(find_frames(tmp_path / "gfp")["channel"]) == ["green", "phase"]
+
+
+def test_duplicates_with_different_prefixes_say_to_separate_them(tmp_path):
+    _tif(tmp_path / "plateA_B2_1_00d00h00m.tif")
+    _tif(tmp_path / "plateB_B2_1_00d00h00m.tif")
+    with pytest.warns(IncugrowthWarning, match="names start plateA, plateB: if these are"):
+        frames = find_frames(tmp_path)
+    assert len(frames) == 1
+
+
 def test_find_frames_elapsed_layout_sorted_and_typed(tmp_path):
     names = [
         "red/VID1_B10_1_00d00h00m.tif",
@@ -199,6 +237,23 @@ def test_read_frame_is_quiet_about_private_tags_and_reports_damaged_strips(tmp_p
     with pytest.raises(IncugrowthError, match=r"V_B4_1_00d00h00m\.tif: truncated or damaged"):
         read_frame(damaged)
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("sub_ifds", [False, True])
+def test_read_frame_of_a_pyramid_gives_the_full_resolution_image(tmp_path, sub_ifds):
+    """A raw-archive frame stored with its reduced-resolution copies, as pages flagged
+    reduced-resolution or as SubIFDs: the full-resolution image is the frame."""
+    rng = np.random.default_rng(5)
+    full = rng.integers(0, 4000, (104, 140), dtype=np.uint16)
+    path = tmp_path / "A1-1-C2.tif"
+    with tifffile.TiffWriter(path) as tif:
+        if sub_ifds:
+            tif.write(full, subifds=2, compression="lzw")
+        else:
+            tif.write(full, compression="lzw")
+        for level in (2, 4):
+            tif.write(full[::level, ::level], subfiletype=1, compression="lzw")
+    np.testing.assert_array_equal(read_frame(path), full)
 
 
 def test_read_frame_single_channel_rgb_gives_that_channel(tmp_path):

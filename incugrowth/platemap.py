@@ -19,6 +19,8 @@ treatment ``"DMSO + Drug"``; ``dose`` is the concentration of the compound that 
 between such wells and is not the vehicle (a compound that also fills wells by itself at the
 same concentration); any other compound whose concentration varies is named with it
 (``"A + B 50 nM"``), so wells of different doses are never pooled. ``doses`` lists them all.
+The compounds (and the cell types of a co-culture, ``"M420 + CD8 T cells"``) are named in the
+order of the plate map's lists, whatever the order in which they were added to each well.
 """
 
 from __future__ import annotations
@@ -691,6 +693,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         raise input_error(path, f"malformed XML: {exc}") from None
     items: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = []
     listed: list[str] = []
+    rank = _reference_order(root)
     for element in root.iter():
         if _local(element.tag) != "well":
             continue
@@ -698,7 +701,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         if well in listed:
             raise input_error(path, f"well {well} is listed twice")
         listed.append(well)
-        found = _xml_items(element)
+        found = _xml_items(element, rank)
         if found is not None:
             items.append((well, *found))
     if not listed:
@@ -734,19 +737,38 @@ def _xml_well(element, path, plate_size) -> str:
     return f"{chr(65 + row)}{col + 1}"
 
 
-def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | None:
-    """The compounds ``(name, concentration, unit)`` and other annotations of a well."""
+def _reference_order(root) -> dict[tuple[str, str], int]:
+    """The rank of each ``(type, name)`` item: its place in the plate map's list of compounds,
+    cell types... (``referenceItems``), then of first use in a well for any item not listed."""
+    rank: dict[tuple[str, str], int] = {}
+    for element in root.iter():
+        if _local(element.tag) == "referenceItem":
+            rank.setdefault((element.get("type", ""), _item_name(element)), len(rank))
+    return rank
+
+
+def _item_name(ref) -> str:
+    return (ref.get("displayName") or ref.get("description") or "").strip()
+
+
+def _xml_items(element, rank) -> tuple[list[tuple[str, str, str]], dict[str, str]] | None:
+    """The compounds ``(name, concentration, unit)`` and other annotations of a well.
+
+    IncuCyte keeps a well's items in the order they were added to it, so "A + B" in one well
+    can be "B + A" in the next: they are taken in the order of ``rank``, the plate map's list.
+    """
     compounds: list[tuple[str, str, str]] = []
     values: dict[str, str] = {}
-    items = [item for item in element.iter() if _local(item.tag) == "wellItem"]
+    items = []
+    for item in element.iter():
+        if _local(item.tag) == "wellItem":
+            ref = next((r for r in item.iter() if _local(r.tag) == "referenceItem"), None)
+            items.append((item, "" if ref is None else _item_name(ref)))
     if not items:
         return None
-    for item in items:
+    items.sort(key=lambda pair: rank.get((pair[0].get("type", ""), pair[1]), len(rank)))
+    for item, name in items:
         kind = item.get("type", "")
-        ref = next((r for r in item.iter() if _local(r.tag) == "referenceItem"), None)
-        name = ""
-        if ref is not None:
-            name = (ref.get("displayName") or ref.get("description") or "").strip()
         if kind == "Compound":
             compounds.append(
                 (

@@ -473,6 +473,31 @@ def test_combination_keeps_both_concentrations_apart(tmp_path):
     assert len(conditions) == 4  # no two wells of different doses pooled
 
 
+def test_compounds_added_to_wells_in_either_order_are_one_treatment(tmp_path):
+    """IncuCyte lists a well's compounds as they were added: 'Lipofectamine + cGAMP' in one
+    well may be 'cGAMP + Lipofectamine' in the next; the treatment is one, in the order of
+    the plate map's compound list."""
+    lipo, cgamp = ("Lipofectamine", "1", "%"), ("2'3'-cGAMP", "25", "ug/ml")
+    wells = {"B2": [lipo], "B3": [lipo, cgamp], "B4": [cgamp, lipo], "B5": [cgamp, lipo]}
+    path = _xml_plate(tmp_path, wells)
+    plate = read_plate_map(path)
+    assert list(plate.treatment) == ["Lipofectamine"] + ["Lipofectamine + 2'3'-cGAMP"] * 3
+    assert list(plate.dose) == [1.0, 25.0, 25.0, 25.0]
+    assert list(plate.dose_unit) == ["%", "ug/ml", "ug/ml", "ug/ml"]
+    assert set(plate.doses.dropna()) == {"Lipofectamine 1 % + 2'3'-cGAMP 25 ug/ml"}
+    # the plate map's list of compounds sets the order, here cGAMP first
+    listed = ('<referenceItemManager><referenceItems><referenceItem type="Compound" '
+              "description=\"2'3'-cGAMP\" displayName=\"2'3'-cGAMP\" colorArgb=\"-1\" />"
+              '<referenceItem type="Compound" description="Lipofectamine" '
+              'displayName="Lipofectamine" colorArgb="-2" /></referenceItems>'
+              "</referenceItemManager>")  # fmt: skip
+    text = path.read_bytes().decode("utf-8-sig").replace("<plateMap>", "<plateMap>" + listed)
+    path.write_bytes(text.encode("utf-8-sig"))
+    plate = read_plate_map(path)
+    assert list(plate.treatment) == ["Lipofectamine"] + ["2'3'-cGAMP + Lipofectamine"] * 3
+    assert list(plate.dose) == [1.0, 25.0, 25.0, 25.0]
+
+
 def test_title_lines_above_the_long_header_are_skipped(tmp_path):
     text = "Plate map IFN experiment 3,,,\nseeded 25/11/2026,,,\nWell,Cell line,Treatment,Dose\n"
     text += "B2,M420,IFN gamma,100\nB3,M420,,\n"
@@ -491,6 +516,19 @@ def test_co_culture_keeps_both_cell_types(tmp_path):
     plate = read_plate_map(path)
     assert plate.cell_line.tolist() == ["M420 + CD8 T cells"]
     assert plate.treatment.tolist() == ["IFN gamma"] and plate.dose.tolist() == [100.0]
+
+
+def test_co_culture_added_in_either_order_is_one_cell_line(tmp_path):
+    path = _xml_plate(tmp_path, {"B2": [], "B3": []})
+    text = path.read_bytes().decode("utf-8-sig")
+    t_cells = ('<wellItem type="CellType" passage="1"><referenceItem type="CellType" '
+               'description="CD8 T cells" displayName="CD8 T cells" /></wellItem>')  # fmt: skip
+    b3 = '<well row="1" col="2"><items>'
+    text = text.replace("</items>", t_cells + "</items>", 1)  # B2: M420, then T cells
+    text = text.replace(b3, b3 + t_cells)  # B3: T cells, then M420
+    path.write_bytes(text.encode("utf-8-sig"))
+    plate = read_plate_map(path)
+    assert plate.cell_line.tolist() == ["M420 + CD8 T cells"] * 2
 
 
 @pytest.mark.parametrize(

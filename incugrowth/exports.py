@@ -6,11 +6,10 @@ table whose header starts ``Date Time<TAB>Elapsed<TAB>`` (or, in the plate layou
 ``Time Stamp:<TAB>...<TAB>Elapsed:<TAB>12<TAB>hours`` block per scan holding plate grids,
 each optionally under an ``Image 2`` or ``Std Err Img`` line; read as the equivalent table).
 Time is always taken from ``Elapsed`` (hours); ``Date Time`` follows the locale of the PC and
-is ignored. Column
-headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2`` when the plate
-map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an error column
-(``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``) or a plate-map group label
-(several wells pooled under one label).
+is ignored. Column headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2``
+when the plate map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an
+error column (``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``, also spelt out
+as ``B2 (Std Error)``) or a plate-map group label (several wells pooled under one label).
 Failed images, written as large negative numbers (about -4.29e8) or ``NA``, become missing.
 Numbers are read with a decimal point or a decimal comma, and with the thousands separators
 that Excel writes when an export is re-saved (``"1,234"``, ``1.234,5``, ``1 234``): which
@@ -54,8 +53,12 @@ _MISSING = {"", "NA", "N/A", "NAN", "#N/A", "NULL"}
 _HEADER_RE = re.compile(
     r"^\s*\"?date\s*time\"?\s*\t\s*\"?elapsed(\s*\((h|hr|hrs|hours?)\))?\"?\s*$", re.IGNORECASE
 )
+# "(Std Err Img)", "(Std Dev Well)", "(Std Err)", also spelt out: "(Std Error)", "(StDev)",
+# "(Standard Deviation Img)"
 _ERROR_SUFFIX_RE = re.compile(
-    r"\s*\(\s*std\.?\s*(dev|err)\.?(?:\s+(?:img|image|well))?\s*\)\s*$", re.IGNORECASE
+    r"\s*\(\s*(?:st\.?d?\.?|standard)\s*(dev|err)(?:iation|or)?\.?(?:\s+(?:img|image|well))?\s*\)"
+    r"\s*$",
+    re.IGNORECASE,
 )
 _TIME_STAMP_RE = re.compile(r"^\s*\"?time\s*stamp\s*:", re.IGNORECASE)
 _IMAGE_RE = re.compile(r"^(.*?)\s*,\s*image\s*0*(\d+)\s*$", re.IGNORECASE)

@@ -75,6 +75,24 @@ def test_s3_preamble_bom_crlf_and_error_columns_kept_apart():
     assert (df.unit == "1/Image").all()
 
 
+@pytest.mark.parametrize(
+    "suffix, column",
+    [("Std Error", "std_err"), ("Std Error Img", "std_err"), ("Std. Err.", "std_err"),
+     ("Standard Error Well", "std_err"), ("std err img", "std_err"), ("StdErr", "std_err"),
+     ("Std Deviation", "std_dev"), ("StDev", "std_dev"), ("Std Dev Image", "std_dev")],
+)  # fmt: skip
+def test_error_columns_spelt_out_stay_error_columns(tmp_path, suffix, column):
+    """'B2 (Std Error)' is B2's standard error, not a plate-map group named so."""
+    path = write_export(tmp_path / "x.txt", ["B2", f"B2 ({suffix})"], [[0, 100, 4.5]],
+                        preamble="Metric: Red Object Count (1/Image)\n")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_export(path)
+        export_to_counts(df)
+    assert len(df) == 1 and df.group.isna().all()
+    assert value_at(df, "B2", 0.0) == 100.0 and value_at(df, "B2", 0.0, column=column) == 4.5
+
+
 def test_one_line_preamble():
     df = read_export(DATA / "one_line_preamble.txt")
     assert df.attrs["preamble"] == {"Metric": "Phase Object Confluence (Percent)"}

@@ -382,8 +382,9 @@ def _is_blank(cells: list[str]) -> bool:
 
 
 def _grid_columns(cells: list[str]) -> int | None:
-    """Number of plate columns when ``cells`` is a grid header row ``name,1,2,...,N``."""
-    numbers = list(cells[1:])
+    """Number of plate columns when ``cells`` is a grid header row ``name,1,2,...,N`` (or
+    ``name,01,02,...``, as some plate-reader layouts write it)."""
+    numbers = [n.lstrip("0") for n in cells[1:]]
     while numbers and not numbers[-1]:
         numbers.pop()
     if len(numbers) in (12, 24) and numbers == [str(i) for i in range(1, len(numbers) + 1)]:

@@ -330,6 +330,15 @@ def test_xml_bad_wells(tmp_path):
             read_plate_map(path)
 
 
+def test_grid_with_zero_padded_column_numbers_and_lower_case_rows(tmp_path):
+    header = ";" + ";".join(f"{i:02d}" for i in range(1, 13)) + ";;"
+    text = (f"\ufeffCell line{header}\nb;;M420;M420;;;;;;;;;;;\n;;;;;;;;;;;;;;\n"
+            f"Treatment{header}\nb;;x;y;;;;;;;;;;;\n;;;;;;;;;;;;;;\n;;;;;;;;;;;;;;\n")  # fmt: skip
+    plate = read_plate_map(write(tmp_path, text))
+    assert plate.attrs["format"] == "grid"
+    assert list(plate.well) == ["B2", "B3"] and list(plate.treatment) == ["x", "y"]
+
+
 def test_grid_errors(tmp_path):
     header = "," + ",".join(str(i) for i in range(1, 13))
     only_cells = f"cell_line\n{header}\nA,M420\n"

@@ -6,12 +6,14 @@ table whose header starts ``Date Time<TAB>Elapsed<TAB>`` (or, in the plate layou
 ``Time Stamp:<TAB>...<TAB>Elapsed:<TAB>12<TAB>hours`` block per scan holding plate grids,
 each optionally under an ``Image 2`` or ``Std Err Img`` line; read as the equivalent table).
 Time is always taken from ``Elapsed`` (hours); ``Date Time`` follows the locale of the PC and
-is ignored. Column
-headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2`` when the plate
-map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an error column
-(``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``) or a plate-map group label
-(several wells pooled under one label).
+is ignored. Column headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2``
+when the plate map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an
+error column (``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``, also spelt out
+as ``B2 (Std Error)``) or a plate-map group label (several wells pooled under one label).
 Failed images, written as large negative numbers (about -4.29e8) or ``NA``, become missing.
+Numbers are read with a decimal point or a decimal comma, and with the thousands separators
+that Excel writes when an export is re-saved (``"1,234"``, ``1.234,5``, ``1 234``): which
+mark is which is decided from the cells of the whole table.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from incugrowth._io import read_input
+from incugrowth._io import (
+    MixedNumbers,
+    NumberFormat,
+    clean_number,
+    is_plain_integer,
+    number_format,
+    plain_number,
+    read_input,
+)
 from incugrowth.errors import IncugrowthWarning, input_error
 from incugrowth.platemap import _decode, _try_well, well_sort_key
 
@@ -43,13 +53,24 @@ _MISSING = {"", "NA", "N/A", "NAN", "#N/A", "NULL"}
 _HEADER_RE = re.compile(
     r"^\s*\"?date\s*time\"?\s*\t\s*\"?elapsed(\s*\((h|hr|hrs|hours?)\))?\"?\s*$", re.IGNORECASE
 )
+# "(Std Err Img)", "(Std Dev Well)", "(Std Err)", also spelt out: "(Std Error)", "(StDev)",
+# "(Standard Deviation Img)"
 _ERROR_SUFFIX_RE = re.compile(
-    r"\s*\(\s*std\.?\s*(dev|err)\.?(?:\s+(?:img|image|well))?\s*\)\s*$", re.IGNORECASE
+    r"\s*\(\s*(?:st\.?d?\.?|standard)\s*(dev|err)(?:iation|or)?\.?(?:\s+(?:img|image|well))?\s*\)"
+    r"\s*$",
+    re.IGNORECASE,
 )
 _TIME_STAMP_RE = re.compile(r"^\s*\"?time\s*stamp\s*:", re.IGNORECASE)
 _IMAGE_RE = re.compile(r"^(.*?)\s*,\s*image\s*0*(\d+)\s*$", re.IGNORECASE)
 _UNIT_RE = re.compile(r"\(([^()]*)\)\s*$")
 _NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+# a comma, or a space or apostrophe between digit groups ("1 234", "1'234")
+_MARK_RE = re.compile(r",|\d[ \u00a0\u202f'\u2019]\d")
+_GROUP_MARK_RE = re.compile(r"\d[ \u00a0\u202f'\u2019]\d")
+_TWO_COMMAS_RE = re.compile(r",[^\t,]*,")
+# a comma not followed by three digits at the end of the cell: a decimal comma ("12,5")
+_DECIMAL_COMMA_RE = re.compile(r",(?!\d{3}\"?(?:\t|$))")
+_GROUPED_POINT_RE = re.compile(r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+")
 
 
 # --------------------------------------------------------------------------------------
@@ -65,7 +86,11 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
     path : str or path-like
         A metric export as written by IncuCyte ZOOM, S3 or SX5 (any preamble or none, CRLF
         or LF, UTF-8 with or without BOM, UTF-16, or Windows cp1252; decimal point or
-        decimal comma).
+        decimal comma, with or without thousands separators: a cell with both marks
+        (``1,234.5``, ``1.234,5``), a mark used twice (``1,234,567``) or a mark in any other
+        place than before the last three digits (``12,5``) decides; ``1,234`` beside integers
+        below 1000 written without a mark (``850``) is 1234; spaces and apostrophes between
+        groups of three digits are thousands separators).
     metric : str, optional
         The metric name to record. By default the ``Metric:`` line of the preamble, or the
         file stem when the preamble has none. When given, it replaces the preamble's.
@@ -88,14 +113,18 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
     ------
     IncugrowthError
         For a missing or empty file, no ``Date Time<TAB>Elapsed`` header, a truncated row,
-        a cell that is not a number, duplicate columns, or Elapsed times that do not
-        increase. The message names the file and line.
+        a cell that is not a number, numbers written two ways (``12,5`` and ``12.5``),
+        duplicate columns, or Elapsed times that do not increase. The message names the
+        file and line.
 
     Warns
     -----
     IncugrowthWarning
         Once per file when failed images (values <= -1e8, negative counts, ``NA`` or
-        empty cells) were set to missing, with how many and in which wells.
+        empty cells) were set to missing, with how many and in which wells; and when the
+        cells do not show which mark is the decimal mark (every mark has the form
+        ``1,234``), naming the reading taken: a comma as thousands separator (not for a
+        percentage), a point as decimal point.
 
     Examples
     --------
@@ -136,11 +165,13 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
         columns = _parse_columns(names[2:], path, header_line)
         cells, line_numbers = _split_rows(lines, header_at, len(names), path)
 
-    numbers, missing = _to_numbers(cells[:, 1:], names[1:], line_numbers, path)
+    name = metric if metric is not None else preamble.get("Metric") or Path(path).stem
+    unit = _UNIT_RE.search(name)
+    percent = unit is not None and unit.group(1).strip().lower() in ("percent", "%")
+    numbers, missing = _to_numbers(cells[:, 1:], names[1:], line_numbers, path, percent=percent)
     elapsed = _elapsed(numbers[:, 0], missing[:, 0], line_numbers, path)
     values, missing = numbers[:, 1:], missing[:, 1:]
 
-    name = metric if metric is not None else preamble.get("Metric") or Path(path).stem
     failed = _mark_failed(values, missing, columns, is_count="count" in name.lower())
     n_failed = _warn_failed(failed, columns, path)
     df = _assemble(values, elapsed, columns, name, Path(path).name)
@@ -349,26 +380,36 @@ def _split_rows(lines: list[str], header_at: int, n_names: int, path):
     return array, np.asarray(line_numbers)
 
 
-def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path):
+def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path, *, percent: bool):
     """Parse every cell at once: floats (NaN where missing) and the missing mask.
 
-    The whole table goes through one vectorised conversion; only the cells it cannot read
-    (missing markers, quoted numbers, typos) are looked at one by one.
+    The decimal mark and any thousands separators are decided from the cells of the whole
+    table (:func:`_number_format`). A table written as IncuCyte writes it goes through one
+    vectorised conversion; only the cells it cannot read (missing markers, quoted numbers,
+    typos) are looked at one by one.
     """
     n_rows, n_cols = cells.shape
     flat = cells.ravel()
     joined = "\t".join(flat)
-    if "," in joined and "." not in joined:
-        # decimal comma (the separator is still TAB); "." is in no cell, so no thousands marks
+    fmt = _number_format(cells, joined, names, line_numbers, path, percent=percent)
+    unreadable = np.zeros(flat.shape, dtype=bool)
+    if fmt.decimal == "," and "." not in joined and not _GROUP_MARK_RE.search(joined):
+        # decimal comma and no thousands marks: one replacement (the separator is still TAB)
         flat = np.array(joined.replace(",", ".").split("\t"), dtype=object)
+    elif "," in joined or _GROUP_MARK_RE.search(joined) or fmt.decimal == ",":
+        codes, uniques = pd.factorize(flat)
+        plain = [plain_number(text, fmt) for text in uniques]
+        unreadable = np.array([text is None for text in plain])[codes]
+        flat = np.array(["" if text is None else text for text in plain], dtype=object)[codes]
     numbers = pd.to_numeric(flat, errors="coerce").astype(float)
     missing = np.zeros(numbers.shape, dtype=bool)
-    for k in np.flatnonzero(np.isnan(numbers)):
+    for k in np.flatnonzero(np.isnan(numbers) & ~unreadable):
         text = _unquote(str(flat[k]))
         if text.upper() in _MISSING:
             missing[k] = True
         elif _NUMBER_RE.match(text):
             numbers[k] = float(text)
+    numbers[unreadable] = np.nan
     bad = (np.isnan(numbers) & ~missing) | np.isinf(numbers)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
@@ -379,6 +420,53 @@ def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path):
             line=int(line_numbers[r]),
         )
     return numbers.reshape(n_rows, n_cols), missing.reshape(n_rows, n_cols)
+
+
+def _number_format(cells, joined: str, names, line_numbers, path, *, percent: bool):
+    """The decimal mark and thousands separator of the table, decided from its cells.
+
+    Excel writes counts with thousands separators (``"1,234"``) when an export is re-saved;
+    IncuCyte itself writes a decimal comma or point, as the PC's locale has it. A mark that
+    the cells leave undecided is read with a warning naming the file and the reading.
+    """
+    if not _MARK_RE.search(joined):
+        if "." not in joined or not _only_grouped_points(cells.ravel()):
+            return NumberFormat()  # decimal points only (or no marks): as IncuCyte writes
+    elif "." not in joined and not _GROUP_MARK_RE.search(joined):
+        if not _TWO_COMMAS_RE.search(joined) and _DECIMAL_COMMA_RE.search(joined):
+            return NumberFormat(",", ".")  # decimal commas only ("12,5"): as IncuCyte writes
+    texts = pd.unique(cells.ravel())
+    # the values (not Elapsed) hold integers below 1000 written without a mark ("850")
+    plain = any(is_plain_integer(t) for t in pd.unique(cells[:, 1:].ravel()))
+    try:
+        fmt = number_format(texts, plain_integers=plain, at_most=100.0 if percent else None)
+    except MixedNumbers as exc:
+        r, c = (int(i[0]) for i in np.nonzero(np.vectorize(clean_number)(cells) == exc.text))
+        raise input_error(
+            path,
+            f"column {names[c]!r} has {exc.text!r} and elsewhere the file has {exc.other!r}: "
+            f"{exc.reason}; write every number of the file one way",
+            line=int(line_numbers[r]),
+        ) from None
+    if fmt.assumed:
+        warnings.warn(
+            f"{os.fspath(path)}: {fmt.assumed}, as the numbers do not show which mark is the "
+            "decimal mark; check the values, or export the metric again from IncuCyte",
+            IncugrowthWarning,
+            stacklevel=4,
+        )
+    return fmt
+
+
+def _only_grouped_points(flat) -> bool:
+    """Whether every cell with a point has the form of thousands marks (``"1.234"``)."""
+    found = False
+    for text in flat:
+        if "." in text:
+            if not _GROUPED_POINT_RE.fullmatch(clean_number(text)):
+                return False
+            found = True
+    return found
 
 
 def _elapsed(elapsed: np.ndarray, missing: np.ndarray, line_numbers, path) -> np.ndarray:

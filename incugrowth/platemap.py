@@ -19,6 +19,8 @@ treatment ``"DMSO + Drug"``; ``dose`` is the concentration of the compound that 
 between such wells and is not the vehicle (a compound that also fills wells by itself at the
 same concentration); any other compound whose concentration varies is named with it
 (``"A + B 50 nM"``), so wells of different doses are never pooled. ``doses`` lists them all.
+The compounds (and the cell types of a co-culture, ``"M420 + CD8 T cells"``) are named in the
+order of the plate map's lists, whatever the order in which they were added to each well.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from incugrowth._io import read_input
+from incugrowth._io import (
+    MixedNumbers,
+    NumberFormat,
+    is_plain_integer,
+    number_format,
+    plain_number,
+    read_input,
+)
 from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
 __all__ = [
@@ -87,7 +96,13 @@ _REQUIRED = ("cell_line", "treatment")
 _NO_DOSE = {"", "NA", "N/A", "NAN", "NONE", "-"}  # how R, Excel and people write "no dose"
 _WELL_RE = re.compile(r"^\s*([A-Za-z])\s*0*(\d+)\s*$")
 _UNIT_HEADER_RE = re.compile(r"^\s*(.*?)\s*[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$")
-_NUMBER_RE = re.compile(r"^\s*([-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+# a number (with thousands separators: "1,000", "1.000,5", "1 000") and the unit after it
+_NUMBER_RE = re.compile(
+    r"^\s*([-+]?(?:\d{1,3}(?:[,. \u00a0\u202f'\u2019]\d{3})+(?:[.,]\d*)?|\d+(?:[.,]\d*)?|[.,]\d+)"
+    r"(?:[eE][-+]?\d+)?)(?!\d)\s*(.*?)\s*$"
+)
+# the decimal mark of a CSV whose cells the separator leaves open (a comma CSV has points)
+_SEPARATOR_DECIMAL = {",": ".", ";": ","}
 
 
 # --------------------------------------------------------------------------------------
@@ -256,8 +271,22 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
     ------
     IncugrowthError
         For a missing or empty file, missing required columns (cell line and treatment), a
-        duplicate or unknown well, a dose that is not a number, malformed XML; the message
-        names the file and line (or well).
+        duplicate or unknown well, a dose that is not a number, doses written two ways
+        (``0,5`` and ``2.5``), malformed XML; the message names the file and line (or well).
+
+    Warns
+    -----
+    IncugrowthWarning
+        When the doses do not show which mark is the decimal mark (``1,000`` beside ``10``
+        in a semicolon-separated file), naming the reading taken.
+
+    Notes
+    -----
+    Doses are read with a decimal point or comma and with thousands separators, as Excel
+    writes them (``"1,000"``, ``1.000,5``, ``1 000``). Which mark is which is decided from
+    the dose cells of the file (a cell with both marks, a mark used twice, or a mark in any
+    other place than before the last three digits, as in ``0,5``); when they leave it open, a
+    comma-separated file has a decimal point and a semicolon-separated one a decimal comma.
 
     Examples
     --------
@@ -281,12 +310,11 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
         records, sizes_seen, fmt = _read_xml(data, path, plate_size)
     else:
         rows, sep = _csv_rows(_decode(data))
-        # "0,5" is a decimal comma only where the comma is not the separator
-        decimal_comma = sep != ","
+        decimal = _SEPARATOR_DECIMAL.get(sep)
         if _is_grid(rows):
-            records, fmt = _read_grid(rows, path, plate_size, decimal_comma), "grid"
+            records, fmt = _read_grid(rows, path, plate_size, decimal), "grid"
         else:
-            records, fmt = _read_long(rows, path, plate_size, decimal_comma), "long"
+            records, fmt = _read_long(rows, path, plate_size, decimal), "long"
         sizes_seen = [r["well"] for r in records]
     if not records:
         raise input_error(path, "the plate map has no wells in use")
@@ -354,8 +382,9 @@ def _is_blank(cells: list[str]) -> bool:
 
 
 def _grid_columns(cells: list[str]) -> int | None:
-    """Number of plate columns when ``cells`` is a grid header row ``name,1,2,...,N``."""
-    numbers = list(cells[1:])
+    """Number of plate columns when ``cells`` is a grid header row ``name,1,2,...,N`` (or
+    ``name,01,02,...``, as some plate-reader layouts write it)."""
+    numbers = [n.lstrip("0") for n in cells[1:]]
     while numbers and not numbers[-1]:
         numbers.pop()
     if len(numbers) in (12, 24) and numbers == [str(i) for i in range(1, len(numbers) + 1)]:
@@ -375,14 +404,46 @@ def _is_grid(rows) -> bool:
     return any(_grid_columns(cells) for _, cells in rows)
 
 
-def _parse_dose(text: str, path, line, well, *, decimal_comma: bool) -> tuple[float, str]:
+def _dose_format(doses: list[tuple[str, int | None, str]], path, decimal) -> NumberFormat:
+    """The decimal mark and thousands separator of the dose cells ``(text, line, well)``.
+
+    ``decimal`` is the mark that the CSV separator implies (a point in a comma-separated
+    file, a comma in a semicolon-separated one), used when the doses leave it open.
+    """
+    numbers = {}
+    for text, line, well in doses:
+        match = _NUMBER_RE.match(text) if text.upper() not in _NO_DOSE else None
+        if match is not None:
+            numbers.setdefault(match.group(1), (line, well))
+    try:
+        fmt = number_format(
+            numbers, plain_integers=any(map(is_plain_integer, numbers)), decimal=decimal
+        )
+    except MixedNumbers as exc:
+        line, well = numbers[exc.text]
+        where = f"well {well}: " if line is None else ""
+        raise input_error(
+            path,
+            f"{where}dose {exc.text!r} and elsewhere dose {exc.other!r}: {exc.reason}; write "
+            "every dose one way",
+            line=line,
+        ) from None
+    if fmt.assumed:
+        warnings.warn(
+            f"{os.fspath(path)}: dose {fmt.assumed}, as the doses do not show which mark is the "
+            "decimal mark; write the doses without thousands separators if this is wrong",
+            IncugrowthWarning,
+            stacklevel=4,
+        )
+    return fmt
+
+
+def _parse_dose(text: str, path, line, well, *, numbers: NumberFormat) -> tuple[float, str]:
     """A dose cell: number, optionally followed by its unit (``"100 ng/ml"``)."""
     if text.upper() in _NO_DOSE:
         return np.nan, ""
     match = _NUMBER_RE.match(text)
-    number = match.group(1) if match else None
-    if number is not None and "," in number:
-        number = number.replace(",", ".") if decimal_comma else None
+    number = plain_number(match.group(1), numbers) if match else None
     value = float(number) if number is not None else np.nan
     if number is None or not np.isfinite(value):
         where = f"well {well}: " if line is None else ""
@@ -408,7 +469,7 @@ def _merge_unit(inline: str, unit: str, path, line, dose_text: str) -> str:
     return unit or inline
 
 
-def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
+def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
     """Long CSV: a header naming the columns, then one row a well."""
     candidates = [
         i
@@ -461,6 +522,11 @@ def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
             + f"; header found: {found!r}",
             line=header_line,
         )
+    doses = []
+    if "dose" in seen:
+        at = seen["dose"]
+        doses = [(c[at], line, "") for line, c in rows[header_at + 1 :] if at < len(c) and c[at]]
+    numbers = _dose_format(doses, path, decimal)
     records: list[dict] = []
     first_line: dict[str, int] = {}
     for line, cells in rows[header_at + 1 :]:
@@ -491,19 +557,19 @@ def _read_long(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
         first_line[well] = line
         if not any(values.values()):
             continue  # a listed well with nothing in it is not in use
-        records.append(_record(well, values, path, line, decimal_comma, header_unit))
+        records.append(_record(well, values, path, line, numbers, header_unit))
     return records
 
 
 def _record(
-    well: str, values: dict[str, str], path, line, decimal_comma: bool, header_unit: str = ""
+    well: str, values: dict[str, str], path, line, numbers: NumberFormat, header_unit: str = ""
 ) -> dict:
     """One plate-map row from the text cells of a well (long or grid form).
 
     ``header_unit`` is the unit written in the dose column's header (``Dose (nM)``).
     """
     dose_text = values.pop("dose", "")
-    dose, inline_unit = _parse_dose(dose_text, path, line, well, decimal_comma=decimal_comma)
+    dose, inline_unit = _parse_dose(dose_text, path, line, well, numbers=numbers)
     unit = _merge_unit(inline_unit, values.pop("dose_unit", ""), path, line, dose_text)
     if header_unit and not np.isnan(dose):
         if unit and _unit_key(unit) != _unit_key(header_unit):
@@ -529,7 +595,7 @@ def _record(
     return record
 
 
-def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
+def _read_grid(rows, path, plate_size, decimal: str | None) -> list[dict]:
     """Grid CSV: one plate-shaped block per attribute."""
     blocks: dict[str, dict[str, str]] = {}
     block_line: dict[str, int] = {}
@@ -607,11 +673,13 @@ def _read_grid(rows, path, plate_size, decimal_comma: bool) -> list[dict]:
             + f"; blocks found: {found}",
         )
     wells = sorted({w for block in blocks.values() for w in block}, key=well_sort_key)
+    doses = [(text, line, well) for well, (text, line) in blocks.get("dose", {}).items()]
+    numbers = _dose_format(doses, path, decimal)
     records = []
     for well in wells:
         values = {name: block.get(well, ("", None))[0] for name, block in blocks.items()}
         line = blocks.get("dose", {}).get(well, ("", None))[1]
-        records.append(_record(well, values, path, line, decimal_comma, header_unit))
+        records.append(_record(well, values, path, line, numbers, header_unit))
     return records
 
 
@@ -626,6 +694,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         raise input_error(path, f"malformed XML: {exc}") from None
     items: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = []
     listed: list[str] = []
+    rank = _reference_order(root)
     for element in root.iter():
         if _local(element.tag) != "well":
             continue
@@ -633,7 +702,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         if well in listed:
             raise input_error(path, f"well {well} is listed twice")
         listed.append(well)
-        found = _xml_items(element)
+        found = _xml_items(element, rank)
         if found is not None:
             items.append((well, *found))
     if not listed:
@@ -643,7 +712,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
     for well, compounds, values in items:
         if compounds:
             values.update(_treatment_values(compounds, dose_choice[_names(compounds)]))
-        records.append(_record(well, values, path, None, decimal_comma=False))
+        records.append(_record(well, values, path, None, NumberFormat()))
     return records, listed, "xml"
 
 
@@ -669,19 +738,38 @@ def _xml_well(element, path, plate_size) -> str:
     return f"{chr(65 + row)}{col + 1}"
 
 
-def _xml_items(element) -> tuple[list[tuple[str, str, str]], dict[str, str]] | None:
-    """The compounds ``(name, concentration, unit)`` and other annotations of a well."""
+def _reference_order(root) -> dict[tuple[str, str], int]:
+    """The rank of each ``(type, name)`` item: its place in the plate map's list of compounds,
+    cell types... (``referenceItems``), then of first use in a well for any item not listed."""
+    rank: dict[tuple[str, str], int] = {}
+    for element in root.iter():
+        if _local(element.tag) == "referenceItem":
+            rank.setdefault((element.get("type", ""), _item_name(element)), len(rank))
+    return rank
+
+
+def _item_name(ref) -> str:
+    return (ref.get("displayName") or ref.get("description") or "").strip()
+
+
+def _xml_items(element, rank) -> tuple[list[tuple[str, str, str]], dict[str, str]] | None:
+    """The compounds ``(name, concentration, unit)`` and other annotations of a well.
+
+    IncuCyte keeps a well's items in the order they were added to it, so "A + B" in one well
+    can be "B + A" in the next: they are taken in the order of ``rank``, the plate map's list.
+    """
     compounds: list[tuple[str, str, str]] = []
     values: dict[str, str] = {}
-    items = [item for item in element.iter() if _local(item.tag) == "wellItem"]
+    items = []
+    for item in element.iter():
+        if _local(item.tag) == "wellItem":
+            ref = next((r for r in item.iter() if _local(r.tag) == "referenceItem"), None)
+            items.append((item, "" if ref is None else _item_name(ref)))
     if not items:
         return None
-    for item in items:
+    items.sort(key=lambda pair: rank.get((pair[0].get("type", ""), pair[1]), len(rank)))
+    for item, name in items:
         kind = item.get("type", "")
-        ref = next((r for r in item.iter() if _local(r.tag) == "referenceItem"), None)
-        name = ""
-        if ref is not None:
-            name = (ref.get("displayName") or ref.get("description") or "").strip()
         if kind == "Compound":
             compounds.append(
                 (

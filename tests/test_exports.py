@@ -75,6 +75,24 @@ def test_s3_preamble_bom_crlf_and_error_columns_kept_apart():
     assert (df.unit == "1/Image").all()
 
 
+@pytest.mark.parametrize(
+    "suffix, column",
+    [("Std Error", "std_err"), ("Std Error Img", "std_err"), ("Std. Err.", "std_err"),
+     ("Standard Error Well", "std_err"), ("std err img", "std_err"), ("StdErr", "std_err"),
+     ("Std Deviation", "std_dev"), ("StDev", "std_dev"), ("Std Dev Image", "std_dev")],
+)  # fmt: skip
+def test_error_columns_spelt_out_stay_error_columns(tmp_path, suffix, column):
+    """'B2 (Std Error)' is B2's standard error, not a plate-map group named so."""
+    path = write_export(tmp_path / "x.txt", ["B2", f"B2 ({suffix})"], [[0, 100, 4.5]],
+                        preamble="Metric: Red Object Count (1/Image)\n")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_export(path)
+        export_to_counts(df)
+    assert len(df) == 1 and df.group.isna().all()
+    assert value_at(df, "B2", 0.0) == 100.0 and value_at(df, "B2", 0.0, column=column) == 4.5
+
+
 def test_one_line_preamble():
     df = read_export(DATA / "one_line_preamble.txt")
     assert df.attrs["preamble"] == {"Metric": "Phase Object Confluence (Percent)"}
@@ -112,6 +130,91 @@ def test_decimal_comma_german_dates():
     assert value_at(df, "B3", 0.0) == pytest.approx(2.354702e07)
     assert sorted(df.elapsed_h.unique()) == [0.0, 6.5, 24.0]
     assert (df.unit == "µm²/Image").all()
+
+
+@pytest.mark.parametrize("name", ["excel_thousands_us.txt", "excel_thousands_de.txt"])
+def test_thousands_separators_of_an_export_resaved_by_excel(name):
+    """'1,204' (US Excel, quoted) and '1.204' (German Excel) are 1204 cells, not 1.204."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_export(DATA / name)
+    assert df.attrs["preamble"]["Metric"] == "Red Object Count (1/Well)"
+    b2 = df[df.well == "B2"].sort_values("elapsed_h")
+    b3 = df[df.well == "B3"].sort_values("elapsed_h")
+    assert list(b2.value) == [850.0, 975.0, 1102.0, 1263.0]
+    assert list(b3.value) == [1204.0, 1388.0, 1596.0, 12840.0]
+    assert list(b2.std_err) == [12.5, 14.0, 15.75, 18.0]
+    assert list(b3.std_err) == [20.25, 21.0, 22.5, 1003.5]
+    assert sorted(df.elapsed_h.unique()) == [0.0, 8.0, 16.0, 24.0]
+
+
+@pytest.mark.parametrize(
+    "cells, values",
+    [(["850", '"1,234"'], [850.0, 1234.0]),  # a plain integer beside: thousands
+     (['"1,234,567"', '"2,000"'], [1234567.0, 2000.0]),  # two groups: thousands
+     (["12,5", "1,234"], [12.5, 1.234]),  # "12,5" is a decimal comma, so "1,234" is 1.234
+     (["0,33", "1,25"], [0.33, 1.25]),
+     (["12.5", '"1,234.5"'], [12.5, 1234.5]),
+     (["12,5", "1.234,5"], [12.5, 1234.5]),  # German: thousands point, decimal comma
+     (["12,5", "1.234"], [12.5, 1234.0]),
+     (["12,5", "1 234,5"], [12.5, 1234.5]),  # French: space, no-break or narrow space
+     (["12,5", "1\u00a0234,5"], [12.5, 1234.5]),
+     (["12,5", "1\u202f234"], [12.5, 1234.0]),
+     (["850", "1 234"], [850.0, 1234.0]),
+     (["12.5", "1'234.5"], [12.5, 1234.5]),  # Swiss
+     (["2,354702E+07", "1,234"], [2.354702e07, 1.234]),
+     (["2.354702E+07", '"1,234"'], [2.354702e07, 1234.0]),
+     (["-1,234", "850"], [np.nan, 850.0])],  # a negative count is a failed image
+)  # fmt: skip
+def test_decimal_mark_and_thousands_separators_decided_from_the_cells(tmp_path, cells, values):
+    path = write_export(tmp_path / "x.txt", ["B2", "B3"], [[0, *cells]],
+                        preamble="Metric: Red Object Count (1/Image)\n")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error" if not np.isnan(values).any() else "ignore")
+        df = read_export(path)
+    assert df.value.tolist() == pytest.approx(values, nan_ok=True)
+
+
+def test_undecided_thousands_commas_are_read_as_thousands_with_a_warning(tmp_path):
+    path = write_export(tmp_path / "x.txt", ["B2", "B3"], [[0, '"1,204"', '"1,388"'],
+                        [24, '"2,410"', '"2,775"']])  # fmt: skip
+    with pytest.warns(
+        IncugrowthWarning, match=r"x.txt: '1,204' read as 1204: ',' taken as the thousands sep"
+    ):
+        df = read_export(path)
+    assert value_at(df, "B3", 24.0) == 2775.0
+
+
+def test_undecided_commas_of_a_percentage_are_decimal_commas(tmp_path):
+    """A confluence of '1,250' % cannot be 1250 %."""
+    path = write_export(tmp_path / "x.txt", ["B2"], [[0, "1,250"], [24, "12,125"]],
+                        preamble="Metric: Phase Object Confluence (Percent)\n")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_export(path)
+    assert list(df.value) == [1.25, 12.125]
+
+
+def test_points_that_could_be_thousands_separators_are_named_in_a_warning(tmp_path):
+    """IncuCyte writes a decimal point; '1.204' beside '850' may be German Excel's 1204."""
+    path = write_export(tmp_path / "x.txt", ["B2", "B3"], [[0, "850", "1.204"]])
+    with pytest.warns(IncugrowthWarning, match=r"'1.204' read as 1.204: '.' taken as the decimal"):
+        df = read_export(path)
+    assert value_at(df, "B3", 0.0) == 1.204
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [(["12,5", "12.5"], r"column 'B2' has '12,5' and elsewhere the file has '12.5': both ','"),
+     (["12,5", "1,234,567"], r"column 'B3' has '1,234,567' .* '12,5': ',' \(comma\) is used "
+      "both as the decimal mark and as the thousands separator"),
+     (["1,234.5", "1.234,5"], r"column 'B3' has '1.234,5' .* '1,234.5': both"),
+     (["1,23,456", "5"], r"column 'B2' has '1,23,456', expected a number")],
+)  # fmt: skip
+def test_numbers_written_two_ways_are_an_error_naming_the_cell(tmp_path, cells, message):
+    path = write_export(tmp_path / "x.txt", ["B2", "B3"], [[0, 1, 2], [6, *cells]])
+    with pytest.raises(IncugrowthError, match=rf"x.txt:3: {message}"):
+        read_export(path)
 
 
 def test_korean_dates_and_scientific_notation():

@@ -34,7 +34,8 @@ TOKENS = st.sampled_from(
      "2.354702E+07", "1", "0", "abc", ",", ";", '"', "well", "cell_line", "treatment", "dose",
      ",1,2,3,4,5,6,7,8,9,10,11,12", "A", "H", "<well row=\"1\" col=\"1\">", "</well>",
      "<wellItem type=\"Compound\" concentration=\"x\">", "µm²", "\ufeff", "Count", "Confluence",
-     "Time Stamp:\t", "Elapsed:\t", "\t1\t2\t3\n", "Image 1\n", "Std Err Img\n"]
+     "Time Stamp:\t", "Elapsed:\t", "\t1\t2\t3\n", "Image 1\n", "Std Err Img\n", '"1,234"',
+     "1.234,5", "1 234", "1\u202f234", "1,234,567", " (Std Error)", "<referenceItem "]
 )  # fmt: skip
 TEXT = st.lists(st.one_of(TOKENS, st.text(max_size=8)), max_size=40).map("".join)
 
@@ -136,3 +137,36 @@ def test_read_plate_map_arbitrary_text(text):
 @given(st.sampled_from([LONG_MAP, GRID_MAP, XML_MAP]), EDITS)
 def test_read_plate_map_mutated_valid_files(base, edits):
     _check_plate_map(_mutate(base, edits), ".PlateMap" if base is XML_MAP else ".csv")
+
+
+# Excel's "#,##0.00" in four locales: (thousands separator, decimal mark)
+LOCALES = [(",", "."), (".", ","), ("\u202f", ","), ("'", ".")]
+
+
+def _excel_number(cents: int, group: str, decimal: str) -> str:
+    whole, frac = divmod(abs(cents), 100)
+    text = f"{whole:,}".replace(",", group) + f"{decimal}{frac:02d}"
+    return ("-" if cents < 0 else "") + text
+
+
+@FUZZ
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**11), min_size=1, max_size=12),
+    st.sampled_from(LOCALES),
+    st.booleans(),
+)
+def test_numbers_with_thousands_separators_read_back_in_every_locale(cents, locale, quoted):
+    """An export re-saved by Excel with thousands separators reads back to its values."""
+    cells = [_excel_number(c, *locale) for c in cents]
+    if quoted:
+        cells = [f'"{c}"' for c in cells]
+    header = "\t".join(f"B{i}" for i in range(2, 2 + len(cells)))
+    text = "Metric: Red Object Area (um2/Image)\nDate Time\tElapsed\t" + header + "\n"
+    text += "1/1/2026\t0\t" + "\t".join(cells) + "\n"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.txt"
+        path.write_text(text, encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            df = read_export(path)
+    assert df["value"].tolist() == [c / 100 for c in cents]

@@ -105,6 +105,64 @@ def test_long_csv_semicolon_bom_and_header_spellings():
     assert at(plate, "C2").plate_side == "right"
 
 
+@pytest.mark.parametrize("name", ["excel_semicolon_thousands.csv", "excel_comma_thousands.csv"])
+def test_plate_map_resaved_by_excel_with_thousands_separators(name, recwarn):
+    """European Excel writes 1000 as '1.000' (beside '0,5'), US Excel as '"1,000"'."""
+    plate = read_plate_map(DATA / name)
+    assert list(plate.well) == ["B2", "B3", "B4", "B5"]  # "B02", "b3"; blank rows left out
+    assert list(plate.dose.fillna(-1)) == ([1000.0, 0.5, 2500.5, -1] if "semicolon" in name
+                                           else [1000.0, 100.0, 2500.5, -1])  # fmt: skip
+    assert list(plate.dose_unit) == ["nM", "nM", "nM", ""]
+    assert list(plate.treatment) == ["Drug", "Drug", "Drug", "untreated"]
+    assert list(plate.columns) == BASE
+    assert not recwarn.list
+
+
+@pytest.mark.parametrize(
+    "sep, doses, expected",
+    [(",", ['"1,000"', "10"], [1000.0, 10.0]),
+     (",", ['"1,000"', '"0,5"'], [1.0, 0.5]),  # a decimal comma, quoted in a comma CSV
+     (";", ["1.000", "10"], [1000.0, 10.0]),
+     (";", ["1,000", "0,5"], [1.0, 0.5]),
+     (";", ["1.000,5 nM", "10 nM"], [1000.5, 10.0]),
+     ("\t", ["1 000", "5"], [1000.0, 5.0]),  # not dose 1 with unit "000"
+     ("\t", ["1\u202f000 nM", "5 nM"], [1000.0, 5.0]),
+     ("\t", ["1,000", "5"], [1000.0, 5.0]),
+     ("\t", ["12,5", "1.000"], [12.5, 1000.0]),
+     (",", ['"1,000,000 pM"', "10 pM"], [1e6, 10.0]),
+     (",", ["2.5e3", '"1,000"'], [2500.0, 1000.0])],
+)  # fmt: skip
+def test_dose_thousands_separators_and_decimal_mark(tmp_path, recwarn, sep, doses, expected):
+    lines = [sep.join(["well", "cell_line", "treatment", "dose"])]
+    lines += [sep.join([f"B{i}", "M420", "drug", d]) for i, d in enumerate(doses, start=2)]
+    plate = read_plate_map(write(tmp_path, "\n".join(lines) + "\n"))
+    assert list(plate.dose) == expected
+    assert not recwarn.list
+
+
+def test_dose_that_could_be_read_both_ways_is_named_in_a_warning(tmp_path):
+    """In a semicolon CSV a comma is the decimal mark, but '1,000' beside '10' may be 1000."""
+    text = "well;cell_line;treatment;dose\nB2;M420;drug;1,000\nB3;M420;drug;10\n"
+    with pytest.warns(
+        IncugrowthWarning, match=r"plate.csv: dose '1,000' read as 1: ',' taken as the decimal"
+    ):
+        plate = read_plate_map(write(tmp_path, text))
+    assert list(plate.dose) == [1.0, 10.0]
+
+
+def test_doses_written_two_ways_are_an_error_naming_the_line(tmp_path):
+    text = "well\tcell_line\ttreatment\tdose\nB2\tM420\tdrug\t0,5\nB3\tM420\tdrug\t2.5\n"
+    with pytest.raises(
+        IncugrowthError, match=r"plate.csv:2: dose '0,5' and elsewhere dose '2.5': both ','"
+    ):
+        read_plate_map(write(tmp_path, text))
+    header = "," + ",".join(str(i) for i in range(1, 13))
+    text = (f"Cell line\n{header}\nB,,M420,M420\n\nTreatment\n{header}\nB,,drug,drug\n\n"
+            f'Dose\n{header}\nB,,"1,000,000","0,5"\n')  # fmt: skip
+    with pytest.raises(IncugrowthError, match=r"plate.csv:11: dose '1,000,000' and elsewhere"):
+        read_plate_map(write(tmp_path, text))
+
+
 def test_no_dose_markers(tmp_path):
     path = tmp_path / "na.csv"
     path.write_text("well,cell_line,treatment,dose\nB2,M420,untreated,NA\nB3,M420,x,-\n")
@@ -272,6 +330,15 @@ def test_xml_bad_wells(tmp_path):
             read_plate_map(path)
 
 
+def test_grid_with_zero_padded_column_numbers_and_lower_case_rows(tmp_path):
+    header = ";" + ";".join(f"{i:02d}" for i in range(1, 13)) + ";;"
+    text = (f"\ufeffCell line{header}\nb;;M420;M420;;;;;;;;;;;\n;;;;;;;;;;;;;;\n"
+            f"Treatment{header}\nb;;x;y;;;;;;;;;;;\n;;;;;;;;;;;;;;\n;;;;;;;;;;;;;;\n")  # fmt: skip
+    plate = read_plate_map(write(tmp_path, text))
+    assert plate.attrs["format"] == "grid"
+    assert list(plate.well) == ["B2", "B3"] and list(plate.treatment) == ["x", "y"]
+
+
 def test_grid_errors(tmp_path):
     header = "," + ",".join(str(i) for i in range(1, 13))
     only_cells = f"cell_line\n{header}\nA,M420\n"
@@ -415,6 +482,31 @@ def test_combination_keeps_both_concentrations_apart(tmp_path):
     assert len(conditions) == 4  # no two wells of different doses pooled
 
 
+def test_compounds_added_to_wells_in_either_order_are_one_treatment(tmp_path):
+    """IncuCyte lists a well's compounds as they were added: 'Lipofectamine + cGAMP' in one
+    well may be 'cGAMP + Lipofectamine' in the next; the treatment is one, in the order of
+    the plate map's compound list."""
+    lipo, cgamp = ("Lipofectamine", "1", "%"), ("2'3'-cGAMP", "25", "ug/ml")
+    wells = {"B2": [lipo], "B3": [lipo, cgamp], "B4": [cgamp, lipo], "B5": [cgamp, lipo]}
+    path = _xml_plate(tmp_path, wells)
+    plate = read_plate_map(path)
+    assert list(plate.treatment) == ["Lipofectamine"] + ["Lipofectamine + 2'3'-cGAMP"] * 3
+    assert list(plate.dose) == [1.0, 25.0, 25.0, 25.0]
+    assert list(plate.dose_unit) == ["%", "ug/ml", "ug/ml", "ug/ml"]
+    assert set(plate.doses.dropna()) == {"Lipofectamine 1 % + 2'3'-cGAMP 25 ug/ml"}
+    # the plate map's list of compounds sets the order, here cGAMP first
+    listed = ('<referenceItemManager><referenceItems><referenceItem type="Compound" '
+              "description=\"2'3'-cGAMP\" displayName=\"2'3'-cGAMP\" colorArgb=\"-1\" />"
+              '<referenceItem type="Compound" description="Lipofectamine" '
+              'displayName="Lipofectamine" colorArgb="-2" /></referenceItems>'
+              "</referenceItemManager>")  # fmt: skip
+    text = path.read_bytes().decode("utf-8-sig").replace("<plateMap>", "<plateMap>" + listed)
+    path.write_bytes(text.encode("utf-8-sig"))
+    plate = read_plate_map(path)
+    assert list(plate.treatment) == ["Lipofectamine"] + ["2'3'-cGAMP + Lipofectamine"] * 3
+    assert list(plate.dose) == [1.0, 25.0, 25.0, 25.0]
+
+
 def test_title_lines_above_the_long_header_are_skipped(tmp_path):
     text = "Plate map IFN experiment 3,,,\nseeded 25/11/2026,,,\nWell,Cell line,Treatment,Dose\n"
     text += "B2,M420,IFN gamma,100\nB3,M420,,\n"
@@ -433,6 +525,19 @@ def test_co_culture_keeps_both_cell_types(tmp_path):
     plate = read_plate_map(path)
     assert plate.cell_line.tolist() == ["M420 + CD8 T cells"]
     assert plate.treatment.tolist() == ["IFN gamma"] and plate.dose.tolist() == [100.0]
+
+
+def test_co_culture_added_in_either_order_is_one_cell_line(tmp_path):
+    path = _xml_plate(tmp_path, {"B2": [], "B3": []})
+    text = path.read_bytes().decode("utf-8-sig")
+    t_cells = ('<wellItem type="CellType" passage="1"><referenceItem type="CellType" '
+               'description="CD8 T cells" displayName="CD8 T cells" /></wellItem>')  # fmt: skip
+    b3 = '<well row="1" col="2"><items>'
+    text = text.replace("</items>", t_cells + "</items>", 1)  # B2: M420, then T cells
+    text = text.replace(b3, b3 + t_cells)  # B3: T cells, then M420
+    path.write_bytes(text.encode("utf-8-sig"))
+    plate = read_plate_map(path)
+    assert plate.cell_line.tolist() == ["M420 + CD8 T cells"] * 2
 
 
 @pytest.mark.parametrize(

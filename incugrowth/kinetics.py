@@ -219,7 +219,9 @@ def growth_table(
     """Counts and plate map to the growth table (well x time, with percent change).
 
     Wells with data but not in the plate map are left out with a warning; wells in the plate
-    map without data are reported the same way.
+    map without data are reported the same way. Wells of one condition (cell line, treatment,
+    dose) that the plate map gives different settings (:data:`SETTING_COLUMNS`, e.g. two
+    seeding densities) are pooled as replicates, with a warning.
 
     Returns
     -------
@@ -230,6 +232,7 @@ def growth_table(
     """
     wells = combine_fields(counts, how=how)
     check_plate_map(plate_map, wells["well"].unique())
+    _pooled_settings(plate_map)
     mapped = set(plate_map["well"])
     seen = set(wells["well"])
     wells = wells[wells["well"].isin(mapped)]
@@ -244,6 +247,47 @@ def growth_table(
     key = out["well"].map(well_sort_key)
     out = out.assign(_k=key).sort_values(["_k", "elapsed_h"]).drop(columns="_k")
     return out.reset_index(drop=True)
+
+
+#: Plate-map annotations under which wells are different conditions when they differ: the
+#: growth condition of an IncuCyte .PlateMap, its cell types' seeding density and passage,
+#: and the same names in a CSV plate map (any column naming a seeding density counts too).
+SETTING_COLUMNS = ("growth_condition", "seeding_density", "passage", "medium")
+
+
+def _pooled_settings(plate_map: pd.DataFrame) -> list[str]:
+    """Warn when the wells of one condition (cell line, treatment, dose) differ in a setting
+    of :data:`SETTING_COLUMNS` (e.g. two seeding densities): they are pooled as replicates,
+    which is right only if the setting does not matter. Returns the warnings given."""
+    keys = [c for c in (*CONDITION, "dose_unit") if c in plate_map.columns]
+    settings = [c for c in plate_map.columns if c in SETTING_COLUMNS or "seeding" in str(c).lower()]
+    if not keys or not settings:
+        return []
+    said = []
+    for column in settings:
+        values = plate_map[column].astype("string").str.strip().replace("", pd.NA)
+        if values.isna().all():
+            continue
+        groups = values.fillna("(none)").groupby(
+            [plate_map[k] for k in keys], dropna=False, sort=False
+        )
+        mixed = [(name, group.unique()) for name, group in groups if group.nunique() > 1]
+        if not mixed:
+            continue
+        examples = "; ".join(
+            " ".join(str(v) for v in (name if isinstance(name, tuple) else (name,))
+                     if pd.notna(v) and str(v) != "")
+            + f" ({', '.join(map(str, found[:4]))})"
+            for name, found in mixed[:3]
+        )  # fmt: skip
+        said.append(
+            f"plate map: {len(mixed)} condition(s) hold wells of different {column} "
+            f"(e.g. {examples}); they are pooled as replicates of one condition; if the "
+            f"{column} matters, name the conditions apart (in the treatment or cell line)"
+        )
+    for message in said:
+        warnings.warn(message, IncugrowthWarning, stacklevel=3)
+    return said
 
 
 def _condition_keys(df: pd.DataFrame) -> list[str]:

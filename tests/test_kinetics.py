@@ -100,6 +100,30 @@ def test_growth_table_merges_plate_and_reports_unmapped_wells():
     assert list(growth.columns[:3]) == ["well", "elapsed_h", "count"]
 
 
+def test_wells_of_one_condition_seeded_differently_are_pooled_with_a_warning():
+    """Two wells of one condition at two seeding densities (as an IncuCyte .PlateMap's
+    growth condition or cell-type seeding density says): pooled as replicates, and the
+    warning names the setting, the condition and the values; at one density, no warning."""
+    import warnings
+
+    plate = _plate().assign(treatment="untreated", dose=np.nan, dose_unit=np.nan)
+    plate["seeding_density"] = ["8000", "4000"]
+    with pytest.warns(IncugrowthWarning) as record:
+        growth = kinetics.growth_table(_counts(), plate)
+    said = [str(w.message) for w in record if "seeding_density" in str(w.message)]
+    assert len(said) == 1
+    assert "1 condition(s) hold wells of different seeding_density" in said[0]
+    assert "M407 untreated (8000, 4000)" in said[0] and "pooled as replicates" in said[0]
+    curves = kinetics.condition_curves(growth)
+    assert (curves["n_wells"] == 2).all()  # still pooled: the analysis goes on
+
+    plate["seeding_density"] = "8000"
+    plate["growth_condition"] = ["10% FBS", "10% FBS"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IncugrowthWarning)
+        kinetics.growth_table(_counts(), plate)
+
+
 def test_growth_table_without_any_mapped_well_is_an_error():
     plate = pd.DataFrame({"well": ["A1"], "cell_line": ["x"], "treatment": ["untreated"]})
     with pytest.warns(IncugrowthWarning), pytest.raises(IncugrowthError, match="plate map"):

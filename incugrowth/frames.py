@@ -489,8 +489,10 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
             first = 0
             if len(tif.pages) > 1:
                 # reduced-resolution copies (the pyramid levels of a raw-archive frame,
-                # thumbnails) are not frames of their own
+                # thumbnails: flagged so, or smaller than the largest image) are not frames
                 full = [i for i, p in enumerate(tif.pages) if not int(p.subfiletype) & 1]
+                largest = max(tif.pages[i].shape[:2] for i in full) if full else None
+                full = [i for i in full if tif.pages[i].shape[:2] == largest]
                 if len(full) != 1:
                     raise input_error(
                         path,

@@ -239,20 +239,19 @@ def test_read_frame_is_quiet_about_private_tags_and_reports_damaged_strips(tmp_p
     assert capfd.readouterr().err == ""
 
 
-@pytest.mark.parametrize("sub_ifds", [False, True])
-def test_read_frame_of_a_pyramid_gives_the_full_resolution_image(tmp_path, sub_ifds):
+@pytest.mark.parametrize("layout", ["flagged", "sub_ifds", "unflagged"])
+def test_read_frame_of_a_pyramid_gives_the_full_resolution_image(tmp_path, layout):
     """A raw-archive frame stored with its reduced-resolution copies, as pages flagged
-    reduced-resolution or as SubIFDs: the full-resolution image is the frame."""
+    reduced-resolution, as SubIFDs, or as plain smaller pages: the full-resolution image is
+    the frame."""
     rng = np.random.default_rng(5)
     full = rng.integers(0, 4000, (104, 140), dtype=np.uint16)
     path = tmp_path / "A1-1-C2.tif"
     with tifffile.TiffWriter(path) as tif:
-        if sub_ifds:
-            tif.write(full, subifds=2, compression="lzw")
-        else:
-            tif.write(full, compression="lzw")
+        tif.write(full, subifds=2 if layout == "sub_ifds" else 0, compression="lzw")
         for level in (2, 4):
-            tif.write(full[::level, ::level], subfiletype=1, compression="lzw")
+            kind = 0 if layout == "unflagged" else 1
+            tif.write(full[::level, ::level], subfiletype=kind, compression="lzw")
     np.testing.assert_array_equal(read_frame(path), full)
 
 

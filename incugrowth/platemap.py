@@ -94,6 +94,9 @@ _ALIASES = {
 }
 _REQUIRED = ("cell_line", "treatment")
 _NO_DOSE = {"", "NA", "N/A", "NAN", "NONE", "-"}  # how R, Excel and people write "no dose"
+# CSV cells that mean "no value" in any column: R's NA (write.csv writes it unquoted, but R and
+# pandas read a quoted "NA" as missing too) and Excel's #N/A; other words ("None") are kept
+_MISSING_CELLS = {"NA", "#N/A"}
 _WELL_RE = re.compile(r"^\s*([A-Za-z])\s*0*(\d+)\s*$")
 _UNIT_HEADER_RE = re.compile(r"^\s*(.*?)\s*[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$")
 # a number (with thousands separators: "1,000", "1.000,5", "1 000") and the unit after it
@@ -288,6 +291,12 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
     other place than before the last three digits, as in ``0,5``); when they leave it open, a
     comma-separated file has a decimal point and a semicolon-separated one a decimal comma.
 
+    In a CSV, a cell ``NA`` (R's missing value, quoted or not, as R and pandas read it) or
+    ``#N/A`` (Excel) is empty: a treatment ``NA`` is ``"untreated"``, a cell line ``NA`` is
+    NaN; any other word, such as ``None``, is kept as written. The row names that R writes by
+    default (a first column without a name, or without a header cell, numbering the rows 1,
+    2, 3...) are left out.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -346,7 +355,8 @@ def _decode(data: bytes) -> str:
 def _csv_rows(text: str) -> tuple[list[tuple[int, list[str]]], str]:
     """Rows of a CSV (separator ``,``, ``;`` or TAB) with their line numbers, cells stripped.
 
-    The separator is the one of the three that occurs most often in the first lines.
+    The separator is the one of the three that occurs most often in the first lines. A cell
+    ``NA`` (as R writes a missing value, quoted or not) or ``#N/A`` (Excel) is empty.
     """
     text = text.replace("\x00", "")
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
@@ -356,7 +366,8 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, list[str]]], str]:
     rows = []
     try:
         for cells in reader:
-            rows.append((reader.line_num, [c.strip() for c in cells]))
+            cells = [c.strip() for c in cells]
+            rows.append((reader.line_num, ["" if c in _MISSING_CELLS else c for c in cells]))
     except csv.Error:
         pass  # an unterminated quote: keep the rows read so far, later checks will complain
     return rows, sep
@@ -484,6 +495,9 @@ def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
         candidates[0],
     )
     header_line, header = rows[header_at]
+    row_names = _row_names(header, rows[header_at + 1 :])
+    if row_names and len(header) < row_names:
+        header = ["", *header]  # R's write.table names every column but the row names
     names, header_unit = [], ""
     for raw in header:
         name, unit = _column_name(raw)
@@ -493,6 +507,8 @@ def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if not name:
+            if i == 0 and row_names:
+                continue  # R's row names (write.csv's default row.names = TRUE): 1, 2, 3...
             if any(i < len(cells) and cells[i] for _, cells in rows[header_at + 1 :]):
                 raise input_error(
                     path, f"column {i + 1} has no name in the header", line=header_line
@@ -559,6 +575,25 @@ def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
             continue  # a listed well with nothing in it is not in use
         records.append(_record(well, values, path, line, numbers, header_unit))
     return records
+
+
+def _row_names(header: list[str], rows) -> int:
+    """The number of cells of each data row when its first cell holds R's row names.
+
+    R writes a data frame with its row names unless told not to: ``write.csv`` under an empty
+    header cell, ``write.table`` under no header cell at all (one name fewer than cells). They
+    are taken for row names only when the column is unnamed and numbers the rows 1, 2, 3...;
+    else 0.
+    """
+    data = [cells for _, cells in rows if not _is_blank(cells) and not cells[0].startswith("#")]
+    if not data or [c[0] for c in data] != [str(i) for i in range(1, len(data) + 1)]:
+        return 0
+    width = len(data[0])
+    if any(len(c) != width for c in data):
+        return 0
+    if width == len(header) + 1 or (width == len(header) and not _column_name(header[0])[0]):
+        return width
+    return 0
 
 
 def _record(

@@ -275,13 +275,18 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
     IncugrowthError
         For a missing or empty file, missing required columns (cell line and treatment), a
         duplicate or unknown well, a dose that is not a number, doses written two ways
-        (``0,5`` and ``2.5``), malformed XML; the message names the file and line (or well).
+        (``0,5`` and ``2.5``), malformed XML, a .PlateMap whose rows and cols are numbered
+        from 1 on a plate of the given size (none is 0 and one is 8 or 12 on a 96-well
+        plate); the message names the file and line (or well).
 
     Warns
     -----
     IncugrowthWarning
         When the doses do not show which mark is the decimal mark (``1,000`` beside ``10``
-        in a semicolon-separated file), naming the reading taken.
+        in a semicolon-separated file), naming the reading taken; and when, without
+        ``plate_format``, a .PlateMap looks numbered from 1 (none is 0, all fit rows 1-8 and
+        cols 1-12, one reaches 8 or 12): it is read from 0, as IncuCyte writes it, which
+        makes it a 384-well plate map.
 
     Notes
     -----
@@ -727,6 +732,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         raise input_error(path, f"malformed XML: {exc}", line=line) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding in the XML prolog
         raise input_error(path, f"malformed XML: {exc}") from None
+    _check_zero_based(root, path, plate_size)
     items: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = []
     listed: list[str] = []
     rank = _reference_order(root)
@@ -753,6 +759,41 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
 
 def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _check_zero_based(root, path, plate_size) -> None:
+    """Stop at (or, when the plate size is not given, warn about) a .PlateMap whose ``row`` and
+    ``col`` are numbered from 1: none is 0 and one reaches the plate's number of rows or
+    columns (``col="12"`` on a 96-well plate), which numbering from 0 cannot give."""
+    positions = []
+    for element in root.iter():
+        if _local(element.tag) == "well":
+            try:
+                positions.append((int(element.get("row")), int(element.get("col"))))
+            except (TypeError, ValueError):
+                return  # reported with the well
+    if not positions:
+        return
+    n_rows, n_cols = _shape(96 if plate_size is None else plate_size)
+    rows, cols = [r for r, _ in positions], [c for _, c in positions]
+    if not (1 <= min(rows) and max(rows) <= n_rows and 1 <= min(cols) and max(cols) <= n_cols):
+        return
+    if max(rows) < n_rows and max(cols) < n_cols:
+        return
+    size = 96 if plate_size is None else plate_size
+    reach = f"row {n_rows}" if max(rows) == n_rows else f"col {n_cols}"
+    problem = (
+        f"the wells look numbered from 1 (no row or col is 0, and {reach} is off a {size}-well "
+        "plate numbered from 0), but IncuCyte numbers .PlateMap rows and cols from 0"
+    )
+    if plate_size is not None:
+        raise input_error(path, f"{problem}: number them from 0 (row 0 is row A, col 0 column 1)")
+    warnings.warn(
+        f"{os.fspath(path)}: {problem}; read from 0, this is a 384-well plate map (row 1 col 1 "
+        "is B2); if it is a 96-well plate, number its rows and cols from 0",
+        IncugrowthWarning,
+        stacklevel=4,
+    )
 
 
 def _xml_well(element, path, plate_size) -> str:

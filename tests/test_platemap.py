@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +265,28 @@ def test_incucyte_platemap_xml_384():
     assert list(plate.well) == ["A1", "I13", "P24"]
     assert at(plate, "P24").treatment == "untreated"
     assert at(plate, "A1").seeding_density == 1000
+
+
+def test_a_platemap_numbered_from_1_is_not_read_shifted_in_silence(tmp_path):
+    # plate_96.PlateMap with every row and col one higher: col="12" cannot be numbered from 0
+    text = (DATA / "plate_96.PlateMap").read_text(encoding="utf-8-sig")
+    shifted = re.sub(
+        r'<well row="(\d+)" col="(\d+)"',
+        lambda m: f'<well row="{int(m[1]) + 1}" col="{int(m[2]) + 1}"',
+        text,
+    )
+    path = tmp_path / "from_1.PlateMap"
+    path.write_text(shifted, encoding="utf-8-sig")
+    with pytest.raises(IncugrowthError, match=r"from_1.PlateMap: the wells look numbered from 1"):
+        read_plate_map(path, plate_format=96)
+    with pytest.warns(IncugrowthWarning, match=r"from_1.PlateMap: .*numbered from 1.*384-well"):
+        plate = read_plate_map(path)
+    assert plate.attrs["plate_size"] == 384 and at(plate, "C3").cell_line == "M420"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numbered from 0, as IncuCyte writes it: no warning
+        assert read_plate_map(path, plate_format=384).attrs["plate_size"] == 384
+        assert read_plate_map(DATA / "plate_96.PlateMap").attrs["plate_size"] == 96
+        assert read_plate_map(DATA / "plate_384.PlateMap").attrs["plate_size"] == 384
 
 
 def test_plate_format_checks_and_forces_the_size(tmp_path):

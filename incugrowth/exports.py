@@ -7,9 +7,11 @@ table whose header starts ``Date Time<TAB>Elapsed<TAB>`` (or, in the plate layou
 each optionally under an ``Image 2`` or ``Std Err Img`` line; read as the equivalent table).
 Time is always taken from ``Elapsed`` (hours); ``Date Time`` follows the locale of the PC and
 is ignored. Column headers name a well (``B2``, or ``<plate-map label>: B2``, which is ``: B2``
-when the plate map is empty), an image of a well (``B2, Image 3``, ``: B2, Image 3``), an
-error column (``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``, also spelt out
-as ``B2 (Std Error)``) or a plate-map group label (several wells pooled under one label).
+when the plate map is empty, or ``<plate-map label> (B2)`` as newer software writes it), an
+image of a well (``B2, Image 3``, ``: B2, Image 3``, ``<label> (B2), Image 3``), an error
+column (``B2 (Std Err Img)``, ``A1 (Std Dev Well)``, ``: B2 (Std Err)``, also spelt out as
+``B2 (Std Error)``) or a plate-map group label (several wells pooled under one label; a label
+whose last parentheses hold anything but one well name, ``HEK 293 (LNP dynamic)``, is one).
 Failed images, written as large negative numbers (about -4.29e8) or ``NA``, become missing.
 Numbers are read with a decimal point or a decimal comma, and with the thousands separators
 that Excel writes when an export is re-saved (``"1,234"``, ``1.234,5``, ``1 234``): which
@@ -63,6 +65,8 @@ _ERROR_SUFFIX_RE = re.compile(
 _TIME_STAMP_RE = re.compile(r"^\s*\"?time\s*stamp\s*:", re.IGNORECASE)
 _IMAGE_RE = re.compile(r"^(.*?)\s*,\s*image\s*0*(\d+)\s*$", re.IGNORECASE)
 _UNIT_RE = re.compile(r"\(([^()]*)\)\s*$")
+# "<plate-map label> (B2)": a well name in the last parentheses
+_LABEL_WELL_RE = re.compile(r"^(.*?)\s*\(\s*([A-Za-z]\s*\d+)\s*\)$")
 _NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # a comma, or a space or apostrophe between digit groups ("1 234", "1'234")
 _MARK_RE = re.compile(r",|\d[ \u00a0\u202f'\u2019]\d")
@@ -101,7 +105,8 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
         One row per well (or image, or group label) and time point, with columns
         ``well`` (canonical "B2"; NaN for group-label columns), ``field`` (float, 1-based
         image number of ``B2, Image 3`` columns; NaN for well-level columns), ``group``
-        (the label of group-label columns, as written, e.g. ``"M420 IFN gamma"``; else NaN),
+        (the plate-map label, as written: of group-label columns, e.g. ``"M420 IFN gamma"``,
+        and of well columns written ``M420: B2`` or ``M420 (B2)``, e.g. ``"M420"``; else NaN),
         ``elapsed_h``, ``metric``, ``unit`` (from the metric name, e.g. ``"1/Image"``),
         ``value`` (NaN where missing), ``std_dev`` and ``std_err`` (from the matching
         ``(Std Dev ...)`` / ``(Std Err ...)`` columns, else NaN) and ``source`` (file name).
@@ -323,12 +328,18 @@ def _parse_column(name: str) -> tuple[str | float, float, str | float, str]:
     image = _IMAGE_RE.match(name)
     if image is not None and image.group(1):
         name, field = image.group(1).strip(), float(image.group(2))
-    well = _try_well(name)
+    well, label = _try_well(name), ""
     if well is None and ":" in name:
         # "<plate-map label>: B2" names one well (the label is empty when the plate map is)
-        well = _try_well(name.rpartition(":")[2])
+        label, _, rest = name.rpartition(":")
+        well = _try_well(rest)
+    if well is None:
+        # "<plate-map label> (B2)", as newer IncuCyte software writes the labels of a plate map
+        in_parens = _LABEL_WELL_RE.match(name)
+        if in_parens is not None:
+            label, well = in_parens.group(1), _try_well(in_parens.group(2))
     if well is not None:
-        return well, field, np.nan, kind
+        return well, field, label.strip() or np.nan, kind
     return np.nan, field, name, kind
 
 
@@ -339,7 +350,8 @@ def _parse_columns(names: list[str], path, header_line: int) -> list[tuple]:
         if not name:
             raise input_error(path, f"column {j} has no name in the header", line=header_line)
         well, field, group, kind = _parse_column(name)
-        identity = (str(well), str(field), str(group), kind)
+        # a well is one column whatever its label ("B2" and "M420: B2" are the same)
+        identity = (str(well), str(field), str(group) if isinstance(well, float) else "", kind)
         if identity in first_seen:
             other = first_seen[identity]
             same = "twice" if other == name else f"twice (as {other!r} and {name!r})"
@@ -535,17 +547,20 @@ def _assemble(values, elapsed, columns, metric: str, source: str) -> pd.DataFram
     """Turn the (time x column) matrix into long rows, std columns beside their values."""
 
     def identity(well, field, group) -> tuple[str, float, str]:
-        # NaN never equals itself, so a missing image number is keyed as -1
-        return str(well), -1.0 if np.isnan(field) else float(field), str(group)
+        # NaN never equals itself, so a missing image number is keyed as -1; a well is keyed
+        # without its label (its error column may be written without it)
+        label = str(group) if isinstance(well, float) else ""
+        return str(well), -1.0 if np.isnan(field) else float(field), label
 
     keys: dict[tuple, int] = {}
+    key_list: list[tuple] = []
     for well, field, group, _, _ in columns:
-        keys.setdefault(identity(well, field, group), len(keys))
-    key_list = [None] * len(keys)
-    for (well_s, field, group_s), k in keys.items():
-        well = well_s if well_s != "nan" else np.nan
-        group = group_s if well_s == "nan" else np.nan
-        key_list[k] = (well, np.nan if field < 0 else field, group, k)
+        key = identity(well, field, group)
+        if key not in keys:
+            keys[key] = len(keys)
+            key_list.append((well, field, group, keys[key]))
+        elif isinstance(key_list[keys[key]][2], float):
+            key_list[keys[key]] = (well, field, group, keys[key])  # the label, where written
     order = sorted(range(len(key_list)), key=lambda k: _key_order(key_list[k]))
     rank = np.empty(len(order), dtype=int)
     rank[order] = np.arange(len(order))
@@ -624,7 +639,9 @@ def read_exports(paths) -> pd.DataFrame:
     for i, frame in enumerate(frames):
         frame["_file"] = i
     combined = pd.concat(frames, ignore_index=True)
-    keys = ["metric", "well", "field", "group", "elapsed_h"]
+    # a well is the same well whatever its plate-map label in each file
+    combined["_group"] = combined["group"].where(combined["well"].isna())
+    keys = ["metric", "well", "field", "_group", "elapsed_h"]
     dup = combined.duplicated(subset=keys, keep=False)
     if dup.any():
         rows = combined[dup]
@@ -632,7 +649,7 @@ def read_exports(paths) -> pd.DataFrame:
         same = rows[
             (rows.metric == first.metric)
             & (rows.well.fillna("") == ("" if pd.isna(first.well) else first.well))
-            & (rows.group.fillna("") == ("" if pd.isna(first.group) else first.group))
+            & (rows._group.fillna("") == ("" if pd.isna(first._group) else first._group))
         ]
         files = list(dict.fromkeys(int(f) for f in same["_file"]))
         what = first.well if pd.notna(first.well) else first.group
@@ -643,7 +660,7 @@ def read_exports(paths) -> pd.DataFrame:
             f"metric {first.metric!r} for {what} at {first.elapsed_h:g} h is also in "
             f"{os.fspath(paths[files[0]])}: give each metric of a well once",
         )
-    combined = combined.drop(columns="_file")
+    combined = combined.drop(columns=["_file", "_group"])
     combined.attrs = {
         "preamble": {f.source.iloc[0]: f.attrs.get("preamble", {}) for f in frames},
         "n_failed": sum(f.attrs.get("n_failed", 0) for f in frames),

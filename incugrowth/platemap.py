@@ -94,6 +94,9 @@ _ALIASES = {
 }
 _REQUIRED = ("cell_line", "treatment")
 _NO_DOSE = {"", "NA", "N/A", "NAN", "NONE", "-"}  # how R, Excel and people write "no dose"
+# CSV cells that mean "no value" in any column: R's NA (write.csv writes it unquoted, but R and
+# pandas read a quoted "NA" as missing too) and Excel's #N/A; other words ("None") are kept
+_MISSING_CELLS = {"NA", "#N/A"}
 _WELL_RE = re.compile(r"^\s*([A-Za-z])\s*0*(\d+)\s*$")
 _UNIT_HEADER_RE = re.compile(r"^\s*(.*?)\s*[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$")
 # a number (with thousands separators: "1,000", "1.000,5", "1 000") and the unit after it
@@ -272,13 +275,18 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
     IncugrowthError
         For a missing or empty file, missing required columns (cell line and treatment), a
         duplicate or unknown well, a dose that is not a number, doses written two ways
-        (``0,5`` and ``2.5``), malformed XML; the message names the file and line (or well).
+        (``0,5`` and ``2.5``), malformed XML, a .PlateMap whose rows and cols are numbered
+        from 1 on a plate of the given size (none is 0 and one is 8 or 12 on a 96-well
+        plate); the message names the file and line (or well).
 
     Warns
     -----
     IncugrowthWarning
         When the doses do not show which mark is the decimal mark (``1,000`` beside ``10``
-        in a semicolon-separated file), naming the reading taken.
+        in a semicolon-separated file), naming the reading taken; and when, without
+        ``plate_format``, a .PlateMap looks numbered from 1 (none is 0, all fit rows 1-8 and
+        cols 1-12, one reaches 8 or 12): it is read from 0, as IncuCyte writes it, which
+        makes it a 384-well plate map.
 
     Notes
     -----
@@ -287,6 +295,12 @@ def read_plate_map(path: str | os.PathLike, *, plate_format=None) -> pd.DataFram
     the dose cells of the file (a cell with both marks, a mark used twice, or a mark in any
     other place than before the last three digits, as in ``0,5``); when they leave it open, a
     comma-separated file has a decimal point and a semicolon-separated one a decimal comma.
+
+    In a CSV, a cell ``NA`` (R's missing value, quoted or not, as R and pandas read it) or
+    ``#N/A`` (Excel) is empty: a treatment ``NA`` is ``"untreated"``, a cell line ``NA`` is
+    NaN; any other word, such as ``None``, is kept as written. The row names that R writes by
+    default (a first column without a name, or without a header cell, numbering the rows 1,
+    2, 3...) are left out.
 
     Examples
     --------
@@ -346,7 +360,8 @@ def _decode(data: bytes) -> str:
 def _csv_rows(text: str) -> tuple[list[tuple[int, list[str]]], str]:
     """Rows of a CSV (separator ``,``, ``;`` or TAB) with their line numbers, cells stripped.
 
-    The separator is the one of the three that occurs most often in the first lines.
+    The separator is the one of the three that occurs most often in the first lines. A cell
+    ``NA`` (as R writes a missing value, quoted or not) or ``#N/A`` (Excel) is empty.
     """
     text = text.replace("\x00", "")
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
@@ -356,7 +371,8 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, list[str]]], str]:
     rows = []
     try:
         for cells in reader:
-            rows.append((reader.line_num, [c.strip() for c in cells]))
+            cells = [c.strip() for c in cells]
+            rows.append((reader.line_num, ["" if c in _MISSING_CELLS else c for c in cells]))
     except csv.Error:
         pass  # an unterminated quote: keep the rows read so far, later checks will complain
     return rows, sep
@@ -484,6 +500,9 @@ def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
         candidates[0],
     )
     header_line, header = rows[header_at]
+    row_names = _row_names(header, rows[header_at + 1 :])
+    if row_names and len(header) < row_names:
+        header = ["", *header]  # R's write.table names every column but the row names
     names, header_unit = [], ""
     for raw in header:
         name, unit = _column_name(raw)
@@ -493,6 +512,8 @@ def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if not name:
+            if i == 0 and row_names:
+                continue  # R's row names (write.csv's default row.names = TRUE): 1, 2, 3...
             if any(i < len(cells) and cells[i] for _, cells in rows[header_at + 1 :]):
                 raise input_error(
                     path, f"column {i + 1} has no name in the header", line=header_line
@@ -559,6 +580,25 @@ def _read_long(rows, path, plate_size, decimal: str | None) -> list[dict]:
             continue  # a listed well with nothing in it is not in use
         records.append(_record(well, values, path, line, numbers, header_unit))
     return records
+
+
+def _row_names(header: list[str], rows) -> int:
+    """The number of cells of each data row when its first cell holds R's row names.
+
+    R writes a data frame with its row names unless told not to: ``write.csv`` under an empty
+    header cell, ``write.table`` under no header cell at all (one name fewer than cells). They
+    are taken for row names only when the column is unnamed and numbers the rows 1, 2, 3...;
+    else 0.
+    """
+    data = [cells for _, cells in rows if not _is_blank(cells) and not cells[0].startswith("#")]
+    if not data or [c[0] for c in data] != [str(i) for i in range(1, len(data) + 1)]:
+        return 0
+    width = len(data[0])
+    if any(len(c) != width for c in data):
+        return 0
+    if width == len(header) + 1 or (width == len(header) and not _column_name(header[0])[0]):
+        return width
+    return 0
 
 
 def _record(
@@ -692,6 +732,7 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
         raise input_error(path, f"malformed XML: {exc}", line=line) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding in the XML prolog
         raise input_error(path, f"malformed XML: {exc}") from None
+    _check_zero_based(root, path, plate_size)
     items: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = []
     listed: list[str] = []
     rank = _reference_order(root)
@@ -718,6 +759,41 @@ def _read_xml(data: bytes, path, plate_size) -> tuple[list[dict], list[str], str
 
 def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _check_zero_based(root, path, plate_size) -> None:
+    """Stop at (or, when the plate size is not given, warn about) a .PlateMap whose ``row`` and
+    ``col`` are numbered from 1: none is 0 and one reaches the plate's number of rows or
+    columns (``col="12"`` on a 96-well plate), which numbering from 0 cannot give."""
+    positions = []
+    for element in root.iter():
+        if _local(element.tag) == "well":
+            try:
+                positions.append((int(element.get("row")), int(element.get("col"))))
+            except (TypeError, ValueError):
+                return  # reported with the well
+    if not positions:
+        return
+    n_rows, n_cols = _shape(96 if plate_size is None else plate_size)
+    rows, cols = [r for r, _ in positions], [c for _, c in positions]
+    if not (1 <= min(rows) and max(rows) <= n_rows and 1 <= min(cols) and max(cols) <= n_cols):
+        return
+    if max(rows) < n_rows and max(cols) < n_cols:
+        return
+    size = 96 if plate_size is None else plate_size
+    reach = f"row {n_rows}" if max(rows) == n_rows else f"col {n_cols}"
+    problem = (
+        f"the wells look numbered from 1 (no row or col is 0, and {reach} is off a {size}-well "
+        "plate numbered from 0), but IncuCyte numbers .PlateMap rows and cols from 0"
+    )
+    if plate_size is not None:
+        raise input_error(path, f"{problem}: number them from 0 (row 0 is row A, col 0 column 1)")
+    warnings.warn(
+        f"{os.fspath(path)}: {problem}; read from 0, this is a 384-well plate map (row 1 col 1 "
+        "is B2); if it is a 96-well plate, number its rows and cols from 0",
+        IncugrowthWarning,
+        stacklevel=4,
+    )
 
 
 def _xml_well(element, path, plate_size) -> str:

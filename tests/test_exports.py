@@ -324,15 +324,67 @@ def test_colon_well_columns_of_an_export_without_plate_map():
 
 
 @pytest.mark.parametrize(
-    "header, well, field",
-    [("M420 IFN gamma 100 ng/ml: C4", "C4", None), (": C04, Image 2", "C4", 2.0),
-     ("HT1080: C4 (Std Err Img)", "C4", None)],
+    "header, well, field, label",
+    [("M420 IFN gamma 100 ng/ml: C4", "C4", None, "M420 IFN gamma 100 ng/ml"),
+     (": C04, Image 2", "C4", 2.0, None), ("HT1080: C4 (Std Err Img)", "C4", None, "HT1080"),
+     ("HeLa (5) 10K / well Dox 1 µg/mL (B2), Image 1", "B2", 1.0,
+      "HeLa (5) 10K / well Dox 1 µg/mL"),
+     ("M420 IFN gamma (100 ng/ml) (C04)", "C4", None, "M420 IFN gamma (100 ng/ml)"),
+     ("HT1080 (C4) (Std Err Img)", "C4", None, "HT1080"), ("(C4), Image 3", "C4", 3.0, None)],
 )  # fmt: skip
-def test_label_before_a_colon_names_a_well(tmp_path, header, well, field):
+def test_label_before_a_colon_or_a_well_in_parentheses_names_a_well(
+    tmp_path, header, well, field, label
+):
     path = write_export(tmp_path / "label.txt", [header], [[0, 7]])
     df = read_export(path)
-    assert df.well.tolist() == [well] and df.group.isna().all()
+    assert df.well.tolist() == [well]
+    assert df.group.tolist() == [label] or (label is None and df.group.isna().all())
     assert df.field.tolist()[0] == field or (field is None and np.isnan(df.field.tolist()[0]))
+    kind = "std_err" if "Std Err" in header else "value"
+    assert df[kind].tolist() == [7.0]
+
+
+@pytest.mark.parametrize(
+    "header", ["HEK 293 (LNP dynamic)", "M420 IFN gamma (100 ng/ml)", "M420 (B2, B3)",
+               "M420 (Z9)", "M420 (2)"],
+)  # fmt: skip
+def test_a_label_ending_in_other_parentheses_stays_a_group(tmp_path, header):
+    path = write_export(tmp_path / "label.txt", [header, "M420 (Std Err Img)"], [[0, 7, 1]])
+    df = read_export(path)
+    assert df.well.isna().all() and df.group.tolist() == [header, "M420"]
+    assert df.value.fillna(-1).tolist() == [7.0, -1] and df.std_err.fillna(-1).tolist() == [-1, 1.0]
+
+
+def test_labelled_well_columns_with_the_well_in_parentheses():
+    # newer IncuCyte software: "<plate-map label> (<well>), Image <n>", one preamble line
+    df = read_export(DATA / "label_well_image.txt")
+    assert list(df.well.unique()) == ["B2", "C2"]
+    assert sorted(df.field.unique()) == [1.0, 2.0]
+    assert set(df[df.well == "B2"].group) == {"HeLa (5) 10K / well Dox 1 µg/mL"}
+    assert set(df[df.well == "C2"].group) == {"HeLa (5) 10K / well DMSO 0.1 %"}
+    assert value_at(df, "B2", 4.0, field=1) == 140.0
+    assert value_at(df, "B2", 8.0, field=2) == 157.0
+    assert value_at(df, "C2", 0.0, field=1) == 130.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "group-label columns left out"
+        counts = export_to_counts(df, metric="label_well_image")
+    assert list(counts.well) == ["B2"] * 6 + ["C2"] * 6
+    b2_image_1 = counts[(counts.well == "B2") & (counts.field == 1)]
+    assert list(b2_image_1["count"]) == [120.0, 140.0, 161.0]
+    c2_image_2 = counts[(counts.well == "C2") & (counts.field == 2)]
+    assert list(c2_image_2["count"]) == [127.0, 149.0, 168.0]
+
+
+def test_a_well_written_with_two_labels_is_a_duplicate(tmp_path):
+    path = write_export(tmp_path / "twice.txt", ["HeLa: B2", "HeLa (B2)"], [[0, 7, 8]])
+    with pytest.raises(IncugrowthError, match="twice.txt:1: column 'HeLa \\(B2\\)' appears"):
+        read_export(path)
+    first = write_export(tmp_path / "plain.txt", ["B2"], [[0, 7]], "Metric: Count (1/Image)")
+    second = write_export(
+        tmp_path / "label.txt", ["HeLa (B2)"], [[0, 8]], "Metric: Count (1/Image)"
+    )
+    with pytest.raises(IncugrowthError, match="for B2 at 0 h is also in"):
+        read_exports([first, second])
 
 
 def test_label_with_several_wells_stays_a_group(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +171,44 @@ def test_no_dose_markers(tmp_path):
     assert read_plate_map(path).dose.isna().all()
 
 
+@pytest.mark.parametrize(
+    "name", ["r_write_csv.csv", "r_write_csv_no_row_names.csv", "r_write_table.tsv"]
+)
+def test_plate_maps_written_by_r(name):
+    # R writes a missing value as NA (unquoted) and, by default, the row names 1, 2, 3... in a
+    # first column without a name (write.csv) or without a header cell (write.table)
+    plate = read_plate_map(DATA / name)
+    assert list(plate.columns) == BASE + ["passage"]
+    assert list(plate.well) == ["B2", "B3", "B4", "C2", "C3"]
+    assert list(plate.treatment) == ["untreated", "IFN gamma", "IFN gamma", "IFN beta", "untreated"]
+    assert list(plate.dose.fillna(-1)) == [-1, 100.0, 100.0, 500.0, -1]
+    assert list(plate.dose_unit) == ["", "ng/ml", "ng/ml", "U/ml", ""]
+    assert list(plate.cell_line.fillna("-")) == ["M420", "M420", "-", "M464", "M464"]
+    assert list(plate.passage.fillna(-1)) == [12.0, 12.0, -1, 9.0, 9.0]
+
+
+@pytest.mark.parametrize("na", ["NA", '"NA"', "#N/A"])
+def test_na_cells_are_empty_but_other_words_are_kept(tmp_path, na):
+    path = write(tmp_path, f"well,cell_line,treatment,note\nB2,M420,{na},{na}\nB3,{na},None,\n"
+                 f"B4,{na},{na},{na}\n")  # fmt: skip
+    plate = read_plate_map(path)
+    assert list(plate.well) == ["B2", "B3"]  # B4 holds nothing: not in use
+    assert list(plate.treatment) == ["untreated", "None"]
+    assert plate.cell_line.tolist()[0] == "M420" and pd.isna(plate.cell_line.tolist()[1])
+    assert plate.note.isna().all()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"","well","cell_line","treatment"\n"2","B2","M420","x"\n"5","B3","M420","y"\n',
+     '"","well","cell_line","treatment"\n"a","B2","M420","x"\n',
+     '"well","cell_line","treatment"\n"2","B2","M420","x"\n'],
+)  # fmt: skip
+def test_an_unnamed_first_column_other_than_row_numbers_is_an_error(tmp_path, text):
+    with pytest.raises(IncugrowthError, match=r"plate.csv:(1: column 1 has no name|2: 4 cells)"):
+        read_plate_map(write(tmp_path, text))
+
+
 def test_long_csv_with_row_and_column_instead_of_well(tmp_path):
     path = tmp_path / "rc.csv"
     path.write_text("Row,Column,Cell line,Treatment\nB,3,M420,IFN beta\nP,24,M464,\n")
@@ -225,6 +265,28 @@ def test_incucyte_platemap_xml_384():
     assert list(plate.well) == ["A1", "I13", "P24"]
     assert at(plate, "P24").treatment == "untreated"
     assert at(plate, "A1").seeding_density == 1000
+
+
+def test_a_platemap_numbered_from_1_is_not_read_shifted_in_silence(tmp_path):
+    # plate_96.PlateMap with every row and col one higher: col="12" cannot be numbered from 0
+    text = (DATA / "plate_96.PlateMap").read_text(encoding="utf-8-sig")
+    shifted = re.sub(
+        r'<well row="(\d+)" col="(\d+)"',
+        lambda m: f'<well row="{int(m[1]) + 1}" col="{int(m[2]) + 1}"',
+        text,
+    )
+    path = tmp_path / "from_1.PlateMap"
+    path.write_text(shifted, encoding="utf-8-sig")
+    with pytest.raises(IncugrowthError, match=r"from_1.PlateMap: the wells look numbered from 1"):
+        read_plate_map(path, plate_format=96)
+    with pytest.warns(IncugrowthWarning, match=r"from_1.PlateMap: .*numbered from 1.*384-well"):
+        plate = read_plate_map(path)
+    assert plate.attrs["plate_size"] == 384 and at(plate, "C3").cell_line == "M420"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numbered from 0, as IncuCyte writes it: no warning
+        assert read_plate_map(path, plate_format=384).attrs["plate_size"] == 384
+        assert read_plate_map(DATA / "plate_96.PlateMap").attrs["plate_size"] == 96
+        assert read_plate_map(DATA / "plate_384.PlateMap").attrs["plate_size"] == 384
 
 
 def test_plate_format_checks_and_forces_the_size(tmp_path):

@@ -37,9 +37,10 @@ __all__ = [
 JOURNAL = "frame_counts.jsonl"
 _QC_FLAGS = ("out_of_focus", "saturated", "empty")
 #: Part of the journal key: raised when a record gains a field that older records lack, or
-#: a measurement changes (2: ``blank``; 3: the phase confluence's threshold), so that frames
+#: a measurement changes (2: ``blank``; 3: the phase confluence's threshold; 4: the focus
+#: score, noise-corrected and scaled to the nucleus size), so that frames
 #: measured before are measured again rather than misread or mixed with new values.
-_RECORD_VERSION = 3
+_RECORD_VERSION = 4
 
 
 def measure_path(
@@ -342,7 +343,9 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     Flags (``;``-joined in ``qc_flag``): ``unreadable`` (the file could not be read: count
     missing), ``blank`` (every pixel has the same value, e.g. a failed acquisition written
     as zeros: there is no image, so the count is missing, not 0), ``odd_size`` (not the
-    plate's usual frame size), ``out_of_focus``, ``saturated``, ``empty`` (no nucleus in a
+    plate's usual frame size), ``out_of_focus`` (below the focus threshold, or much less
+    sharp than the other frames of its well, see :func:`incugrowth.image.flag_focus_drops`),
+    ``saturated``, ``empty`` (no nucleus in a
     frame that has an image: a valid count of 0), and ``count_jump`` (a count far from its
     neighbours in time, see :func:`incugrowth.image.flag_count_jumps`). A blank frame
     carries none of the image-quality flags (``out_of_focus``, ``saturated``, ``empty``).
@@ -367,6 +370,8 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     for name in _QC_FLAGS:
         flags[name] = df[name].fillna(False).astype(bool) if name in df.columns else False
         flags[name] &= ~flags["blank"]
+    if "focus" in df.columns:
+        flags["out_of_focus"] |= _focus_drops(df, flags["blank"] | flags["empty"])
     flags["count_jump"] = _count_jumps(df)
     df["qc_flag"] = flags.apply(lambda r: ";".join(n for n, v in r.items() if v), axis=1)
     if flags["unreadable"].any():
@@ -408,6 +413,16 @@ def _sort_key(col: pd.Series) -> pd.Series:
     if col.name != "well":
         return col
     return col.map(lambda w: (str(w)[:1], int(str(w)[1:]) if str(w)[1:].isdigit() else 0))
+
+
+def _focus_drops(df: pd.DataFrame, skip: pd.Series) -> pd.Series:
+    """Frames much less sharp than the other frames of their well (see
+    :func:`incugrowth.image.flag_focus_drops`); `skip` frames (blank, empty: nothing in
+    focus) are neither judged nor counted in the well's median."""
+    from incugrowth.image import flag_focus_drops
+
+    focus = pd.to_numeric(df["focus"], errors="coerce").where(~skip)
+    return flag_focus_drops(df[["well"]].assign(focus=focus))
 
 
 def _count_jumps(df: pd.DataFrame) -> pd.Series:

@@ -1130,3 +1130,68 @@ def test_phase_contrast_is_told_from_fluorescence(simulated_frames):
     assert not looks_like_phase_contrast(np.clip(rng.normal(120, 3, (200, 200)), 0, 255))
     assert not looks_like_phase_contrast(np.zeros((64, 64), dtype=np.uint8))
     assert looks_like_phase_contrast(cell())
+
+
+def test_focus_score_sees_defocus_under_camera_noise():
+    """Defocus blurs the light, not the camera's noise: the plate simulator's out-of-focus
+    frames (nuclei blurred by 3.5 px, then shot and read noise) score well below the sharp
+    frames of the same scene. Left in, the noise made them score higher (0.17-0.19 against
+    0.09-0.14), so no defocused frame was flagged."""
+    from incugrowth.image import focus_score
+    from incugrowth.simulate import synthetic_frame
+
+    for n, seed in [(40, 1), (150, 2), (400, 3)]:
+        sharp = synthetic_frame(n, shape=(260, 352), seed=seed)[0]
+        blurred = synthetic_frame(n, shape=(260, 352), seed=seed, out_of_focus=True)[0]
+        assert focus_score(blurred) < 0.7 * focus_score(sharp), n
+
+
+def test_focus_score_is_scaled_to_the_nucleus_size():
+    """Sharp smooth nuclei 40 px across have little detail at the scale of 12 px nuclei and
+    would score as out of focus; given their diameter they score as sharp, and blurred by
+    0.3 diameters as out of focus."""
+    from incugrowth.image import focus_score
+    from incugrowth.image.qc import FOCUS_MIN
+
+    rng = np.random.default_rng(4)
+    centres = grid_centres((400, 400), 70, rng)
+    frame = nuclei_frame(centres, 20, (400, 400), noise=0.01, seed=4)
+    blurred = ndi.gaussian_filter(frame, 12) + 0.01 * rng.standard_normal(frame.shape)
+    assert focus_score(frame) < FOCUS_MIN  # at the scale of 12 px nuclei
+    assert focus_score(frame, diameter=40) > 1.5 * FOCUS_MIN
+    assert focus_score(blurred, diameter=40) < FOCUS_MIN
+
+
+def test_a_defocused_scan_is_flagged_against_the_other_frames_of_its_well(tmp_path):
+    """One well imaged five times, the third scan out of focus (a blur the absolute
+    threshold does not catch): batch counting flags that frame only."""
+    import tifffile
+
+    from incugrowth.batch import count_folder
+    from incugrowth.image import frame_qc
+    from incugrowth.simulate import synthetic_frame
+
+    red = tmp_path / "red"
+    red.mkdir()
+    for k, hours in enumerate([0, 12, 24, 36, 48]):
+        image = synthetic_frame(120 + 20 * k, shape=(260, 352), seed=k, out_of_focus=k == 2)[0]
+        tifffile.imwrite(red / f"VID1_B2_1_{hours // 24:02d}d{hours % 24:02d}h00m.tif", image)
+        if k == 2:
+            assert not frame_qc(image)["out_of_focus"]  # above the threshold for any frame
+    counts = count_folder(tmp_path, jobs=1)
+    assert counts["qc_flag"].tolist() == ["", "", "out_of_focus", "", ""]
+
+
+def test_flag_focus_drops_judges_groups_of_enough_frames():
+    from incugrowth.image import flag_focus_drops
+
+    frames = pd.DataFrame(
+        {
+            "well": ["B2"] * 5 + ["B3"] * 3,
+            "focus": [0.085, 0.09, 0.05, np.nan, 0.088, 0.08, 0.03, 0.082],
+        }
+    )
+    assert flag_focus_drops(frames).tolist() == [False, False, True] + [False] * 5
+    assert flag_focus_drops(frames, min_frames=3).tolist()[5:] == [False, True, False]
+    with pytest.raises(ValueError, match="`drop` must be between 0 and 1"):
+        flag_focus_drops(frames, drop=1.5)

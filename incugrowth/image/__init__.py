@@ -8,12 +8,13 @@ from incugrowth.image.confluence import looks_like_phase_contrast, phase_conflue
 from incugrowth.image.diameter import estimate_diameter
 from incugrowth.image.measure import measure_frame
 from incugrowth.image.nuclei import count_nuclei, segment_nuclei
-from incugrowth.image.qc import flag_count_jumps, focus_score, frame_qc
+from incugrowth.image.qc import flag_count_jumps, flag_focus_drops, focus_score, frame_qc
 
 __all__ = [
     "count_nuclei",
     "estimate_diameter",
     "flag_count_jumps",
+    "flag_focus_drops",
     "focus_score",
     "frame_qc",
     "looks_like_phase_contrast",

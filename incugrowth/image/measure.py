@@ -65,7 +65,7 @@ def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
         "count": int(areas.size),
         "diameter": float(diameter) if diameter is not None else float("nan"),
         "mean_area": float(areas.mean()) if areas.size else float("nan"),
-        **_frame_qc(array, frame, noise, labels),
+        **_frame_qc(array, frame, noise, labels, diameter=diameter if segmenter is None else None),
     }
 
 

@@ -593,6 +593,32 @@ def _endpoint_section(
     }
 
 
+def _endpoint_wells_text(end: pd.DataFrame, growth: pd.DataFrame | None) -> str:
+    """The wells the endpoint statistics used, as text: those with a value at the endpoint,
+    and how many wells of the plate had none there (missing, failed or without a baseline),
+    which the statistics left out.
+
+    Examples
+    --------
+    >>> end = pd.DataFrame({"well": ["B2", "B3", "B4"], "pct_change": [310.0, None, 290.0]})
+    >>> _endpoint_wells_text(end, None)
+    '2 wells (1 well without a value at the endpoint left out)'
+    >>> growth = pd.DataFrame({"well": ["B2", "B3", "B4", "B5"]})
+    >>> _endpoint_wells_text(end.fillna(300.0), growth)
+    '3 wells (1 well without a value at the endpoint left out)'
+    """
+    value = "pct_change" if "pct_change" in end.columns else "count"
+    used = end.loc[end[value].notna(), "well"].nunique() if value in end.columns else 0
+    wells = set(end["well"].dropna())
+    if growth is not None and "well" in growth.columns:
+        wells |= set(growth["well"].dropna())
+    lost = len(wells) - used
+    text = f"{used} well{'s' if used != 1 else ''}"
+    if lost:
+        text += f" ({lost} well{'s' if lost != 1 else ''} without a value at the endpoint left out)"
+    return text
+
+
 def _residual_row(anova: pd.DataFrame) -> pd.Series | None:
     mask = (
         anova["source"]
@@ -1638,7 +1664,7 @@ def methods_text(tables: dict, run: dict) -> str:
             f"The endpoint was requested at {asked:g} h; the nearest imaged time point, "
             f"{used:g} h, was used"
             + (f" (allowed distance {tol:g} h)" if tol is not None else "")
-            + f", with {end['well'].nunique()} wells."
+            + f", with {_endpoint_wells_text(end, growth)}."
         )
     elif asked is not None:
         parts.append(f"The endpoint ({asked:g} h) was not reached, so no endpoint test was made.")

@@ -772,3 +772,23 @@ def test_rate_span_of_wells_without_a_fit_is_left_blank():
     assert _span(unfit) == ""
     some = pd.DataFrame({"start_h": [0.0, np.nan, 4.0], "end_h": [72.0, np.nan, 96.0]})
     assert _span(some) == "0\u201396 h"
+
+
+def test_methods_count_only_the_wells_with_an_endpoint_value():
+    """A well whose endpoint image failed (or that had no baseline) is not in the endpoint
+    statistics: the methods give the number of wells the statistics used, and say how many
+    were left out, not the number of rows of endpoint.csv."""
+    counts = pd.DataFrame(
+        {"well": np.repeat(["B2", "B3", "B4", "B5"], 2), "elapsed_h": [0.0, 72.0] * 4,
+         "count": [100.0, 400.0, 110.0, np.nan, np.nan, 300.0, 90.0, 350.0]}
+    )  # fmt: skip
+    plate = pd.DataFrame(
+        {"well": ["B2", "B3", "B4", "B5"], "cell_line": "M420",
+         "treatment": ["untreated", "untreated", "IFN gamma", "IFN gamma"]}
+    )  # fmt: skip
+    with pytest.warns(UserWarning):
+        growth = kinetics.growth_table(counts, plate)
+        end = kinetics.endpoint(growth, 72.0)
+    run = {"parameters": {"exports": ["count.txt"], "endpoint_h": 72, "endpoint_tolerance_h": 6}}
+    text = methods_text({"growth": growth, "endpoint": end}, run)
+    assert "72 h, was used (allowed distance 6 h), with 2 wells (2 wells without a value" in text

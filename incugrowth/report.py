@@ -639,11 +639,32 @@ def _term_name(source) -> str:
     return name
 
 
-def _anova_kind(anova: pd.DataFrame | None) -> str:
-    """``Two-way`` when the table has an interaction term, else ``One-way``."""
-    if anova is None or "source" not in anova.columns:
-        return "Two-way"
+def _anova_kind(anova: pd.DataFrame | None, cell_lines: int | None = None) -> str:
+    """``Two-way`` when the table has an interaction term, else ``One-way``.
+
+    An ANOVA that was not computed (no table, or an empty one) is named by the design it
+    would have had: two-way when the endpoint has several cell lines (``cell_lines``), else
+    one-way.
+
+    Examples
+    --------
+    >>> one = pd.DataFrame({"source": ["treatment", "Residual"]})
+    >>> _anova_kind(one), _anova_kind(one.iloc[0:0], 5), _anova_kind(None, 1)
+    ('One-way', 'Two-way', 'One-way')
+    """
+    if anova is None or "source" not in anova.columns or anova.empty:
+        return "One-way" if cell_lines == 1 else "Two-way"
     return "Two-way" if anova["source"].astype(str).str.contains(":").any() else "One-way"
+
+
+def _n_cell_lines(tables: dict) -> int | None:
+    """Number of cell lines the endpoint statistics had (those of the growth table when
+    there is no endpoint table), or None when neither says."""
+    for name in ("endpoint", "growth"):
+        df = tables.get(name)
+        if df is not None and "cell_line" in df.columns and len(df):
+            return int(df["cell_line"].nunique())
+    return None
 
 
 def _anova_rows(anova: pd.DataFrame | None) -> list[dict] | None:
@@ -1382,12 +1403,13 @@ def _warnings(tables, run) -> dict:
     }
 
 
-def _outputs(outdir: Path) -> list[dict]:
+def _outputs(outdir: Path, *, anova_kind: str = "Two-way") -> list[dict]:
+    notes = {**_FILE_NOTES, "anova.csv": f"the {anova_kind.lower()} ANOVA table at the endpoint"}
     files = []
     names = {p.name for p in outdir.iterdir() if p.is_file()} | {"report.html"}
     for path in sorted(outdir / n for n in names):
         if not path.name.startswith("."):
-            note = _FILE_NOTES.get(path.name, "")
+            note = notes.get(path.name, "")
             size = _human_size(path.stat().st_size) if path.exists() else ""
             files.append({"name": path.name, "size": size, "note": note})
     folders = {
@@ -1789,6 +1811,7 @@ def write_report(
     experiment = _experiment(tables, run, figs, control, colors)
     word = _measure_word(run)
     endpoint = _endpoint_section(tables, figs, control, conds, colors, word)
+    kind = _anova_kind(tables["anova"], _n_cell_lines(tables))
     context = {
         "title": f"Growth report: {experiment['facts']['plate']}",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1803,7 +1826,7 @@ def write_report(
         "endpoint": endpoint,
         "findings": _findings(tables, control),
         "anova": _anova_rows(tables["anova"]),
-        "anova_kind": _anova_kind(tables["anova"]),
+        "anova_kind": kind,
         "dunnett": _dunnett_rows(tables["dunnett"]),
         "dunnett_level": (
             "Cell line"
@@ -1825,7 +1848,7 @@ def write_report(
         ),
         "warnings": _warnings(tables, run),
         "methods": methods_text(tables, run),
-        "outputs": _outputs(outdir),
+        "outputs": _outputs(outdir, anova_kind=kind),
         "timings": run.get("timings_s") or {},
         "environment": run.get("environment") or {},
         "Markup": Markup,

@@ -792,3 +792,23 @@ def test_methods_count_only_the_wells_with_an_endpoint_value():
     run = {"parameters": {"exports": ["count.txt"], "endpoint_h": 72, "endpoint_tolerance_h": 6}}
     text = methods_text({"growth": growth, "endpoint": end}, run)
     assert "72 h, was used (allowed distance 6 h), with 2 wells (2 wells without a value" in text
+
+
+def test_anova_not_computed_on_several_cell_lines_is_named_two_way(report, tmp_path):
+    """An ANOVA that could not be computed (a cell line without its control) on a plate of
+    three cell lines is the two-way ANOVA that is missing, not a one-way one."""
+    outdir = tmp_path / "noanova"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    anova = pd.read_csv(outdir / "anova.csv")
+    anova.iloc[0:0].to_csv(outdir / "anova.csv", index=False)
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    body = _section(text, "statistics")
+    assert "<h3>Two-way ANOVA</h3>" in body and "A two-way analysis of variance" in body
+    assert "one-way" not in body.lower()
+    outputs = _section(text, "files")
+    assert "the two-way ANOVA table at the endpoint" in outputs
+
+
+def test_output_list_names_a_one_way_anova_one_way(edited):
+    outputs = _section(edited[0], "files")
+    assert "the one-way ANOVA table at the endpoint" in outputs and "two-way" not in outputs

@@ -163,6 +163,11 @@ def run(
     """
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
+    if rate_window and rate_window[0] >= rate_window[1]:  # before any frame is counted
+        raise IncugrowthError(
+            f"rate window {rate_window[0]:g} {rate_window[1]:g}: the start must be before the "
+            f"end (e.g. {rate_window[1]:g} {rate_window[0]:g})"
+        )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     params = {

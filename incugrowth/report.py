@@ -756,7 +756,13 @@ def _growth_rate_rows(tables, control: str, conds: _Conditions) -> list[dict] | 
                 "n": int(len(r)),
                 "rate": format_number(mean, 3),
                 "rate_sd": format_number(r.std(ddof=1), 2) if len(r) > 1 else "",
-                "doubling": format_number(np.log(2) / mean, 3) if mean > 0 else "no growth",
+                "doubling": (
+                    ""
+                    if not len(r)
+                    else format_number(np.log(2) / mean, 3)
+                    if mean > 0
+                    else "no growth"
+                ),
                 "r2": format_number(sub["r_squared"].min(), 3) if "r_squared" in sub else "",
                 "span": _span(sub),
             }

@@ -173,3 +173,17 @@ def test_the_measure_of_an_export_follows_its_metric():
     frames = pd.DataFrame({"count": [10.0]})
     frames.attrs["measure"] = "confluence"
     assert _measure_of(frames) == "confluence"
+
+
+def test_a_rate_window_given_end_first_stops_the_run(tmp_path, capsys):
+    """``--rate-window 72 24`` used to give a growth-rate table without a single rate and a
+    report calling every condition 'no growth'; it is a usage error now, found before any
+    counting, and a window after the last image is a warning naming the wells without a rate."""
+    args = ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "--no-report"]
+    args += ["--no-figures"]
+    assert main([*args, "-o", str(tmp_path / "a"), "--rate-window", "72", "24"]) == 2
+    assert "rate window 72 24: the start must be before the end" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "counts.csv").exists()
+    assert main([*args, "-o", str(tmp_path / "b"), "--rate-window", "100", "120"]) == 0
+    warnings = json.loads((tmp_path / "b" / "run.json").read_text())["warnings"]
+    assert any(w.startswith("no growth rate for 90 of 90 well(s)") for w in warnings)

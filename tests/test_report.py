@@ -812,3 +812,28 @@ def test_anova_not_computed_on_several_cell_lines_is_named_two_way(report, tmp_p
 def test_output_list_names_a_one_way_anova_one_way(edited):
     outputs = _section(edited[0], "files")
     assert "the one-way ANOVA table at the endpoint" in outputs and "two-way" not in outputs
+
+
+def test_condition_without_a_growth_rate_is_not_called_no_growth(report, tmp_path):
+    """A condition none of whose wells could be fitted (no points in the rate window) has no
+    rate: its doubling time is left blank, while a shrinking condition is 'no growth'."""
+    outdir = tmp_path / "unfit"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    rates = pd.read_csv(outdir / "growth_rates.csv")
+    unfit = (rates["cell_line"] == "M420") & (rates["treatment"] == "IFN gamma")
+    rates.loc[unfit, ["rate_per_h", "rate_se", "doubling_time_h", "r_squared"]] = np.nan
+    rates.loc[unfit, ["start_h", "end_h"]] = np.nan
+    rates.loc[unfit, "n_points"] = 0
+    shrinking = (rates["cell_line"] == "M464") & (rates["treatment"] == "IFN gamma")
+    rates.loc[shrinking, "rate_per_h"] = -0.01
+    rates.to_csv(outdir / "growth_rates.csv", index=False)
+    body = _section(write_report(outdir, figures=False).read_text("utf-8"), "rates")
+    rows = {
+        tuple(cells[:2]): cells
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", body)
+        )
+        if cells
+    }
+    assert rows[("M420", "IFN gamma")][2:6] == ["0", "", "", ""]
+    assert rows[("M464", "IFN gamma")][5] == "no growth"

@@ -73,6 +73,16 @@ class _Timer:
             self.timings[name] = round(time.perf_counter() - t0, 3)
 
 
+def _export_list(exports) -> list | None:
+    """``exports`` as a list of paths: one path (a string or Path) is a list of one, not a
+    sequence of characters."""
+    if exports is None:
+        return None
+    if isinstance(exports, str | os.PathLike):
+        return [exports]
+    return list(exports)
+
+
 def _check_inputs(paths, what: str) -> list[Path]:
     out = []
     for p in paths:
@@ -129,8 +139,8 @@ def run(
     outdir : path
         Output folder, created if needed. Tables are written atomically; a rerun reuses the
         frame counts already made.
-    exports : list of paths, optional
-        IncuCyte metric exports of the plate (e.g. count and confluence).
+    exports : path or list of paths, optional
+        IncuCyte metric export(s) of the plate (e.g. count and confluence).
     frames : path, optional
         An IncuCyte image export folder, counted frame by frame instead of ``exports``.
     control : str
@@ -161,6 +171,7 @@ def run(
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
     """
+    exports = _export_list(exports)
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
     if rate_window and rate_window[0] >= rate_window[1]:  # before any frame is counted
@@ -579,7 +590,7 @@ def _package_version(*names: str) -> str | None:
 
 
 def _inputs_signature(exports, frames) -> tuple:
-    paths = [Path(p) for p in exports or []]
+    paths = [Path(p) for p in _export_list(exports) or []]
     if frames is not None:
         paths += [p for p in Path(frames).rglob("*") if p.suffix.lower() in (".tif", ".tiff")]
     sig = []

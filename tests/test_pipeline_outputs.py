@@ -187,3 +187,14 @@ def test_a_rate_window_given_end_first_stops_the_run(tmp_path, capsys):
     assert main([*args, "-o", str(tmp_path / "b"), "--rate-window", "100", "120"]) == 0
     warnings = json.loads((tmp_path / "b" / "run.json").read_text())["warnings"]
     assert any(w.startswith("no growth rate for 90 of 90 well(s)") for w in warnings)
+
+
+def test_one_export_may_be_given_without_a_list(tmp_path):
+    """``exports="export.txt"`` (or a Path) is that one export, not a list of one-letter
+    file names."""
+    listed = _run(tmp_path / "listed")
+    for one in (str(EXPORT), EXPORT):
+        res = run(exports=one, plate_map=PLATE, outdir=tmp_path / "one", figures=False,
+                  report=False)  # fmt: skip
+        assert res.parameters["exports"] == [str(EXPORT.absolute())]
+        pd.testing.assert_frame_equal(res["dunnett"], listed["dunnett"])

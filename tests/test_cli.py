@@ -404,3 +404,16 @@ def test_scheduler_without_workers_gets_a_warning(capsys):
         _check_scheduler(cluster.scheduler_address)
     err = capsys.readouterr().err
     assert f"the scheduler at {cluster.scheduler_address} has no workers yet" in err
+
+
+def test_simulate_option_errors_are_one_line_in_the_options_own_terms(tmp_path, capsys):
+    """A typing slip in --times is a usage error (it was a traceback), and a crop larger than
+    the frame is stated as WIDTH x HEIGHT, the way --size and --crop take them."""
+    assert main(["simulate", str(tmp_path / "a"), "--times", "0,2a,48", "--no-frames"]) == 2
+    err = capsys.readouterr().err
+    assert "--times" in err and "'0,2a,48'" in err and "Traceback" not in err
+    args = ["simulate", str(tmp_path / "b"), "--size", "400x300", "--crop", "500x100"]
+    assert main([*args, "--wells", "D1", "--times", "0", "--jobs", "1"]) == 2
+    assert "crop 500 x 100 is larger than the frame 400 x 300 (width x height)" in (
+        capsys.readouterr().err
+    )

@@ -502,7 +502,9 @@ def run_many(configs, scheduler, jobs):
 
     def report(cfg, exc):
         failed.append(cfg)
-        click.echo(f"incugrowth: error: {exc}", err=True)
+        if isinstance(exc, OSError) and exc.filename:
+            exc = f"{exc.filename}: {exc.strerror or exc}"
+        click.echo(f"incugrowth: error: {cfg}: {exc}", err=True)
 
     results = run_many_pipeline(configs, scheduler=scheduler, jobs=jobs, on_error=report)
     for cfg, res in zip(configs, results):

@@ -494,6 +494,28 @@ def _comparisons(dunnett: pd.DataFrame | None, cell_line) -> list[dict]:
     ]
 
 
+def _baseline_words(growth: pd.DataFrame | None, run: dict) -> dict[str, str]:
+    """What percent change is measured from, in words: ``since`` (``"its first image"``, or
+    ``"its image at the baseline, 24 h"`` when the run chose a baseline) and ``start``
+    (``"the start"`` or ``"the baseline"``).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"baseline_h": [24.0, 24.0]})
+    >>> _baseline_words(g, {"parameters": {"baseline_h": 24}})["since"]
+    'its image at the baseline, 24 h'
+    >>> _baseline_words(g, {"parameters": {"baseline_h": None}})["start"]
+    'the start'
+    """
+    chosen = ((run or {}).get("parameters") or {}).get("baseline_h")
+    if chosen is None:
+        return {"since": "its first image", "start": "the start"}
+    at = float(chosen)
+    if growth is not None and "baseline_h" in growth.columns and growth["baseline_h"].notna().any():
+        at = float(growth["baseline_h"].dropna().min())
+    return {"since": f"its image at the baseline, {at:g} h", "start": "the baseline"}
+
+
 def _n_wells(curves: pd.DataFrame | None) -> str:
     from incugrowth.plots import n_wells_text
 
@@ -1320,6 +1342,11 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
     params = run.get("parameters") or {}
     folder = params.get("frames")
     if not folder:
+        if _measure_word(run) == "confluence":
+            return {
+                "note": "The confluence values came from an IncuCyte metric export, so this run "
+                "has no frames of its own to show; run with --frames to see the area measured."
+            }
         return {
             "note": "The counts came from an IncuCyte metric export, so this run has no frames "
             "of its own to show; run with --frames to see the detected nuclei."
@@ -1829,6 +1856,7 @@ def write_report(
         "quantity": "confluence" if word == "confluence" else "count",
         "quantities": "confluence values" if word == "confluence" else "counts",
         "growth_n": _n_wells(tables["curves"]),
+        **_baseline_words(tables["growth"], run),
         "endpoint": endpoint,
         "findings": _findings(tables, control),
         "anova": _anova_rows(tables["anova"]),

@@ -430,7 +430,7 @@ def test_number_formats():
 
 def _section(text: str, sid: str) -> str:
     """The body of one section of the report, its white space collapsed."""
-    body = re.search(rf'<section id="{sid}">(.*?)</section>', text, re.S).group(1)
+    body = re.search(rf'<section id="{sid}"[^>]*>(.*?)</section>', text, re.S).group(1)
     return " ".join(body.split())
 
 
@@ -837,3 +837,46 @@ def test_condition_without_a_growth_rate_is_not_called_no_growth(report, tmp_pat
     }
     assert rows[("M420", "IFN gamma")][2:6] == ["0", "", "", ""]
     assert rows[("M464", "IFN gamma")][5] == "no growth"
+
+
+def _rebuilt(report, tmp_path, name, *, measure="count", baseline_h=None) -> str:
+    outdir = tmp_path / name
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    run = json.loads((outdir / "run.json").read_text("utf-8"))
+    run["parameters"].update(measure=measure, baseline_h=baseline_h)
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    if baseline_h is not None:
+        growth = pd.read_csv(outdir / "growth.csv")
+        growth.assign(baseline_h=23.5).to_csv(outdir / "growth.csv", index=False)
+    return write_report(outdir, figures=False).read_text("utf-8")
+
+
+def test_texts_of_a_confluence_export_speak_of_confluence(report, tmp_path):
+    """A run on a confluence metric export: the summary, the DIP notes and the frame note
+    speak of confluence, not of a number of cells or of detected nuclei."""
+    text = _rebuilt(report, tmp_path, "conf", measure="confluence")
+    glance = _section(text, "glance")
+    assert "0 % means the same confluence as at the start, 100 % twice the area covered" in glance
+    assert "as many cells" not in glance
+    metrics = _section(text, "metrics")
+    assert "Below the grey line at 0 the confluence falls" in metrics
+    assert '("none" when the confluence did not grow)' in metrics
+    assert "number of cells" not in metrics
+    gallery = _section(text, "gallery")
+    assert "The confluence values came from an IncuCyte metric export" in gallery
+    assert "nuclei" not in gallery.split("</h2>", 1)[1]
+    counted = _rebuilt(report, tmp_path, "count")
+    assert "0 % means as many cells as at the start, 100 % twice as many" in _section(
+        counted, "glance"
+    )
+    assert "the number of cells falls" in _section(counted, "metrics")
+
+
+def test_summary_names_a_chosen_baseline(report, tmp_path):
+    """With --baseline the summary says growth is measured from the baseline image, not
+    from each well's first image."""
+    glance = _section(_rebuilt(report, tmp_path, "base", baseline_h=24.0), "glance")
+    assert "of each well since its image at the baseline, 23.5 h: 0 % means as many cells as" in (
+        glance
+    )
+    assert "as at the baseline, 100 %" in glance and "first image" not in glance

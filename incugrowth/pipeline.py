@@ -19,7 +19,7 @@ import pandas as pd
 
 from incugrowth import __version__, kinetics
 from incugrowth._io import sha256, write_csv, write_json
-from incugrowth.errors import IncugrowthError
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
 
 __all__ = ["RunResult", "TABLES", "run", "run_many", "watch"]
 
@@ -91,6 +91,21 @@ def _check_inputs(paths, what: str) -> list[Path]:
             raise IncugrowthError(f"{p}: {what} not found; check the path")
         out.append(p)
     return out
+
+
+def _warn_unused_options(exports, **options) -> None:
+    """Warn about options given that the input does not use: frame counting options
+    (``channel``, ``diameter``) with metric exports, ``metric`` with frames."""
+    unused = ("channel", "diameter") if exports is not None else ("metric",)
+    given = [name for name in unused if options.get(name) is not None]
+    if not given:
+        return
+    flags = ", ".join(f"--{name}" for name in given)
+    if exports is not None:
+        why = "they set how frames are counted, and a metric export holds counts already"
+    else:
+        why = "it chooses among the metrics of an export, and frames are counted instead"
+    warnings.warn(f"{flags} ignored: {why}", IncugrowthWarning, stacklevel=3)
 
 
 def _input_record(path: Path) -> dict:
@@ -211,6 +226,7 @@ def run(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         inputs = _check_inputs([plate_map], "plate map")
+        _warn_unused_options(exports, channel=channel, diameter=diameter, metric=metric)
         from incugrowth.platemap import read_plate_map
 
         with timer.step("plate_map"):

@@ -198,3 +198,23 @@ def test_one_export_may_be_given_without_a_list(tmp_path):
                   report=False)  # fmt: skip
         assert res.parameters["exports"] == [str(EXPORT.absolute())]
         pd.testing.assert_frame_equal(res["dunnett"], listed["dunnett"])
+
+
+def test_options_the_input_does_not_use_are_named_as_ignored(tmp_path):
+    """--channel and --diameter with a metric export changed nothing without a word; they
+    are named as ignored now, and the results are those of a run without them."""
+    plain = _run(tmp_path / "plain")
+    res = _run(tmp_path / "opts", channel="green", diameter=12.0)
+    assert res.warnings == [
+        "--channel, --diameter ignored: they set how frames are counted, and a metric export "
+        "holds counts already"
+    ]
+    pd.testing.assert_frame_equal(res["dunnett"], plain["dunnett"])
+    assert not plain.warnings
+
+
+def test_a_metric_given_with_frames_is_named_as_ignored():
+    from incugrowth.pipeline import _warn_unused_options
+
+    with pytest.warns(UserWarning, match=r"^--metric ignored: it chooses among the metrics"):
+        _warn_unused_options(None, channel="red", diameter=None, metric="Red Object Count")

@@ -264,6 +264,7 @@ def run(
             tables["growth_rates"] = kinetics.growth_rates(growth, start_h=start_h, end_h=end_h)
             try:
                 end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
+                _check_endpoint_after_baseline(end)
             except IncugrowthError as exc:
                 if not partial:
                     raise
@@ -383,6 +384,21 @@ def _check_controls(plate: pd.DataFrame, plate_map, control: str, controls: dict
         check(vehicle, "treatment-control: control")
     for treatment, vehicle in _plate_controls(plate).items():
         check(vehicle, f"{where}: control column: the control of {treatment!r},")
+
+
+def _check_endpoint_after_baseline(end: pd.DataFrame) -> None:
+    """The endpoint must come after the baseline: at the baseline every percent change is 0
+    by definition, and there is nothing to test."""
+    if "baseline_h" not in end.columns or not len(end):
+        return
+    after = end["elapsed_h"] > end["baseline_h"]
+    if not after.any():
+        at = float(end["endpoint_h"].iloc[0])
+        raise IncugrowthError(
+            f"the endpoint ({at:g} h) is the baseline scan, where every well's percent change "
+            "is 0 by definition: choose a later endpoint (--endpoint) or an earlier baseline "
+            "(--baseline)"
+        )
 
 
 def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> dict:

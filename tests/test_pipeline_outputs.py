@@ -218,3 +218,17 @@ def test_a_metric_given_with_frames_is_named_as_ignored():
 
     with pytest.warns(UserWarning, match=r"^--metric ignored: it chooses among the metrics"):
         _warn_unused_options(None, channel="red", diameter=None, metric="Red Object Count")
+
+
+def test_an_endpoint_at_the_baseline_is_an_error_not_a_row_of_internal_warnings(tmp_path, capsys):
+    """--endpoint 0 on a plate whose baseline is 0 h compared percent changes that are all 0
+    and ended with warnings of the fitting library; it is a one-line input error now."""
+    with pytest.raises(IncugrowthError, match=r"the endpoint \(0 h\) is the baseline scan"):
+        _run(tmp_path / "a", endpoint_h=0.0)
+    with pytest.raises(IncugrowthError, match=r"the endpoint \(24 h\) is the baseline scan"):
+        _run(tmp_path / "b", endpoint_h=24.0, baseline_h=24.0)
+    res = _run(tmp_path / "c", endpoint_h=0.0, partial=True)  # an acquisition just begun
+    assert "endpoint" not in res.tables and res.messages[0].startswith("endpoint not reached")
+    args = ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "-o", str(tmp_path / "d")]
+    assert main([*args, "--endpoint", "0", "--no-report", "--no-figures"]) == 2
+    assert "choose a later endpoint" in capsys.readouterr().err

@@ -1706,9 +1706,13 @@ def methods_text(tables: dict, run: dict) -> str:
     parts.append(
         f"Growth was expressed for each well as the change in {word} (%) = "
         "100 \u00d7 (N(t) / N(t\u2080) \u2212 1), where N(t\u2080) is the "
-        f"{'confluence' if word == 'confluence' else 'count'} {baseline}. Curves show the "
-        "mean \u00b1 SD of the replicate wells of each condition"
-        + (f" (n = {n} wells)." if n else ".")
+        f"{'confluence' if word == 'confluence' else 'count'} {baseline}. "
+        + (
+            "Curves show the one well of each condition (no replicate wells)."
+            if n == "1"
+            else "Curves show the mean \u00b1 SD of the replicate wells of each condition"
+            + (f" (n = {n} wells)." if n else ".")
+        )
     )
     # Endpoint.
     asked = params.get("endpoint_h")

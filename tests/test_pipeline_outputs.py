@@ -232,3 +232,45 @@ def test_an_endpoint_at_the_baseline_is_an_error_not_a_row_of_internal_warnings(
     args = ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "-o", str(tmp_path / "d")]
     assert main([*args, "--endpoint", "0", "--no-report", "--no-figures"]) == 2
     assert "choose a later endpoint" in capsys.readouterr().err
+
+
+def _replicates(tmp_path, n: int) -> Path:
+    """The sample plate map cut to the first ``n`` wells of each condition."""
+    plate = pd.read_csv(PLATE)
+    path = tmp_path / f"map_{n}.csv"
+    plate.groupby(["cell_line", "treatment"], sort=False).head(n).to_csv(path, index=False)
+    return path
+
+
+def _report_text(outdir: Path) -> str:
+    import html
+    import re
+
+    text = (outdir / "report.html").read_text(encoding="utf-8")
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", text).split()))
+
+
+def test_texts_of_a_plate_without_replicates_promise_no_error_bars(tmp_path):
+    """One well per condition: the caption, the legend and the methods do not speak of
+    'n = 1 wells' with error bars of one SD between wells, which do not exist."""
+    from incugrowth import plots
+
+    plate = _replicates(tmp_path, 1)
+    res = run(exports=EXPORT, plate_map=plate, outdir=tmp_path / "n1", figures=False)
+    text = _report_text(tmp_path / "n1")
+    assert (
+        "the change in cell count (%) of its one well over time (one well per condition, " in text
+    )
+    assert "Curves show the one well of each condition (no replicate wells)." in text
+    assert "n = 1 wells" not in text and "SD between wells" not in text
+    assert "these tests have little power" not in text
+    fig = plots.growth_curve_figure(res["curves"])
+    assert fig.legends[0].get_title().get_text() == "One well per condition"
+
+
+def test_assumption_note_gives_the_plate_s_number_of_wells(tmp_path):
+    plate = _replicates(tmp_path, 2)
+    run(exports=EXPORT, plate_map=plate, outdir=tmp_path / "n2", figures=False)
+    text = _report_text(tmp_path / "n2")
+    assert "With 2 wells per group these tests have little power" in text
+    assert "three wells" not in text

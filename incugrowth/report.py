@@ -454,11 +454,14 @@ def _experiment(tables, run, figs: _Figures, control: str, colors: dict) -> dict
         if k in params
         and not (k in ("channel", "diameter") and not params.get("frames"))
         and not (k == "diameter" and params.get("measure") == "confluence")
+        and not (k == "metric" and params.get("frames"))  # metrics are an export's
     ]
     used_metric = _metric_of(params, counts)
     for row in shown:
         if row["name"] == labels["metric"] and params.get("metric") is None and used_metric:
             row["value"] = f"{used_metric} (the export's count metric)"
+        if row["name"] == labels["channel"] and params.get("channel") is None:
+            row["value"] = "not set: the red channel when there is one, else the only channel"
     dunnett = tables["dunnett"]
     if dunnett is not None and {"treatment", "control"} <= set(dunnett.columns):
         pairs = dunnett.groupby("control", sort=False)["treatment"].unique()

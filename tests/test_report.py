@@ -880,3 +880,20 @@ def test_summary_names_a_chosen_baseline(report, tmp_path):
         glance
     )
     assert "as at the baseline, 100 %" in glance and "first image" not in glance
+
+
+def test_settings_of_a_frames_run_say_which_channel_and_leave_out_the_metric(tmp_path):
+    """A frames run without --channel counted the red channel: the settings say so instead
+    of a bare 'not set', and they leave out the metric, which only an export has."""
+    outdir = tmp_path / "frames_run" / "out"
+    make_run_folder(outdir, frames=str(tmp_path / "frames"))
+    run = json.loads((outdir / "run.json").read_text("utf-8"))
+    run["parameters"]["metric"] = None
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    text = write_report(outdir, figures=False, gallery=False).read_text("utf-8")
+    settings = re.search(r"<h3>Settings</h3>(.*?)</table>", text, re.S).group(1)
+    rows = dict(re.findall(r"<tr><th[^>]*>(.*?)</th><td[^>]*>(.*?)</td></tr>", settings))
+    assert rows["Channel counted"] == (
+        "not set: the red channel when there is one, else the only channel"
+    )
+    assert "Count metric" not in rows and "Metric" not in rows

@@ -342,7 +342,7 @@ def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs,
         design=design,
         seed=seed,
         frame_shape=_size(frame_size, "--size"),
-        times=None if times is None else [float(t) for t in times.split(",")],
+        times=None if times is None else _hours_list(times, "--times"),
         fields=fields,
         wells=None if wells is None else [w.strip() for w in wells.split(",")],
         crop=None if crop is None else _size(crop, "--crop"),
@@ -352,6 +352,17 @@ def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs,
     )
     click.echo(f"simulated design {design!r} (seed {seed}) into {outdir}")
     return info
+
+
+def _hours_list(text: str, hint: str) -> list[float]:
+    """'0,24,48' to [0.0, 24.0, 48.0]."""
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected hours separated by commas (e.g. 0,24,48,72), got {text!r}",
+            param_hint=hint,
+        ) from None
 
 
 def _size(text: str, hint: str) -> tuple[int, int]:
@@ -491,7 +502,9 @@ def run_many(configs, scheduler, jobs):
 
     def report(cfg, exc):
         failed.append(cfg)
-        click.echo(f"incugrowth: error: {exc}", err=True)
+        if isinstance(exc, OSError) and exc.filename:
+            exc = f"{exc.filename}: {exc.strerror or exc}"
+        click.echo(f"incugrowth: error: {cfg}: {exc}", err=True)
 
     results = run_many_pipeline(configs, scheduler=scheduler, jobs=jobs, on_error=report)
     for cfg, res in zip(configs, results):

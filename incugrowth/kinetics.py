@@ -419,13 +419,19 @@ def growth_rates(
     course by default), as R ``lm(log(count) ~ elapsed_h)``: ``rate_se`` is the standard error
     of the slope (NaN with fewer than 3 points). Doubling time is ``ln 2 / r`` hours for
     ``r > 0`` and NaN otherwise. A zero count has no logarithm: it is left out of the fit with a
-    warning naming the well, and a well without two positive counts in the window has no rate.
+    warning naming the well, and a well without two positive counts in the window has no rate
+    (named in a warning when a window is given: one outside the imaged hours fits nothing).
 
     Returns
     -------
     DataFrame
         ``well``, ``rate_per_h``, ``rate_se``, ``doubling_time_h``, ``r_squared``,
         ``n_points``, ``start_h``, ``end_h`` and the plate-map columns of the well.
+
+    Raises
+    ------
+    IncugrowthError
+        When ``start_h`` is not before ``end_h``.
 
     Examples
     --------
@@ -435,6 +441,11 @@ def growth_rates(
        doubling_time_h  r_squared  n_points
     0             24.0        1.0         5
     """
+    if start_h is not None and end_h is not None and start_h >= end_h:
+        raise IncugrowthError(
+            f"the growth-rate window starts at {start_h:g} h, which is not before its end, "
+            f"{end_h:g} h: give the start first (e.g. 24 72 for the fit from 24 h to 72 h)"
+        )
     df = growth[growth[value].notna()]
     if start_h is not None:
         df = df[df["elapsed_h"] >= start_h]
@@ -481,6 +492,20 @@ def growth_rates(
     # every well keeps its row: one without a usable point has no rate, and says so
     out = out.reindex(pd.Index(growth["well"].dropna().unique(), name="well"))
     out["n_points"] = out["n_points"].fillna(0).astype(int)
+    if start_h is not None or end_h is not None:
+        short = sorted(out.index[out["n_points"] < 2], key=well_sort_key)
+        if short:
+            window = f"{'' if start_h is None else f'{start_h:g}'}\u2013"
+            window += "" if end_h is None else f"{end_h:g}"
+            times = growth["elapsed_h"].dropna()
+            imaged = f"{times.min():g} to {times.max():g} h" if len(times) else "no time"
+            warnings.warn(
+                f"no growth rate for {len(short)} of {len(out)} well(s) "
+                f"({_short_list(short)}): fewer than two positive {value}s in the growth-rate "
+                f"window {window} h (imaged {imaged})",
+                IncugrowthWarning,
+                stacklevel=2,
+            )
     out = out.reset_index()
     annot = [c for c in (*CONDITION, "dose_unit") if c in growth.columns]
     if annot:

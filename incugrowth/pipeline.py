@@ -19,7 +19,7 @@ import pandas as pd
 
 from incugrowth import __version__, kinetics
 from incugrowth._io import sha256, write_csv, write_json
-from incugrowth.errors import IncugrowthError
+from incugrowth.errors import IncugrowthError, IncugrowthWarning
 
 __all__ = ["RunResult", "TABLES", "run", "run_many", "watch"]
 
@@ -73,6 +73,16 @@ class _Timer:
             self.timings[name] = round(time.perf_counter() - t0, 3)
 
 
+def _export_list(exports) -> list | None:
+    """``exports`` as a list of paths: one path (a string or Path) is a list of one, not a
+    sequence of characters."""
+    if exports is None:
+        return None
+    if isinstance(exports, str | os.PathLike):
+        return [exports]
+    return list(exports)
+
+
 def _check_inputs(paths, what: str) -> list[Path]:
     out = []
     for p in paths:
@@ -81,6 +91,21 @@ def _check_inputs(paths, what: str) -> list[Path]:
             raise IncugrowthError(f"{p}: {what} not found; check the path")
         out.append(p)
     return out
+
+
+def _warn_unused_options(exports, **options) -> None:
+    """Warn about options given that the input does not use: frame counting options
+    (``channel``, ``diameter``) with metric exports, ``metric`` with frames."""
+    unused = ("channel", "diameter") if exports is not None else ("metric",)
+    given = [name for name in unused if options.get(name) is not None]
+    if not given:
+        return
+    flags = ", ".join(f"--{name}" for name in given)
+    if exports is not None:
+        why = "they set how frames are counted, and a metric export holds counts already"
+    else:
+        why = "it chooses among the metrics of an export, and frames are counted instead"
+    warnings.warn(f"{flags} ignored: {why}", IncugrowthWarning, stacklevel=3)
 
 
 def _input_record(path: Path) -> dict:
@@ -129,8 +154,8 @@ def run(
     outdir : path
         Output folder, created if needed. Tables are written atomically; a rerun reuses the
         frame counts already made.
-    exports : list of paths, optional
-        IncuCyte metric exports of the plate (e.g. count and confluence).
+    exports : path or list of paths, optional
+        IncuCyte metric export(s) of the plate (e.g. count and confluence).
     frames : path, optional
         An IncuCyte image export folder, counted frame by frame instead of ``exports``.
     control : str
@@ -161,8 +186,14 @@ def run(
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
     """
+    exports = _export_list(exports)
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
+    if rate_window and rate_window[0] >= rate_window[1]:  # before any frame is counted
+        raise IncugrowthError(
+            f"rate window {rate_window[0]:g} {rate_window[1]:g}: the start must be before the "
+            f"end (e.g. {rate_window[1]:g} {rate_window[0]:g})"
+        )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     params = {
@@ -195,6 +226,7 @@ def run(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         inputs = _check_inputs([plate_map], "plate map")
+        _warn_unused_options(exports, channel=channel, diameter=diameter, metric=metric)
         from incugrowth.platemap import read_plate_map
 
         with timer.step("plate_map"):
@@ -232,6 +264,7 @@ def run(
             tables["growth_rates"] = kinetics.growth_rates(growth, start_h=start_h, end_h=end_h)
             try:
                 end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
+                _check_endpoint_after_baseline(end)
             except IncugrowthError as exc:
                 if not partial:
                     raise
@@ -351,6 +384,21 @@ def _check_controls(plate: pd.DataFrame, plate_map, control: str, controls: dict
         check(vehicle, "treatment-control: control")
     for treatment, vehicle in _plate_controls(plate).items():
         check(vehicle, f"{where}: control column: the control of {treatment!r},")
+
+
+def _check_endpoint_after_baseline(end: pd.DataFrame) -> None:
+    """The endpoint must come after the baseline: at the baseline every percent change is 0
+    by definition, and there is nothing to test."""
+    if "baseline_h" not in end.columns or not len(end):
+        return
+    after = end["elapsed_h"] > end["baseline_h"]
+    if not after.any():
+        at = float(end["endpoint_h"].iloc[0])
+        raise IncugrowthError(
+            f"the endpoint ({at:g} h) is the baseline scan, where every well's percent change "
+            "is 0 by definition: choose a later endpoint (--endpoint) or an earlier baseline "
+            "(--baseline)"
+        )
 
 
 def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> dict:
@@ -574,7 +622,7 @@ def _package_version(*names: str) -> str | None:
 
 
 def _inputs_signature(exports, frames) -> tuple:
-    paths = [Path(p) for p in exports or []]
+    paths = [Path(p) for p in _export_list(exports) or []]
     if frames is not None:
         paths += [p for p in Path(frames).rglob("*") if p.suffix.lower() in (".tif", ".tiff")]
     sig = []
@@ -622,8 +670,9 @@ def watch(
 def run_many(configs, *, scheduler=None, jobs: int | None = None, on_error=None) -> list:
     """Run several plates, each described by an experiment file, sharing one Dask client.
 
-    A plate whose input is bad does not stop the others: ``on_error(config, error)`` is called
-    (default: re-raise) and its entry in the returned list is the error.
+    A plate whose input is bad, or whose output folder cannot be written, does not stop the
+    others: ``on_error(config, error)`` is called (default: re-raise) and its entry in the
+    returned list is the error.
     """
     from incugrowth.config import load_config
 
@@ -642,7 +691,7 @@ def run_many(configs, *, scheduler=None, jobs: int | None = None, on_error=None)
                 if jobs is not None:
                     kwargs["jobs"] = jobs
                 results.append(run(**kwargs))
-            except IncugrowthError as exc:
+            except (IncugrowthError, OSError) as exc:  # bad input, or an unwritable outdir
                 if on_error is None:
                     raise
                 on_error(cfg_path, exc)

@@ -257,7 +257,9 @@ def growth_curve_figure(
         shown = curves[curves["cell_line"].isin(lines)]
         title = f"Mean \u00b1 {error.upper()}"
         n = n_wells_text(shown)
-        if n:
+        if n == "1":
+            title = "One well per condition"
+        elif n:
             title += f" of n = {n} wells"
         if any(_stars_for(stars, line) for line in lines):
             title += "\nmarks: Dunnett vs. control" + (

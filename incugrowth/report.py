@@ -454,11 +454,14 @@ def _experiment(tables, run, figs: _Figures, control: str, colors: dict) -> dict
         if k in params
         and not (k in ("channel", "diameter") and not params.get("frames"))
         and not (k == "diameter" and params.get("measure") == "confluence")
+        and not (k == "metric" and params.get("frames"))  # metrics are an export's
     ]
     used_metric = _metric_of(params, counts)
     for row in shown:
         if row["name"] == labels["metric"] and params.get("metric") is None and used_metric:
             row["value"] = f"{used_metric} (the export's count metric)"
+        if row["name"] == labels["channel"] and params.get("channel") is None:
+            row["value"] = "not set: the red channel when there is one, else the only channel"
     dunnett = tables["dunnett"]
     if dunnett is not None and {"treatment", "control"} <= set(dunnett.columns):
         pairs = dunnett.groupby("control", sort=False)["treatment"].unique()
@@ -492,6 +495,28 @@ def _comparisons(dunnett: pd.DataFrame | None, cell_line) -> list[dict]:
         }
         for r in sub.to_dict("records")
     ]
+
+
+def _baseline_words(growth: pd.DataFrame | None, run: dict) -> dict[str, str]:
+    """What percent change is measured from, in words: ``since`` (``"its first image"``, or
+    ``"its image at the baseline, 24 h"`` when the run chose a baseline) and ``start``
+    (``"the start"`` or ``"the baseline"``).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"baseline_h": [24.0, 24.0]})
+    >>> _baseline_words(g, {"parameters": {"baseline_h": 24}})["since"]
+    'its image at the baseline, 24 h'
+    >>> _baseline_words(g, {"parameters": {"baseline_h": None}})["start"]
+    'the start'
+    """
+    chosen = ((run or {}).get("parameters") or {}).get("baseline_h")
+    if chosen is None:
+        return {"since": "its first image", "start": "the start"}
+    at = float(chosen)
+    if growth is not None and "baseline_h" in growth.columns and growth["baseline_h"].notna().any():
+        at = float(growth["baseline_h"].dropna().min())
+    return {"since": f"its image at the baseline, {at:g} h", "start": "the baseline"}
 
 
 def _n_wells(curves: pd.DataFrame | None) -> str:
@@ -593,6 +618,32 @@ def _endpoint_section(
     }
 
 
+def _endpoint_wells_text(end: pd.DataFrame, growth: pd.DataFrame | None) -> str:
+    """The wells the endpoint statistics used, as text: those with a value at the endpoint,
+    and how many wells of the plate had none there (missing, failed or without a baseline),
+    which the statistics left out.
+
+    Examples
+    --------
+    >>> end = pd.DataFrame({"well": ["B2", "B3", "B4"], "pct_change": [310.0, None, 290.0]})
+    >>> _endpoint_wells_text(end, None)
+    '2 wells (1 well without a value at the endpoint left out)'
+    >>> growth = pd.DataFrame({"well": ["B2", "B3", "B4", "B5"]})
+    >>> _endpoint_wells_text(end.fillna(300.0), growth)
+    '3 wells (1 well without a value at the endpoint left out)'
+    """
+    value = "pct_change" if "pct_change" in end.columns else "count"
+    used = end.loc[end[value].notna(), "well"].nunique() if value in end.columns else 0
+    wells = set(end["well"].dropna())
+    if growth is not None and "well" in growth.columns:
+        wells |= set(growth["well"].dropna())
+    lost = len(wells) - used
+    text = f"{used} well{'s' if used != 1 else ''}"
+    if lost:
+        text += f" ({lost} well{'s' if lost != 1 else ''} without a value at the endpoint left out)"
+    return text
+
+
 def _residual_row(anova: pd.DataFrame) -> pd.Series | None:
     mask = (
         anova["source"]
@@ -613,11 +664,32 @@ def _term_name(source) -> str:
     return name
 
 
-def _anova_kind(anova: pd.DataFrame | None) -> str:
-    """``Two-way`` when the table has an interaction term, else ``One-way``."""
-    if anova is None or "source" not in anova.columns:
-        return "Two-way"
+def _anova_kind(anova: pd.DataFrame | None, cell_lines: int | None = None) -> str:
+    """``Two-way`` when the table has an interaction term, else ``One-way``.
+
+    An ANOVA that was not computed (no table, or an empty one) is named by the design it
+    would have had: two-way when the endpoint has several cell lines (``cell_lines``), else
+    one-way.
+
+    Examples
+    --------
+    >>> one = pd.DataFrame({"source": ["treatment", "Residual"]})
+    >>> _anova_kind(one), _anova_kind(one.iloc[0:0], 5), _anova_kind(None, 1)
+    ('One-way', 'Two-way', 'One-way')
+    """
+    if anova is None or "source" not in anova.columns or anova.empty:
+        return "One-way" if cell_lines == 1 else "Two-way"
     return "Two-way" if anova["source"].astype(str).str.contains(":").any() else "One-way"
+
+
+def _n_cell_lines(tables: dict) -> int | None:
+    """Number of cell lines the endpoint statistics had (those of the growth table when
+    there is no endpoint table), or None when neither says."""
+    for name in ("endpoint", "growth"):
+        df = tables.get(name)
+        if df is not None and "cell_line" in df.columns and len(df):
+            return int(df["cell_line"].nunique())
+    return None
 
 
 def _anova_rows(anova: pd.DataFrame | None) -> list[dict] | None:
@@ -710,7 +782,13 @@ def _growth_rate_rows(tables, control: str, conds: _Conditions) -> list[dict] | 
                 "n": int(len(r)),
                 "rate": format_number(mean, 3),
                 "rate_sd": format_number(r.std(ddof=1), 2) if len(r) > 1 else "",
-                "doubling": format_number(np.log(2) / mean, 3) if mean > 0 else "no growth",
+                "doubling": (
+                    ""
+                    if not len(r)
+                    else format_number(np.log(2) / mean, 3)
+                    if mean > 0
+                    else "no growth"
+                ),
                 "r2": format_number(sub["r_squared"].min(), 3) if "r_squared" in sub else "",
                 "span": _span(sub),
             }
@@ -1273,6 +1351,11 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
     params = run.get("parameters") or {}
     folder = params.get("frames")
     if not folder:
+        if _measure_word(run) == "confluence":
+            return {
+                "note": "The confluence values came from an IncuCyte metric export, so this run "
+                "has no frames of its own to show; run with --frames to see the area measured."
+            }
         return {
             "note": "The counts came from an IncuCyte metric export, so this run has no frames "
             "of its own to show; run with --frames to see the detected nuclei."
@@ -1362,12 +1445,13 @@ def _warnings(tables, run) -> dict:
     }
 
 
-def _outputs(outdir: Path) -> list[dict]:
+def _outputs(outdir: Path, *, anova_kind: str = "Two-way") -> list[dict]:
+    notes = {**_FILE_NOTES, "anova.csv": f"the {anova_kind.lower()} ANOVA table at the endpoint"}
     files = []
     names = {p.name for p in outdir.iterdir() if p.is_file()} | {"report.html"}
     for path in sorted(outdir / n for n in names):
         if not path.name.startswith("."):
-            note = _FILE_NOTES.get(path.name, "")
+            note = notes.get(path.name, "")
             size = _human_size(path.stat().st_size) if path.exists() else ""
             files.append({"name": path.name, "size": size, "note": note})
     folders = {
@@ -1632,9 +1716,13 @@ def methods_text(tables: dict, run: dict) -> str:
     parts.append(
         f"Growth was expressed for each well as the change in {word} (%) = "
         "100 \u00d7 (N(t) / N(t\u2080) \u2212 1), where N(t\u2080) is the "
-        f"{'confluence' if word == 'confluence' else 'count'} {baseline}. Curves show the "
-        "mean \u00b1 SD of the replicate wells of each condition"
-        + (f" (n = {n} wells)." if n else ".")
+        f"{'confluence' if word == 'confluence' else 'count'} {baseline}. "
+        + (
+            "Curves show the one well of each condition (no replicate wells)."
+            if n == "1"
+            else "Curves show the mean \u00b1 SD of the replicate wells of each condition"
+            + (f" (n = {n} wells)." if n else ".")
+        )
     )
     # Endpoint.
     asked = params.get("endpoint_h")
@@ -1645,7 +1733,7 @@ def methods_text(tables: dict, run: dict) -> str:
             f"The endpoint was requested at {asked:g} h; the nearest imaged time point, "
             f"{used:g} h, was used"
             + (f" (allowed distance {tol:g} h)" if tol is not None else "")
-            + f", with {end['well'].nunique()} wells."
+            + f", with {_endpoint_wells_text(end, growth)}."
         )
     elif asked is not None:
         parts.append(f"The endpoint ({asked:g} h) was not reached, so no endpoint test was made.")
@@ -1770,6 +1858,7 @@ def write_report(
     experiment = _experiment(tables, run, figs, control, colors)
     word = _measure_word(run)
     endpoint = _endpoint_section(tables, figs, control, conds, colors, word)
+    kind = _anova_kind(tables["anova"], _n_cell_lines(tables))
     context = {
         "title": f"Growth report: {experiment['facts']['plate']}",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1781,10 +1870,11 @@ def write_report(
         "quantity": "confluence" if word == "confluence" else "count",
         "quantities": "confluence values" if word == "confluence" else "counts",
         "growth_n": _n_wells(tables["curves"]),
+        **_baseline_words(tables["growth"], run),
         "endpoint": endpoint,
         "findings": _findings(tables, control),
         "anova": _anova_rows(tables["anova"]),
-        "anova_kind": _anova_kind(tables["anova"]),
+        "anova_kind": kind,
         "dunnett": _dunnett_rows(tables["dunnett"]),
         "dunnett_level": (
             "Cell line"
@@ -1806,7 +1896,7 @@ def write_report(
         ),
         "warnings": _warnings(tables, run),
         "methods": methods_text(tables, run),
-        "outputs": _outputs(outdir),
+        "outputs": _outputs(outdir, anova_kind=kind),
         "timings": run.get("timings_s") or {},
         "environment": run.get("environment") or {},
         "Markup": Markup,

@@ -205,6 +205,27 @@ def test_run_many_goes_on_past_a_bad_plate(plate_files, tmp_path, capsys):
     assert (tmp_path / "good_out" / "curves.csv").exists()
 
 
+def test_run_many_names_the_failed_plate_and_goes_on_past_an_unwritable_outdir(
+    plate_files, tmp_path, capsys
+):
+    """Each error names the experiment file it belongs to, and a plate whose output folder
+    cannot be made (a file stands in its way) is skipped like one with bad input, instead
+    of stopping the plates after it."""
+    export, plate = plate_files
+    (tmp_path / "taken").write_text("a file, not a folder")
+    blocked = tmp_path / "blocked.toml"
+    blocked.write_text(f'exports = ["{export}"]\nplate_map = "{plate}"\noutdir = "taken/out"\n')
+    empty = tmp_path / "empty.toml"
+    empty.write_text(f'plate_map = "{plate}"\noutdir = "empty_out"\n')
+    good = tmp_path / "good.toml"
+    good.write_text(f'exports = ["{export}"]\nplate_map = "{plate}"\noutdir = "good_out"\n')
+    assert main(["run-many", str(blocked), str(empty), str(good)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"incugrowth: error: {blocked}: ") and "taken" in err[0]
+    assert err[1].startswith(f"incugrowth: error: {empty}: give either exports")
+    assert (tmp_path / "good_out" / "curves.csv").exists()
+
+
 def test_watch_follows_a_growing_export(plate_files, tmp_path):
     from incugrowth.pipeline import watch
 
@@ -404,3 +425,16 @@ def test_scheduler_without_workers_gets_a_warning(capsys):
         _check_scheduler(cluster.scheduler_address)
     err = capsys.readouterr().err
     assert f"the scheduler at {cluster.scheduler_address} has no workers yet" in err
+
+
+def test_simulate_option_errors_are_one_line_in_the_options_own_terms(tmp_path, capsys):
+    """A typing slip in --times is a usage error (it was a traceback), and a crop larger than
+    the frame is stated as WIDTH x HEIGHT, the way --size and --crop take them."""
+    assert main(["simulate", str(tmp_path / "a"), "--times", "0,2a,48", "--no-frames"]) == 2
+    err = capsys.readouterr().err
+    assert "--times" in err and "'0,2a,48'" in err and "Traceback" not in err
+    args = ["simulate", str(tmp_path / "b"), "--size", "400x300", "--crop", "500x100"]
+    assert main([*args, "--wells", "D1", "--times", "0", "--jobs", "1"]) == 2
+    assert "crop 500 x 100 is larger than the frame 400 x 300 (width x height)" in (
+        capsys.readouterr().err
+    )

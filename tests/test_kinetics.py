@@ -378,3 +378,22 @@ def test_wells_imaged_minutes_apart_share_each_scan():
     with pytest.warns(Warning, match="no usable baseline count.*B3"):
         again = percent_change(failed)
     assert again.loc[again["well"] == "B3", "pct_change"].isna().all()
+
+
+def test_growth_rate_window_reversed_or_outside_the_data_is_not_silent():
+    """A window given end first is an error, not a table of empty rates; a window that
+    holds fewer than two time points of a well names the wells left without a rate."""
+    t = np.arange(0.0, 97.0, 12.0)
+    g = pd.DataFrame(
+        {"well": np.repeat(["B2", "B3"], t.size), "elapsed_h": np.tile(t, 2),
+         "count": np.tile(100 * 2 ** (t / 24), 2)}
+    )  # fmt: skip
+    with pytest.raises(IncugrowthError, match="starts at 72 h, which is not before its end, 24"):
+        kinetics.growth_rates(g, start_h=72, end_h=24)
+    with pytest.warns(IncugrowthWarning, match=r"no growth rate for 2 of 2 well\(s\) \(B2, B3\)"):
+        late = kinetics.growth_rates(g, start_h=100, end_h=120)
+    assert late["n_points"].tolist() == [0, 0] and late["rate_per_h"].isna().all()
+    with pytest.warns(IncugrowthWarning, match=r"window 90\u2013 h \(imaged 0 to 96 h\)"):
+        kinetics.growth_rates(g, start_h=90)
+    fit = kinetics.growth_rates(g, start_h=24, end_h=72)  # no warning: every well has a rate
+    assert fit["doubling_time_h"].tolist() == pytest.approx([24.0, 24.0])

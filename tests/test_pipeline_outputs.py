@@ -173,3 +173,104 @@ def test_the_measure_of_an_export_follows_its_metric():
     frames = pd.DataFrame({"count": [10.0]})
     frames.attrs["measure"] = "confluence"
     assert _measure_of(frames) == "confluence"
+
+
+def test_a_rate_window_given_end_first_stops_the_run(tmp_path, capsys):
+    """``--rate-window 72 24`` used to give a growth-rate table without a single rate and a
+    report calling every condition 'no growth'; it is a usage error now, found before any
+    counting, and a window after the last image is a warning naming the wells without a rate."""
+    args = ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "--no-report"]
+    args += ["--no-figures"]
+    assert main([*args, "-o", str(tmp_path / "a"), "--rate-window", "72", "24"]) == 2
+    assert "rate window 72 24: the start must be before the end" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "counts.csv").exists()
+    assert main([*args, "-o", str(tmp_path / "b"), "--rate-window", "100", "120"]) == 0
+    warnings = json.loads((tmp_path / "b" / "run.json").read_text())["warnings"]
+    assert any(w.startswith("no growth rate for 90 of 90 well(s)") for w in warnings)
+
+
+def test_one_export_may_be_given_without_a_list(tmp_path):
+    """``exports="export.txt"`` (or a Path) is that one export, not a list of one-letter
+    file names."""
+    listed = _run(tmp_path / "listed")
+    for one in (str(EXPORT), EXPORT):
+        res = run(exports=one, plate_map=PLATE, outdir=tmp_path / "one", figures=False,
+                  report=False)  # fmt: skip
+        assert res.parameters["exports"] == [str(EXPORT.absolute())]
+        pd.testing.assert_frame_equal(res["dunnett"], listed["dunnett"])
+
+
+def test_options_the_input_does_not_use_are_named_as_ignored(tmp_path):
+    """--channel and --diameter with a metric export changed nothing without a word; they
+    are named as ignored now, and the results are those of a run without them."""
+    plain = _run(tmp_path / "plain")
+    res = _run(tmp_path / "opts", channel="green", diameter=12.0)
+    assert res.warnings == [
+        "--channel, --diameter ignored: they set how frames are counted, and a metric export "
+        "holds counts already"
+    ]
+    pd.testing.assert_frame_equal(res["dunnett"], plain["dunnett"])
+    assert not plain.warnings
+
+
+def test_a_metric_given_with_frames_is_named_as_ignored():
+    from incugrowth.pipeline import _warn_unused_options
+
+    with pytest.warns(UserWarning, match=r"^--metric ignored: it chooses among the metrics"):
+        _warn_unused_options(None, channel="red", diameter=None, metric="Red Object Count")
+
+
+def test_an_endpoint_at_the_baseline_is_an_error_not_a_row_of_internal_warnings(tmp_path, capsys):
+    """--endpoint 0 on a plate whose baseline is 0 h compared percent changes that are all 0
+    and ended with warnings of the fitting library; it is a one-line input error now."""
+    with pytest.raises(IncugrowthError, match=r"the endpoint \(0 h\) is the baseline scan"):
+        _run(tmp_path / "a", endpoint_h=0.0)
+    with pytest.raises(IncugrowthError, match=r"the endpoint \(24 h\) is the baseline scan"):
+        _run(tmp_path / "b", endpoint_h=24.0, baseline_h=24.0)
+    res = _run(tmp_path / "c", endpoint_h=0.0, partial=True)  # an acquisition just begun
+    assert "endpoint" not in res.tables and res.messages[0].startswith("endpoint not reached")
+    args = ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "-o", str(tmp_path / "d")]
+    assert main([*args, "--endpoint", "0", "--no-report", "--no-figures"]) == 2
+    assert "choose a later endpoint" in capsys.readouterr().err
+
+
+def _replicates(tmp_path, n: int) -> Path:
+    """The sample plate map cut to the first ``n`` wells of each condition."""
+    plate = pd.read_csv(PLATE)
+    path = tmp_path / f"map_{n}.csv"
+    plate.groupby(["cell_line", "treatment"], sort=False).head(n).to_csv(path, index=False)
+    return path
+
+
+def _report_text(outdir: Path) -> str:
+    import html
+    import re
+
+    text = (outdir / "report.html").read_text(encoding="utf-8")
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", text).split()))
+
+
+def test_texts_of_a_plate_without_replicates_promise_no_error_bars(tmp_path):
+    """One well per condition: the caption, the legend and the methods do not speak of
+    'n = 1 wells' with error bars of one SD between wells, which do not exist."""
+    from incugrowth import plots
+
+    plate = _replicates(tmp_path, 1)
+    res = run(exports=EXPORT, plate_map=plate, outdir=tmp_path / "n1", figures=False)
+    text = _report_text(tmp_path / "n1")
+    assert (
+        "the change in cell count (%) of its one well over time (one well per condition, " in text
+    )
+    assert "Curves show the one well of each condition (no replicate wells)." in text
+    assert "n = 1 wells" not in text and "SD between wells" not in text
+    assert "these tests have little power" not in text
+    fig = plots.growth_curve_figure(res["curves"])
+    assert fig.legends[0].get_title().get_text() == "One well per condition"
+
+
+def test_assumption_note_gives_the_plate_s_number_of_wells(tmp_path):
+    plate = _replicates(tmp_path, 2)
+    run(exports=EXPORT, plate_map=plate, outdir=tmp_path / "n2", figures=False)
+    text = _report_text(tmp_path / "n2")
+    assert "With 2 wells per group these tests have little power" in text
+    assert "three wells" not in text

@@ -430,7 +430,7 @@ def test_number_formats():
 
 def _section(text: str, sid: str) -> str:
     """The body of one section of the report, its white space collapsed."""
-    body = re.search(rf'<section id="{sid}">(.*?)</section>', text, re.S).group(1)
+    body = re.search(rf'<section id="{sid}"[^>]*>(.*?)</section>', text, re.S).group(1)
     return " ".join(body.split())
 
 
@@ -792,3 +792,128 @@ def test_rate_span_of_wells_without_a_fit_is_left_blank():
     assert _span(unfit) == ""
     some = pd.DataFrame({"start_h": [0.0, np.nan, 4.0], "end_h": [72.0, np.nan, 96.0]})
     assert _span(some) == "0\u201396 h"
+
+
+def test_methods_count_only_the_wells_with_an_endpoint_value():
+    """A well whose endpoint image failed (or that had no baseline) is not in the endpoint
+    statistics: the methods give the number of wells the statistics used, and say how many
+    were left out, not the number of rows of endpoint.csv."""
+    counts = pd.DataFrame(
+        {"well": np.repeat(["B2", "B3", "B4", "B5"], 2), "elapsed_h": [0.0, 72.0] * 4,
+         "count": [100.0, 400.0, 110.0, np.nan, np.nan, 300.0, 90.0, 350.0]}
+    )  # fmt: skip
+    plate = pd.DataFrame(
+        {"well": ["B2", "B3", "B4", "B5"], "cell_line": "M420",
+         "treatment": ["untreated", "untreated", "IFN gamma", "IFN gamma"]}
+    )  # fmt: skip
+    with pytest.warns(UserWarning):
+        growth = kinetics.growth_table(counts, plate)
+        end = kinetics.endpoint(growth, 72.0)
+    run = {"parameters": {"exports": ["count.txt"], "endpoint_h": 72, "endpoint_tolerance_h": 6}}
+    text = methods_text({"growth": growth, "endpoint": end}, run)
+    assert "72 h, was used (allowed distance 6 h), with 2 wells (2 wells without a value" in text
+
+
+def test_anova_not_computed_on_several_cell_lines_is_named_two_way(report, tmp_path):
+    """An ANOVA that could not be computed (a cell line without its control) on a plate of
+    three cell lines is the two-way ANOVA that is missing, not a one-way one."""
+    outdir = tmp_path / "noanova"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    anova = pd.read_csv(outdir / "anova.csv")
+    anova.iloc[0:0].to_csv(outdir / "anova.csv", index=False)
+    text = write_report(outdir, figures=False).read_text(encoding="utf-8")
+    body = _section(text, "statistics")
+    assert "<h3>Two-way ANOVA</h3>" in body and "A two-way analysis of variance" in body
+    assert "one-way" not in body.lower()
+    outputs = _section(text, "files")
+    assert "the two-way ANOVA table at the endpoint" in outputs
+
+
+def test_output_list_names_a_one_way_anova_one_way(edited):
+    outputs = _section(edited[0], "files")
+    assert "the one-way ANOVA table at the endpoint" in outputs and "two-way" not in outputs
+
+
+def test_condition_without_a_growth_rate_is_not_called_no_growth(report, tmp_path):
+    """A condition none of whose wells could be fitted (no points in the rate window) has no
+    rate: its doubling time is left blank, while a shrinking condition is 'no growth'."""
+    outdir = tmp_path / "unfit"
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    rates = pd.read_csv(outdir / "growth_rates.csv")
+    unfit = (rates["cell_line"] == "M420") & (rates["treatment"] == "IFN gamma")
+    rates.loc[unfit, ["rate_per_h", "rate_se", "doubling_time_h", "r_squared"]] = np.nan
+    rates.loc[unfit, ["start_h", "end_h"]] = np.nan
+    rates.loc[unfit, "n_points"] = 0
+    shrinking = (rates["cell_line"] == "M464") & (rates["treatment"] == "IFN gamma")
+    rates.loc[shrinking, "rate_per_h"] = -0.01
+    rates.to_csv(outdir / "growth_rates.csv", index=False)
+    body = _section(write_report(outdir, figures=False).read_text("utf-8"), "rates")
+    rows = {
+        tuple(cells[:2]): cells
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", body)
+        )
+        if cells
+    }
+    assert rows[("M420", "IFN gamma")][2:6] == ["0", "", "", ""]
+    assert rows[("M464", "IFN gamma")][5] == "no growth"
+
+
+def _rebuilt(report, tmp_path, name, *, measure="count", baseline_h=None) -> str:
+    outdir = tmp_path / name
+    shutil.copytree(report[0].parent, outdir, ignore=shutil.ignore_patterns("figures", "*.html"))
+    run = json.loads((outdir / "run.json").read_text("utf-8"))
+    run["parameters"].update(measure=measure, baseline_h=baseline_h)
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    if baseline_h is not None:
+        growth = pd.read_csv(outdir / "growth.csv")
+        growth.assign(baseline_h=23.5).to_csv(outdir / "growth.csv", index=False)
+    return write_report(outdir, figures=False).read_text("utf-8")
+
+
+def test_texts_of_a_confluence_export_speak_of_confluence(report, tmp_path):
+    """A run on a confluence metric export: the summary, the DIP notes and the frame note
+    speak of confluence, not of a number of cells or of detected nuclei."""
+    text = _rebuilt(report, tmp_path, "conf", measure="confluence")
+    glance = _section(text, "glance")
+    assert "0 % means the same confluence as at the start, 100 % twice the area covered" in glance
+    assert "as many cells" not in glance
+    metrics = _section(text, "metrics")
+    assert "Below the grey line at 0 the confluence falls" in metrics
+    assert '("none" when the confluence did not grow)' in metrics
+    assert "number of cells" not in metrics
+    gallery = _section(text, "gallery")
+    assert "The confluence values came from an IncuCyte metric export" in gallery
+    assert "nuclei" not in gallery.split("</h2>", 1)[1]
+    counted = _rebuilt(report, tmp_path, "count")
+    assert "0 % means as many cells as at the start, 100 % twice as many" in _section(
+        counted, "glance"
+    )
+    assert "the number of cells falls" in _section(counted, "metrics")
+
+
+def test_summary_names_a_chosen_baseline(report, tmp_path):
+    """With --baseline the summary says growth is measured from the baseline image, not
+    from each well's first image."""
+    glance = _section(_rebuilt(report, tmp_path, "base", baseline_h=24.0), "glance")
+    assert "of each well since its image at the baseline, 23.5 h: 0 % means as many cells as" in (
+        glance
+    )
+    assert "as at the baseline, 100 %" in glance and "first image" not in glance
+
+
+def test_settings_of_a_frames_run_say_which_channel_and_leave_out_the_metric(tmp_path):
+    """A frames run without --channel counted the red channel: the settings say so instead
+    of a bare 'not set', and they leave out the metric, which only an export has."""
+    outdir = tmp_path / "frames_run" / "out"
+    make_run_folder(outdir, frames=str(tmp_path / "frames"))
+    run = json.loads((outdir / "run.json").read_text("utf-8"))
+    run["parameters"]["metric"] = None
+    (outdir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    text = write_report(outdir, figures=False, gallery=False).read_text("utf-8")
+    settings = re.search(r"<h3>Settings</h3>(.*?)</table>", text, re.S).group(1)
+    rows = dict(re.findall(r"<tr><th[^>]*>(.*?)</th><td[^>]*>(.*?)</td></tr>", settings))
+    assert rows["Channel counted"] == (
+        "not set: the red channel when there is one, else the only channel"
+    )
+    assert "Count metric" not in rows and "Metric" not in rows

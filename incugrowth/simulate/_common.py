@@ -40,5 +40,7 @@ def _check_shape(shape, what: str) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise IncugrowthError(f"{what} must be (height, width), got {shape!r}") from None
     if h < 32 or w < 32:
-        raise IncugrowthError(f"{what} must be at least 32 x 32 pixels, got {h} x {w}")
+        raise IncugrowthError(
+            f"{what} must be at least 32 x 32 pixels, got {w} x {h} (width x height)"
+        )
     return h, w

@@ -89,7 +89,9 @@ def _window(shape, crop) -> tuple[int, int, int, int]:
         return (0, 0, h, w)
     ch, cw = _check_shape(crop, "crop")
     if ch > h or cw > w:
-        raise IncugrowthError(f"crop {ch} x {cw} is larger than the frame {h} x {w}")
+        raise IncugrowthError(
+            f"crop {cw} x {ch} is larger than the frame {w} x {h} (width x height)"
+        )
     return ((h - ch) // 2, (w - cw) // 2, ch, cw)
 
 

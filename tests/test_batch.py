@@ -184,7 +184,7 @@ def test_dask_local_cluster_matches_local_run(tmp_path, monkeypatch):
     local = batch.count_folder(folder, jobs=1)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

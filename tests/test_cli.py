@@ -421,7 +421,7 @@ def test_scheduler_without_workers_gets_a_warning(capsys):
 
     from incugrowth.cli import _check_scheduler
 
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         _check_scheduler(cluster.scheduler_address)
     err = capsys.readouterr().err
     assert f"the scheduler at {cluster.scheduler_address} has no workers yet" in err

@@ -691,6 +691,13 @@ def _well_rows(export: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows[rows["field"].notna() | ~rows["well"].isin(imaged)]
 
 
+def _shell_word(text: str) -> str:
+    """`text` quoted for a shell command line when it needs it."""
+    import shlex
+
+    return shlex.quote(text)
+
+
 def export_to_counts(
     export: pd.DataFrame, *, metric: str | None = None, confluence: str | bool | None = None
 ) -> pd.DataFrame:
@@ -744,11 +751,21 @@ def export_to_counts(
     if metric is None:
         candidates = [m for m in metrics if "count" in m.lower()]
         if len(candidates) != 1:
-            problem = "no count metric" if not candidates else "several count metrics"
+            if candidates:
+                advice = "choose one with --metric (metric= in Python)"
+                problem = "several count metrics"
+            else:
+                problem = "no count metric"
+                confluence = [m for m in metrics if "confluence" in m.lower()]
+                advice = (
+                    f"to analyse confluence, give --metric {_shell_word(confluence[0])} "
+                    "(metric= in Python)"
+                    if confluence
+                    else "export a count metric, or name the metric to analyse with --metric "
+                    "(metric= in Python)"
+                )
             raise input_error(
-                where,
-                f"{problem} in the export (metrics: {_choices(metrics)}); choose the count "
-                "metric with metric=",
+                where, f"{problem} in the export (metrics: {_choices(metrics)}); {advice}"
             )
         metric = candidates[0]
     elif metric not in metrics:

@@ -602,8 +602,12 @@ def test_choosing_the_count_metric():
     with pytest.raises(IncugrowthError, match="'Blue' is not in the export"):
         export_to_counts(both, metric="Blue")
     confluence_only = _export([("B2", np.nan, 0.0, "Phase Object Confluence (Percent)", 10)])
-    with pytest.raises(IncugrowthError, match="no count metric"):
+    with pytest.raises(IncugrowthError, match="no count metric") as raised:
         export_to_counts(confluence_only)
+    # the command-line option, quoted as it must be typed
+    assert "give --metric 'Phase Object Confluence (Percent)'" in str(raised.value)
+    with pytest.raises(IncugrowthError, match="choose one with --metric"):
+        export_to_counts(both)
 
 
 def test_group_label_rows_next_to_wells_are_left_out_with_a_warning():

@@ -172,7 +172,7 @@ def plot_growth_curves(
             labels.append((at[1], at[0], mark, color))
     if endpoint_h is not None:
         _mark_endpoint(ax, endpoint_h)
-    _place_stars(ax, labels, endpoint_h)
+    _place_stars(ax, labels)
     ax.axhline(0, color="#bbbbbb", linewidth=0.6, zorder=0)
     ax.set_xlabel("Time (h)")
     ax.set_ylabel(ylabel)
@@ -330,9 +330,10 @@ def _mark_endpoint(ax, hours: float) -> None:
     )
 
 
-def _place_stars(ax, labels, endpoint_h: float | None) -> None:
+def _place_stars(ax, labels) -> None:
     """A column of labels right of the plot, each at the height of its curve's endpoint value,
-    nudged apart so that none overlap and none sit on a curve."""
+    nudged apart so that none overlap and none sit on a curve. (Their hour is on the dashed
+    line at the endpoint and in the legend's title.)"""
     if not labels:
         return
     lo, hi = ax.get_ylim()
@@ -354,18 +355,6 @@ def _place_stars(ax, labels, endpoint_h: float | None) -> None:
             fontsize=7,
             color=color,
             transform=trans,
-            clip_on=False,
-        )
-    if endpoint_h is not None:
-        ax.text(
-            1.02,
-            1.0,
-            f"{endpoint_h:g} h",
-            va="bottom",
-            ha="left",
-            fontsize=6.5,
-            color="#666666",
-            transform=ax.transAxes,
             clip_on=False,
         )
 

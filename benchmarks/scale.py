@@ -117,7 +117,7 @@ def _one(folder: str, jobs: int, scheduler: str | None) -> dict:
         from distributed import Client, LocalCluster
 
         with (
-            LocalCluster(n_workers=jobs, threads_per_worker=1, dashboard_address=None) as cl,
+            LocalCluster(n_workers=jobs, threads_per_worker=1, dashboard_address=":0") as cl,
             Client(cl) as client,
         ):
             t0 = time.perf_counter()

@@ -227,7 +227,7 @@ def _run_dask(fn, paths, scheduler):
     try:
         window = 4 * max(1, sum(client.nthreads().values()))
         queue = deque(given)
-        ac = as_completed()
+        ac = as_completed(loop=client.loop)  # this client's, not a default one
         while queue and ac.count() < window:
             ac.add(client.submit(fn, queue.popleft(), pure=False))
         for fut in ac:

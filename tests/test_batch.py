@@ -184,7 +184,7 @@ def test_dask_local_cluster_matches_local_run(tmp_path, monkeypatch):
     local = batch.count_folder(folder, jobs=1)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -198,6 +198,25 @@ def test_dask_local_cluster_matches_local_run(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(local[cols], by_address[cols])
     pd.testing.assert_frame_equal(local[cols], relative[cols])
     assert relative["path"].str.startswith("frames").all()  # the paths as given
+
+
+def test_count_command_on_a_scheduler_address(tmp_path, capsys):
+    """The command line makes its own client (not a default one): nothing may need one."""
+    distributed = pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    out = tmp_path / "counts.csv"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        with pytest.raises(ValueError):
+            distributed.default_client()  # as in a fresh `incugrowth count` process
+        address = cluster.scheduler_address
+        assert main(["count", str(folder), "-o", str(out), "--scheduler", address]) == 0
+        with distributed.Client(address, set_as_default=False) as client:
+            again = batch.count_folder(folder, scheduler=client)
+    assert pd.read_csv(out)["count"].tolist() == [3, 4]
+    assert again["count"].tolist() == [3, 4]
+    assert "2 frames (2 counted now)" in capsys.readouterr().out
 
 
 def test_a_wrong_scheduler_address_is_an_error_naming_it(tmp_path):

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -145,8 +146,30 @@ def _run_local(fn, paths, jobs):
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with single_threaded_opencv(), ProcessPoolExecutor(max_workers=jobs) as pool:
+    with (
+        single_threaded_opencv(),
+        ProcessPoolExecutor(max_workers=jobs, initializer=_end_with_parent) as pool,
+    ):
         yield from _bounded(lambda p: pool.submit(fn, p), paths, 4 * jobs)
+
+
+def _end_with_parent(interval: float = 0.5) -> None:
+    """Worker-process initializer: end this worker when the process that started it ends.
+
+    A process killed (``kill -9``, or ``kill``/SIGTERM as a batch system sends it at its time
+    limit) cannot stop its workers; they would wait for a next frame for ever, each holding
+    its memory and a core if it was counting. A thread of the worker checks every `interval`
+    seconds whether its parent is still the one it started with (when the parent ends, the
+    worker is handed to another process).
+    """
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="incugrowth-end-with-parent", daemon=True).start()
 
 
 _OPENCV_LOCK = threading.Lock()

@@ -270,6 +270,66 @@ def test_sigkill_during_counting_then_rerun_equals_uninterrupted(tmp_path):
     assert list(out.rglob("*.tmp")) == []
 
 
+_SLOW_COUNT = """
+import sys, time
+from incugrowth import batch
+
+def slow(image):
+    time.sleep(120)
+
+if __name__ == "__main__":
+    batch.count_folder(sys.argv[1], jobs=2, segmenter=slow)
+"""
+
+
+def _children(pid):
+    """Live (not zombie) child processes of `pid`, from /proc."""
+    out = []
+    for stat in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{stat}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, ValueError):
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            out.append(int(stat))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_processes_end_when_the_counting_process_is_killed(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    script = tmp_path / "slow_count.py"
+    script.write_text(_SLOW_COUNT)
+    proc = subprocess.Popen([sys.executable, str(script), str(folder)])
+    workers = []
+    try:
+        deadline = time.time() + 60
+        while len(workers) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, "the pool's two workers should be counting"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 20
+        while any(map(_alive, workers)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, workers)), "workers left running after their parent died"
+    finally:
+        proc.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_count_command_writes_one_row_per_frame_and_reuses_the_journal(tmp_path, capsys):
     folder = write_export(tmp_path / "frames", wells=("B2", "B3"), times=(0, 12))
     out = tmp_path / "counts.csv"

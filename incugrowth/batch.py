@@ -90,19 +90,23 @@ def _file_key(path: str) -> str:
 
 
 class _Journal:
-    """Append-only record of measured frames; a torn last line (killed run) is ignored."""
+    """Append-only record of measured frames.
+
+    A line that is not a whole record (the last one of a run killed while writing it, or
+    damage) is ignored, and the next record starts on a line of its own.
+    """
 
     def __init__(self, cache_dir: Path | None):
         self.path = None if cache_dir is None else Path(cache_dir) / JOURNAL
         self.done: dict[tuple[str, str], dict] = {}
         if self.path is not None and self.path.exists():
-            with open(self.path, encoding="utf-8") as fh:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
                 for line in fh:
                     try:
                         rec = json.loads(line)
-                    except json.JSONDecodeError:
+                        self.done[(rec["path"], rec["_options"])] = rec
+                    except (json.JSONDecodeError, KeyError, TypeError):
                         continue
-                    self.done[(rec["path"], rec["_options"])] = rec
         self._fh = None
 
     def lookup(self, path: str, options: str) -> dict | None:
@@ -116,8 +120,12 @@ class _Journal:
             return
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._fh.write(json.dumps(rec) + "\n")
+            self._fh = open(self.path, "a+b")  # noqa: SIM115
+            if self._fh.tell():  # end a torn last line, or this record would join it
+                self._fh.seek(-1, os.SEEK_END)
+                if self._fh.read(1) != b"\n":
+                    self._fh.write(b"\n")
+        self._fh.write(json.dumps(rec).encode() + b"\n")
         self._fh.flush()
 
     def close(self) -> None:

@@ -97,6 +97,22 @@ def test_journal_resumes_and_rerun_counts_nothing(tmp_path):
     assert row["count"].item() == 9
 
 
+def test_a_record_torn_by_a_kill_costs_that_frame_only(tmp_path):
+    """A run killed while writing a record leaves half a line; the next run measures that
+    frame again and its record, and every later one, is read back (none joins the torn line)."""
+    folder = write_export(tmp_path / "frames", wells=("B2", "B3"), times=(0, 12))
+    cache = tmp_path / "cache"
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    journal = cache / batch.JOURNAL
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]) + lines[-1][:40] + b"\n\xff[1]\n" + lines[-1][:30])
+    second = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert second.attrs["measured"] == 1
+    third = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert third.attrs["measured"] == 0
+    pd.testing.assert_frame_equal(first, third)
+
+
 def test_records_of_an_earlier_measurement_are_measured_again(tmp_path, monkeypatch):
     """A journal written before a measurement changed (its record version) is not served."""
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))

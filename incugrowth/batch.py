@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
 import warnings
@@ -25,7 +26,7 @@ import pandas as pd
 
 from incugrowth import __version__
 from incugrowth._memory import reuse_freed_memory
-from incugrowth.errors import IncugrowthError, IncugrowthWarning
+from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
 __all__ = [
     "count_folder",
@@ -263,6 +264,13 @@ def _run_dask(fn, paths, scheduler):
             ac.add(client.submit(fn, queue.popleft(), pure=False))
         for fut in ac:
             rec = fut.result()
+            host = rec.pop("_missing_on", None)
+            if host is not None and os.path.exists(rec["path"]):
+                raise IncugrowthError(
+                    f"{rec['path']}: the Dask worker on {host} cannot see this frame, which is "
+                    "here; the frames must be on a file system the workers share, under the "
+                    "same path"
+                )
             rec["path"] = given[rec["path"]]
             yield rec
             fut.release()
@@ -287,9 +295,19 @@ class _Measure:
             # client, the settings stay the caller's)
             cv2.setNumThreads(1)
             reuse_freed_memory()
+        try:
+            # the key of the file as it is before it is read: a frame rewritten while it is
+            # measured keeps its old key, so the next run measures it again
+            key = _file_key(path)
+        except FileNotFoundError:
+            # not kept in the journal (no key); on a Dask worker, a frame the client sees
+            # but the worker does not is an error (see _run_dask)
+            error = str(input_error(path, "frame file not found"))
+            return {"path": path, "kind": self.kind, "error": error, "_options": self.options,
+                    "_file": None, "_missing_on": socket.gethostname()}  # fmt: skip
         rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
         rec["_options"] = self.options
-        rec["_file"] = _file_key(path)
+        rec["_file"] = key
         return rec
 
 
@@ -378,7 +396,7 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     neighbours in time, see :func:`incugrowth.image.flag_count_jumps`). A blank frame
     carries none of the image-quality flags (``out_of_focus``, ``saturated``, ``empty``).
     """
-    rec = records.drop(columns=[c for c in ("_options", "_file", "kind") if c in records])
+    rec = records.drop(columns=[c for c in records if c.startswith("_") or c == "kind"])
     df = frames[["path", "well", "field", "elapsed_h"]].merge(rec, on="path", how="left")
     if "count" not in df.columns:
         df["count"] = np.nan

@@ -113,6 +113,51 @@ def test_a_record_torn_by_a_kill_costs_that_frame_only(tmp_path):
     pd.testing.assert_frame_equal(first, third)
 
 
+def test_a_frame_rewritten_while_it_is_measured_is_measured_again(tmp_path, monkeypatch):
+    """The journal keys a record by the file as it was read, not as it is afterwards."""
+    from incugrowth import frames
+
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    read_frame = frames.read_frame
+
+    def read_then_rewrite(path):
+        image = read_frame(path)
+        if os.fspath(path) == str(target):  # the export rewrites it meanwhile
+            tifffile.imwrite(target, frame_with_nuclei(9, seed=5))
+        return image
+
+    monkeypatch.setattr(frames, "read_frame", read_then_rewrite)
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert first["count"].tolist() == [3, 4]  # the frame as it was read
+    monkeypatch.undo()
+    again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert again.attrs["measured"] == 1
+    assert again["count"].tolist() == [3, 9]
+
+
+def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkeypatch):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    file_key = batch._file_key
+
+    def gone(path):  # deleted between the listing and its measurement
+        if path == str(target):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return file_key(path)
+
+    monkeypatch.setattr(batch, "_file_key", gone)
+    with pytest.warns(IncugrowthWarning, match="frame file not found"):
+        counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert counts["qc_flag"].tolist() == ["", "unreadable"]
+    assert not any(c.startswith("_") for c in counts.columns)
+    monkeypatch.undo()
+    again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert again.attrs["measured"] == 1 and again["count"].tolist() == [3, 4]
+
+
 def test_records_of_an_earlier_measurement_are_measured_again(tmp_path, monkeypatch):
     """A journal written before a measurement changed (its record version) is not served."""
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
@@ -233,6 +278,31 @@ def test_count_command_on_a_scheduler_address(tmp_path, capsys):
     assert pd.read_csv(out)["count"].tolist() == [3, 4]
     assert again["count"].tolist() == [3, 4]
     assert "2 frames (2 counted now)" in capsys.readouterr().out
+
+
+def test_a_frame_the_dask_workers_cannot_see_is_an_error_saying_so(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    file_key = batch._file_key
+
+    def not_on_the_worker(path):  # the worker (a thread here) sees another file system
+        if "_B2_1_00d12h00m" in path:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return file_key(path)
+
+    monkeypatch.setattr(batch, "_file_key", not_on_the_worker)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        with pytest.raises(IncugrowthError) as err:
+            batch.count_folder(folder, scheduler=client)
+    text = str(err.value)
+    assert "_B2_1_00d12h00m.tif: the Dask worker on " in text
+    assert "cannot see this frame" in text and "file system the workers share" in text
+    assert "\n" not in text
 
 
 def test_a_wrong_scheduler_address_is_an_error_naming_it(tmp_path):

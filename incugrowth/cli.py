@@ -491,7 +491,10 @@ def run_many(configs, scheduler, jobs):
 
     def report(cfg, exc):
         failed.append(cfg)
-        click.echo(f"incugrowth: error: {exc}", err=True)
+        text = _os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        if not text.startswith(str(cfg)):  # name the plate (its experiment file)
+            text = f"{cfg}: {text}"
+        click.echo(f"incugrowth: error: {text}", err=True)
 
     results = run_many_pipeline(configs, scheduler=scheduler, jobs=jobs, on_error=report)
     for cfg, res in zip(configs, results):
@@ -499,6 +502,12 @@ def run_many(configs, scheduler, jobs):
             click.echo(f"{cfg}: outputs in {res.outdir}; {len(res.warnings)} warning(s)")
     if failed:
         raise click.exceptions.Exit(2)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """An error of the system as one line: the file, then the reason."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 def main(argv=None) -> int:
@@ -517,8 +526,7 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except OSError as exc:  # the system refused a read or write (permissions, disk full, ...)
-        where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"incugrowth: error: {where}{exc.strerror or exc}", err=True)
+        click.echo(f"incugrowth: error: {_os_error_text(exc)}", err=True)
         return 2
     # Without standalone mode click hands back the status of a `raise Exit(n)`.
     return status if isinstance(status, int) else 0

@@ -331,12 +331,14 @@ def count_frames(
     kind : {"nuclei", "confluence"}
         Count nuclei, or measure phase confluence.
     jobs : int, optional
-        Local worker processes (default: all cores); 1 runs in this process.
+        Local worker processes (default, or 0: all cores); 1 runs in this process.
     scheduler : str or distributed.Client, optional
         A Dask scheduler address (or client): frames are measured on its workers instead.
     cache_dir : path, optional
         Where the journal of measured frames lives; frames already in it are not measured again.
     """
+    if jobs is not None and jobs < 0:
+        raise IncugrowthError(f"--jobs takes a number of processes (1 or more), got {jobs}")
     options = _options_key(kind, diameter, segmenter)
     journal = _Journal(None if cache_dir is None else Path(cache_dir))
     paths = [str(p) for p in frames["path"]]

@@ -379,7 +379,12 @@ def _size(text: str, hint: str) -> tuple[int, int]:
     default=None,
     help="Nucleus diameter (px) [default: estimated per frame].",
 )
-@click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Parallel processes [default: all cores].",
+)
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
 def count(folder, output, channel, diameter, jobs, scheduler):
     """Count nuclei in every frame of an IncuCyte image export (one row per frame)."""
@@ -481,7 +486,12 @@ def watch(interval_s, idle_timeout_s, **opts):
 )
 @click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
-@click.option("--jobs", type=int, default=None, help="Local processes when there is no scheduler.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Local processes when there is no scheduler.",
+)
 def run_many(configs, scheduler, jobs):
     """Analyse many plates, one experiment file (TOML) each; a bad plate does not stop the rest."""
     from incugrowth.pipeline import run_many as run_many_pipeline

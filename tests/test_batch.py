@@ -416,6 +416,16 @@ def test_worker_processes_end_when_the_counting_process_is_killed(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
+def test_a_negative_number_of_jobs_is_a_one_line_error(tmp_path, capsys):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
+    out = tmp_path / "counts.csv"
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "-1"]) == 2
+    assert "--jobs" in capsys.readouterr().err
+    with pytest.raises(IncugrowthError, match="--jobs takes a number of processes"):
+        batch.count_folder(folder, jobs=-2)  # as `run --jobs -2` and run-many's files give it
+    assert not out.exists()
+
+
 def test_count_command_writes_one_row_per_frame_and_reuses_the_journal(tmp_path, capsys):
     folder = write_export(tmp_path / "frames", wells=("B2", "B3"), times=(0, 12))
     out = tmp_path / "counts.csv"

@@ -119,20 +119,33 @@ class _Journal:
     def add(self, rec: dict) -> None:
         if self.path is None:
             return
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a+b")  # noqa: SIM115
-            if self._fh.tell():  # end a torn last line, or this record would join it
-                self._fh.seek(-1, os.SEEK_END)
-                if self._fh.read(1) != b"\n":
-                    self._fh.write(b"\n")
-        self._fh.write(json.dumps(rec).encode() + b"\n")
-        self._fh.flush()
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a+b")  # noqa: SIM115
+                if self._fh.tell():  # end a torn last line, or this record would join it
+                    self._fh.seek(-1, os.SEEK_END)
+                    if self._fh.read(1) != b"\n":
+                        self._fh.write(b"\n")
+            self._fh.write(json.dumps(rec).encode() + b"\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise _naming(exc, self.path) from None
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            try:
+                fh.close()
+            except OSError as exc:  # what could not be written: those frames are measured again
+                raise _naming(exc, self.path) from None
+
+
+def _naming(exc: OSError, path) -> OSError:
+    """`exc` naming the file `path` when it names none (a failed write names no file)."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, os.fspath(path))
 
 
 def _bounded(submit, items: Iterable, window: int) -> Iterator:

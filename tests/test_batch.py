@@ -416,6 +416,47 @@ def test_worker_processes_end_when_the_counting_process_is_killed(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
+class _FullDisk:
+    """A file on a full disk: nothing can be written."""
+
+    def tell(self):
+        return 0
+
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+    def close(self):
+        pass
+
+
+def test_a_full_disk_is_a_one_line_error_naming_the_file(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    out = tmp_path / "counts.csv"
+    journal = tmp_path / ".counts.csv.cache" / batch.JOURNAL
+
+    def open_on_full_disk(path, mode="r", **kwargs):
+        return _FullDisk() if "a" in mode else builtins.open(path, mode, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(batch, "open", open_on_full_disk, raising=False)
+        assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"incugrowth: error: {journal}: No space left on device"
+
+    def to_csv_on_full_disk(self, path, **kwargs):
+        with open(path, "w") as fh:
+            fh.write("well,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv_on_full_disk)
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"incugrowth: error: {out}: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".counts.csv.cache", "frames"]
+
+
 def test_a_negative_number_of_jobs_is_a_one_line_error(tmp_path, capsys):
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
     out = tmp_path / "counts.csv"

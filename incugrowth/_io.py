@@ -52,9 +52,12 @@ def atomic_path(path: str | os.PathLike):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write (disk full, ...) names no file: name the output
+            raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from None
         raise
 
 

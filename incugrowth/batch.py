@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +26,7 @@ import pandas as pd
 
 from incugrowth import __version__
 from incugrowth._memory import reuse_freed_memory
-from incugrowth.errors import IncugrowthError, IncugrowthWarning
+from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
 __all__ = [
     "count_folder",
@@ -90,19 +92,23 @@ def _file_key(path: str) -> str:
 
 
 class _Journal:
-    """Append-only record of measured frames; a torn last line (killed run) is ignored."""
+    """Append-only record of measured frames.
+
+    A line that is not a whole record (the last one of a run killed while writing it, or
+    damage) is ignored, and the next record starts on a line of its own.
+    """
 
     def __init__(self, cache_dir: Path | None):
         self.path = None if cache_dir is None else Path(cache_dir) / JOURNAL
         self.done: dict[tuple[str, str], dict] = {}
         if self.path is not None and self.path.exists():
-            with open(self.path, encoding="utf-8") as fh:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
                 for line in fh:
                     try:
                         rec = json.loads(line)
-                    except json.JSONDecodeError:
+                        self.done[(rec["path"], rec["_options"])] = rec
+                    except (json.JSONDecodeError, KeyError, TypeError):
                         continue
-                    self.done[(rec["path"], rec["_options"])] = rec
         self._fh = None
 
     def lookup(self, path: str, options: str) -> dict | None:
@@ -114,16 +120,33 @@ class _Journal:
     def add(self, rec: dict) -> None:
         if self.path is None:
             return
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._fh.write(json.dumps(rec) + "\n")
-        self._fh.flush()
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a+b")  # noqa: SIM115
+                if self._fh.tell():  # end a torn last line, or this record would join it
+                    self._fh.seek(-1, os.SEEK_END)
+                    if self._fh.read(1) != b"\n":
+                        self._fh.write(b"\n")
+            self._fh.write(json.dumps(rec).encode() + b"\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise _naming(exc, self.path) from None
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            try:
+                fh.close()
+            except OSError as exc:  # what could not be written: those frames are measured again
+                raise _naming(exc, self.path) from None
+
+
+def _naming(exc: OSError, path) -> OSError:
+    """`exc` naming the file `path` when it names none (a failed write names no file)."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, os.fspath(path))
 
 
 def _bounded(submit, items: Iterable, window: int) -> Iterator:
@@ -146,8 +169,30 @@ def _run_local(fn, paths, jobs):
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with single_threaded_opencv(), ProcessPoolExecutor(max_workers=jobs) as pool:
+    with (
+        single_threaded_opencv(),
+        ProcessPoolExecutor(max_workers=jobs, initializer=_end_with_parent) as pool,
+    ):
         yield from _bounded(lambda p: pool.submit(fn, p), paths, 4 * jobs)
+
+
+def _end_with_parent(interval: float = 0.5) -> None:
+    """Worker-process initializer: end this worker when the process that started it ends.
+
+    A process killed (``kill -9``, or ``kill``/SIGTERM as a batch system sends it at its time
+    limit) cannot stop its workers; they would wait for a next frame for ever, each holding
+    its memory and a core if it was counting. A thread of the worker checks every `interval`
+    seconds whether its parent is still the one it started with (when the parent ends, the
+    worker is handed to another process).
+    """
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="incugrowth-end-with-parent", daemon=True).start()
 
 
 _OPENCV_LOCK = threading.Lock()
@@ -228,11 +273,18 @@ def _run_dask(fn, paths, scheduler):
     try:
         window = 4 * max(1, sum(client.nthreads().values()))
         queue = deque(given)
-        ac = as_completed()
+        ac = as_completed(loop=client.loop)  # this client's, not a default one
         while queue and ac.count() < window:
             ac.add(client.submit(fn, queue.popleft(), pure=False))
         for fut in ac:
             rec = fut.result()
+            host = rec.pop("_missing_on", None)
+            if host is not None and os.path.exists(rec["path"]):
+                raise IncugrowthError(
+                    f"{rec['path']}: the Dask worker on {host} cannot see this frame, which is "
+                    "here; the frames must be on a file system the workers share, under the "
+                    "same path"
+                )
             rec["path"] = given[rec["path"]]
             yield rec
             fut.release()
@@ -257,9 +309,19 @@ class _Measure:
             # client, the settings stay the caller's)
             cv2.setNumThreads(1)
             reuse_freed_memory()
+        try:
+            # the key of the file as it is before it is read: a frame rewritten while it is
+            # measured keeps its old key, so the next run measures it again
+            key = _file_key(path)
+        except FileNotFoundError:
+            # not kept in the journal (no key); on a Dask worker, a frame the client sees
+            # but the worker does not is an error (see _run_dask)
+            error = str(input_error(path, "frame file not found"))
+            return {"path": path, "kind": self.kind, "error": error, "_options": self.options,
+                    "_file": None, "_missing_on": socket.gethostname()}  # fmt: skip
         rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
         rec["_options"] = self.options
-        rec["_file"] = _file_key(path)
+        rec["_file"] = key
         return rec
 
 
@@ -283,12 +345,14 @@ def count_frames(
     kind : {"nuclei", "confluence"}
         Count nuclei, or measure phase confluence.
     jobs : int, optional
-        Local worker processes (default: all cores); 1 runs in this process.
+        Local worker processes (default, or 0: all cores); 1 runs in this process.
     scheduler : str or distributed.Client, optional
         A Dask scheduler address (or client): frames are measured on its workers instead.
     cache_dir : path, optional
         Where the journal of measured frames lives; frames already in it are not measured again.
     """
+    if jobs is not None and jobs < 0:
+        raise IncugrowthError(f"--jobs takes a number of processes (1 or more), got {jobs}")
     options = _options_key(kind, diameter, segmenter)
     journal = _Journal(None if cache_dir is None else Path(cache_dir))
     paths = [str(p) for p in frames["path"]]
@@ -350,7 +414,7 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     neighbours in time, see :func:`incugrowth.image.flag_count_jumps`). A blank frame
     carries none of the image-quality flags (``out_of_focus``, ``saturated``, ``empty``).
     """
-    rec = records.drop(columns=[c for c in ("_options", "_file", "kind") if c in records])
+    rec = records.drop(columns=[c for c in records if c.startswith("_") or c == "kind"])
     df = frames[["path", "well", "field", "elapsed_h"]].merge(rec, on="path", how="left")
     if "count" not in df.columns:
         df["count"] = np.nan

@@ -390,7 +390,12 @@ def _size(text: str, hint: str) -> tuple[int, int]:
     default=None,
     help="Nucleus diameter (px) [default: estimated per frame].",
 )
-@click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Parallel processes [default: all cores].",
+)
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
 def count(folder, output, channel, diameter, jobs, scheduler):
     """Count nuclei in every frame of an IncuCyte image export (one row per frame)."""
@@ -492,7 +497,12 @@ def watch(interval_s, idle_timeout_s, **opts):
 )
 @click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
-@click.option("--jobs", type=int, default=None, help="Local processes when there is no scheduler.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Local processes when there is no scheduler.",
+)
 def run_many(configs, scheduler, jobs):
     """Analyse many plates, one experiment file (TOML) each; a bad plate does not stop the rest."""
     from incugrowth.pipeline import run_many as run_many_pipeline
@@ -502,9 +512,10 @@ def run_many(configs, scheduler, jobs):
 
     def report(cfg, exc):
         failed.append(cfg)
-        if isinstance(exc, OSError) and exc.filename:
-            exc = f"{exc.filename}: {exc.strerror or exc}"
-        click.echo(f"incugrowth: error: {cfg}: {exc}", err=True)
+        text = _os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        if not text.startswith(str(cfg)):  # name the plate (its experiment file)
+            text = f"{cfg}: {text}"
+        click.echo(f"incugrowth: error: {text}", err=True)
 
     results = run_many_pipeline(configs, scheduler=scheduler, jobs=jobs, on_error=report)
     for cfg, res in zip(configs, results):
@@ -512,6 +523,12 @@ def run_many(configs, scheduler, jobs):
             click.echo(f"{cfg}: outputs in {res.outdir}; {len(res.warnings)} warning(s)")
     if failed:
         raise click.exceptions.Exit(2)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """An error of the system as one line: the file, then the reason."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 def main(argv=None) -> int:
@@ -530,8 +547,7 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except OSError as exc:  # the system refused a read or write (permissions, disk full, ...)
-        where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"incugrowth: error: {where}{exc.strerror or exc}", err=True)
+        click.echo(f"incugrowth: error: {_os_error_text(exc)}", err=True)
         return 2
     # Without standalone mode click hands back the status of a `raise Exit(n)`.
     return status if isinstance(status, int) else 0

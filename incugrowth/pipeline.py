@@ -670,9 +670,9 @@ def watch(
 def run_many(configs, *, scheduler=None, jobs: int | None = None, on_error=None) -> list:
     """Run several plates, each described by an experiment file, sharing one Dask client.
 
-    A plate whose input is bad, or whose output folder cannot be written, does not stop the
-    others: ``on_error(config, error)`` is called (default: re-raise) and its entry in the
-    returned list is the error.
+    A plate whose input is bad, or whose outputs cannot be written (an :class:`OSError`: no
+    permission, disk full, ...), does not stop the others: ``on_error(config, error)`` is
+    called (default: re-raise) and its entry in the returned list is the error.
     """
     from incugrowth.config import load_config
 
@@ -691,7 +691,7 @@ def run_many(configs, *, scheduler=None, jobs: int | None = None, on_error=None)
                 if jobs is not None:
                     kwargs["jobs"] = jobs
                 results.append(run(**kwargs))
-            except (IncugrowthError, OSError) as exc:  # bad input, or an unwritable outdir
+            except (IncugrowthError, OSError) as exc:
                 if on_error is None:
                     raise
                 on_error(cfg_path, exc)

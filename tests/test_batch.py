@@ -97,6 +97,67 @@ def test_journal_resumes_and_rerun_counts_nothing(tmp_path):
     assert row["count"].item() == 9
 
 
+def test_a_record_torn_by_a_kill_costs_that_frame_only(tmp_path):
+    """A run killed while writing a record leaves half a line; the next run measures that
+    frame again and its record, and every later one, is read back (none joins the torn line)."""
+    folder = write_export(tmp_path / "frames", wells=("B2", "B3"), times=(0, 12))
+    cache = tmp_path / "cache"
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    journal = cache / batch.JOURNAL
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]) + lines[-1][:40] + b"\n\xff[1]\n" + lines[-1][:30])
+    second = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert second.attrs["measured"] == 1
+    third = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert third.attrs["measured"] == 0
+    pd.testing.assert_frame_equal(first, third)
+
+
+def test_a_frame_rewritten_while_it_is_measured_is_measured_again(tmp_path, monkeypatch):
+    """The journal keys a record by the file as it was read, not as it is afterwards."""
+    from incugrowth import frames
+
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    read_frame = frames.read_frame
+
+    def read_then_rewrite(path):
+        image = read_frame(path)
+        if os.fspath(path) == str(target):  # the export rewrites it meanwhile
+            tifffile.imwrite(target, frame_with_nuclei(9, seed=5))
+        return image
+
+    monkeypatch.setattr(frames, "read_frame", read_then_rewrite)
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert first["count"].tolist() == [3, 4]  # the frame as it was read
+    monkeypatch.undo()
+    again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert again.attrs["measured"] == 1
+    assert again["count"].tolist() == [3, 9]
+
+
+def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkeypatch):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    file_key = batch._file_key
+
+    def gone(path):  # deleted between the listing and its measurement
+        if path == str(target):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return file_key(path)
+
+    monkeypatch.setattr(batch, "_file_key", gone)
+    with pytest.warns(IncugrowthWarning, match="frame file not found"):
+        counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert counts["qc_flag"].tolist() == ["", "unreadable"]
+    assert not any(c.startswith("_") for c in counts.columns)
+    monkeypatch.undo()
+    again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert again.attrs["measured"] == 1 and again["count"].tolist() == [3, 4]
+
+
 def test_records_of_an_earlier_measurement_are_measured_again(tmp_path, monkeypatch):
     """A journal written before a measurement changed (its record version) is not served."""
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
@@ -200,6 +261,50 @@ def test_dask_local_cluster_matches_local_run(tmp_path, monkeypatch):
     assert relative["path"].str.startswith("frames").all()  # the paths as given
 
 
+def test_count_command_on_a_scheduler_address(tmp_path, capsys):
+    """The command line makes its own client (not a default one): nothing may need one."""
+    distributed = pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    out = tmp_path / "counts.csv"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        with pytest.raises(ValueError):
+            distributed.default_client()  # as in a fresh `incugrowth count` process
+        address = cluster.scheduler_address
+        assert main(["count", str(folder), "-o", str(out), "--scheduler", address]) == 0
+        with distributed.Client(address, set_as_default=False) as client:
+            again = batch.count_folder(folder, scheduler=client)
+    assert pd.read_csv(out)["count"].tolist() == [3, 4]
+    assert again["count"].tolist() == [3, 4]
+    assert "2 frames (2 counted now)" in capsys.readouterr().out
+
+
+def test_a_frame_the_dask_workers_cannot_see_is_an_error_saying_so(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    file_key = batch._file_key
+
+    def not_on_the_worker(path):  # the worker (a thread here) sees another file system
+        if "_B2_1_00d12h00m" in path:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return file_key(path)
+
+    monkeypatch.setattr(batch, "_file_key", not_on_the_worker)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        with pytest.raises(IncugrowthError) as err:
+            batch.count_folder(folder, scheduler=client)
+    text = str(err.value)
+    assert "_B2_1_00d12h00m.tif: the Dask worker on " in text
+    assert "cannot see this frame" in text and "file system the workers share" in text
+    assert "\n" not in text
+
+
 def test_a_wrong_scheduler_address_is_an_error_naming_it(tmp_path):
     pytest.importorskip("distributed")
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
@@ -249,6 +354,117 @@ def test_sigkill_during_counting_then_rerun_equals_uninterrupted(tmp_path):
         b = pd.read_csv(ref / f"{name}.csv")
         pd.testing.assert_frame_equal(a, b)
     assert list(out.rglob("*.tmp")) == []
+
+
+_SLOW_COUNT = """
+import sys, time
+from incugrowth import batch
+
+def slow(image):
+    time.sleep(120)
+
+if __name__ == "__main__":
+    batch.count_folder(sys.argv[1], jobs=2, segmenter=slow)
+"""
+
+
+def _children(pid):
+    """Live (not zombie) child processes of `pid`, from /proc."""
+    out = []
+    for stat in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{stat}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, ValueError):
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            out.append(int(stat))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_processes_end_when_the_counting_process_is_killed(tmp_path):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    script = tmp_path / "slow_count.py"
+    script.write_text(_SLOW_COUNT)
+    proc = subprocess.Popen([sys.executable, str(script), str(folder)])
+    workers = []
+    try:
+        deadline = time.time() + 60
+        while len(workers) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, "the pool's two workers should be counting"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 20
+        while any(map(_alive, workers)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, workers)), "workers left running after their parent died"
+    finally:
+        proc.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+class _FullDisk:
+    """A file on a full disk: nothing can be written."""
+
+    def tell(self):
+        return 0
+
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+    def close(self):
+        pass
+
+
+def test_a_full_disk_is_a_one_line_error_naming_the_file(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    out = tmp_path / "counts.csv"
+    journal = tmp_path / ".counts.csv.cache" / batch.JOURNAL
+
+    def open_on_full_disk(path, mode="r", **kwargs):
+        return _FullDisk() if "a" in mode else builtins.open(path, mode, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(batch, "open", open_on_full_disk, raising=False)
+        assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"incugrowth: error: {journal}: No space left on device"
+
+    def to_csv_on_full_disk(self, path, **kwargs):
+        with open(path, "w") as fh:
+            fh.write("well,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv_on_full_disk)
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"incugrowth: error: {out}: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".counts.csv.cache", "frames"]
+
+
+def test_a_negative_number_of_jobs_is_a_one_line_error(tmp_path, capsys):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0,))
+    out = tmp_path / "counts.csv"
+    assert main(["count", str(folder), "-o", str(out), "--jobs", "-1"]) == 2
+    assert "--jobs" in capsys.readouterr().err
+    with pytest.raises(IncugrowthError, match="--jobs takes a number of processes"):
+        batch.count_folder(folder, jobs=-2)  # as `run --jobs -2` and run-many's files give it
+    assert not out.exists()
 
 
 def test_count_command_writes_one_row_per_frame_and_reuses_the_journal(tmp_path, capsys):

@@ -226,6 +226,27 @@ def test_run_many_names_the_failed_plate_and_goes_on_past_an_unwritable_outdir(
     assert (tmp_path / "good_out" / "curves.csv").exists()
 
 
+def test_run_many_names_each_bad_plate_and_goes_on_past_unwritable_outputs(
+    plate_files, tmp_path, capsys
+):
+    export, plate = plate_files
+    good = tmp_path / "good.toml"
+    good.write_text(f'exports = ["{export}"]\nplate_map = "{plate}"\noutdir = "good_out"\n')
+    blocked = tmp_path / "blocked.toml"  # its output folder would be inside a file
+    blocked.write_text(f'exports = ["{export}"]\nplate_map = "{plate}"\noutdir = "good.toml/o"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'exports = ["missing.txt"]\nplate_map = "{plate}"\noutdir = "bad_out"\n')
+    assert main(["run-many", str(blocked), str(bad), str(good)]) == 2
+    captured = capsys.readouterr()
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith(f"incugrowth: error: {blocked}: ")
+    assert "good.toml/o" in errors[0] and "Not a directory" in errors[0]
+    assert errors[1].startswith(f"incugrowth: error: {bad}: ") and "missing.txt" in errors[1]
+    assert (tmp_path / "good_out" / "curves.csv").exists()
+    assert f"{good}: outputs in" in captured.out
+
+
 def test_watch_follows_a_growing_export(plate_files, tmp_path):
     from incugrowth.pipeline import watch
 

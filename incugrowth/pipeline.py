@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import shutil
 import time
 import warnings
 from contextlib import contextmanager
@@ -223,108 +224,153 @@ def run(
     tables: dict[str, pd.DataFrame] = {}
     figure_paths: list[Path] = []
     started = datetime.now(UTC)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        inputs = _check_inputs([plate_map], "plate map")
-        _warn_unused_options(exports, channel=channel, diameter=diameter, metric=metric)
-        from incugrowth.platemap import read_plate_map
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            inputs = _check_inputs([plate_map], "plate map")
+            _warn_unused_options(exports, channel=channel, diameter=diameter, metric=metric)
+            from incugrowth.platemap import read_plate_map
 
-        with timer.step("plate_map"):
-            plate = read_plate_map(plate_map)
-        _check_controls(plate, plate_map, control, controls or {})  # before any counting
-        with timer.step("counts"):
-            if exports is not None:
-                inputs += _check_inputs(exports, "export")
-            else:
-                inputs += _check_inputs([frames], "frames folder")
-            counts = _counts(
-                exports,
-                frames,
-                metric=metric,
-                channel=channel,
-                diameter=diameter,
-                jobs=jobs,
-                scheduler=scheduler,
-                cache_dir=outdir / ".cache",
-                progress=progress,
-            )
-        tables["counts"] = counts
-        params["measure"] = _measure_of(counts)
-        with timer.step("kinetics"):
-            growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
-            tables["growth"] = growth
-            tables["curves"] = kinetics.condition_curves(growth)
-            if normalize:
-                growth = kinetics.normalize_to_control(growth, control=control)
-                tables["growth"] = growth
-                tables["curves_vs_control"] = kinetics.condition_curves(
-                    growth, value="pct_of_control"
+            with timer.step("plate_map"):
+                plate = read_plate_map(plate_map)
+            _check_controls(plate, plate_map, control, controls or {})  # before any counting
+            with timer.step("counts"):
+                if exports is not None:
+                    inputs += _check_inputs(exports, "export")
+                else:
+                    inputs += _check_inputs([frames], "frames folder")
+                counts = _counts(
+                    exports,
+                    frames,
+                    metric=metric,
+                    channel=channel,
+                    diameter=diameter,
+                    jobs=jobs,
+                    scheduler=scheduler,
+                    cache_dir=outdir / ".cache",
+                    progress=progress,
                 )
-            start_h, end_h = rate_window if rate_window else (None, None)
-            tables["growth_rates"] = kinetics.growth_rates(growth, start_h=start_h, end_h=end_h)
-            try:
-                end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
-                _check_endpoint_after_baseline(end)
-            except IncugrowthError as exc:
-                if not partial:
-                    raise
-                end = None
-                messages.append(f"endpoint not reached yet: {exc}")
-        vehicles = {**_plate_controls(plate), **(controls or {})}
-        with timer.step("growth_metrics"):
-            tables.update(
-                _growth_metrics(growth, end, control, vehicles, endpoint_h, endpoint_tolerance_h)
+            tables["counts"] = counts
+            params["measure"] = _measure_of(counts)
+            with timer.step("kinetics"):
+                growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
+                tables["growth"] = growth
+                tables["curves"] = kinetics.condition_curves(growth)
+                if normalize:
+                    growth = kinetics.normalize_to_control(growth, control=control)
+                    tables["growth"] = growth
+                    tables["curves_vs_control"] = kinetics.condition_curves(
+                        growth, value="pct_of_control"
+                    )
+                start_h, end_h = rate_window if rate_window else (None, None)
+                tables["growth_rates"] = kinetics.growth_rates(growth, start_h=start_h, end_h=end_h)
+                try:
+                    end = kinetics.endpoint(growth, endpoint_h, tolerance_h=endpoint_tolerance_h)
+                    _check_endpoint_after_baseline(end)
+                except IncugrowthError as exc:
+                    if not partial:
+                        raise
+                    end = None
+                    messages.append(f"endpoint not reached yet: {exc}")
+            vehicles = {**_plate_controls(plate), **(controls or {})}
+            with timer.step("growth_metrics"):
+                tables.update(
+                    _growth_metrics(
+                        growth, end, control, vehicles, endpoint_h, endpoint_tolerance_h
+                    )
+                )
+            if end is not None:
+                tables["endpoint"] = end
+                with timer.step("stats"):
+                    tables.update(_statistics(end, control, vehicles, messages))
+            if time_course:
+                with timer.step("time_course"):
+                    tables.update(_time_course(growth, control, vehicles, messages))
+            # Everything is computed. The outputs are written into a staging folder and moved
+            # into place at the end (see _publish), so that a run stopped while writing them
+            # leaves the earlier run's outputs as they were.
+            stage = _staging_folder(outdir)
+            for name in TABLES:
+                if name in tables:
+                    write_csv(tables[name], stage / f"{name}.csv")
+            from incugrowth.prism import write_prism_tables
+
+            prism_paths = write_prism_tables(
+                stage / "prism", tables["growth"], tables.get("endpoint"), control=control
             )
-        if end is not None:
-            tables["endpoint"] = end
-            with timer.step("stats"):
-                tables.update(_statistics(end, control, vehicles, messages))
-        if time_course:
-            with timer.step("time_course"):
-                tables.update(_time_course(growth, control, vehicles, messages))
-        # Everything is computed: outputs of an earlier run into this folder go now, so
-        # that none of them (a report, a figure of a cell line no longer on the plate, a
-        # Prism table, a file left half-written by an interrupted run) is taken for this
-        # run's result.
-        _remove_previous_outputs(outdir)
-        for name in TABLES:
-            path = outdir / f"{name}.csv"
-            if name in tables:
-                write_csv(tables[name], path)
-            else:
-                # A table this run could not make must not survive from an earlier run,
-                # where the report would show it as this run's result.
-                path.unlink(missing_ok=True)
-        from incugrowth.prism import write_prism_tables
-
-        prism_paths = write_prism_tables(
-            outdir / "prism", tables["growth"], tables.get("endpoint"), control=control
+            if figures:
+                with timer.step("figures"):
+                    figure_paths = _figures(tables, stage / "figures", control, params["measure"])
+        # a warning raised by two steps (the DIP fit is made for two tables) is reported once
+        warning_texts = list(dict.fromkeys(_warning_text(w) for w in caught))
+        result = RunResult(
+            outdir=stage,
+            tables=tables,
+            figures=figure_paths,
+            warnings=warning_texts,
+            messages=messages,
+            parameters=params,
+            timings=timer.timings,
+            extra_outputs=prism_paths,
         )
-        if figures:
-            with timer.step("figures"):
-                figure_paths = _figures(tables, outdir / "figures", control, params["measure"])
-    # a warning raised by two steps (the DIP fit is made for two tables) is reported once
-    warning_texts = list(dict.fromkeys(_warning_text(w) for w in caught))
-    result = RunResult(
-        outdir=outdir,
-        tables=tables,
-        figures=figure_paths,
-        warnings=warning_texts,
-        messages=messages,
-        parameters=params,
-        timings=timer.timings,
-        extra_outputs=prism_paths,
-    )
-    # run.json says "finished" only once everything is written; the report reads this
-    # first version, which has finished = null
-    _write_run_json(result, inputs, started, finished=False)
-    if report:
-        with timer.step("report"):
-            from incugrowth.report import write_report
+        # run.json says "finished" only once everything is written; the report reads this
+        # first version, which has finished = null
+        _write_run_json(result, inputs, started, finished=False)
+        if report:
+            with timer.step("report"):
+                from incugrowth.report import write_report
 
-            write_report(outdir)
-    _write_run_json(result, inputs, started, finished=True)
-    return result
+                write_report(stage)
+        moved = _publish(stage, outdir)
+        result.outdir = outdir
+        result.figures = [moved.get(p, p) for p in result.figures]
+        result.extra_outputs = [moved.get(p, p) for p in result.extra_outputs]
+        _write_run_json(result, inputs, started, finished=True)
+        return result
+    except BaseException:
+        # a run stopped before its outputs were moved into place leaves none of them
+        shutil.rmtree(outdir / STAGING, ignore_errors=True)
+        raise
+
+
+#: Hidden folder of an output folder in which a run writes its outputs before they are
+#: moved into place.
+STAGING = ".incugrowth-new"
+
+
+def _staging_folder(outdir: Path) -> Path:
+    """An empty staging folder in `outdir` (what an interrupted run left there goes)."""
+    stage = outdir / STAGING
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    return stage
+
+
+def _publish(stage: Path, outdir: Path) -> dict[Path, Path]:
+    """Move the outputs written in `stage` into `outdir`, replacing an earlier run's, and
+    remove the earlier run's outputs that this run did not make again (a report, a figure of
+    a cell line no longer on the plate, a Prism table, a table this run could not make) and
+    temporary files an interrupted run left, so that none is taken for this run's result.
+
+    ``run.json`` (whose ``finished`` is still null) moves first, so that a folder caught
+    half-way says it is unfinished; each move is a rename within one file system. Returns
+    the new path of each file moved.
+    """
+    staged = sorted(p for p in stage.rglob("*") if p.is_file() and not p.name.endswith(".tmp"))
+    staged.sort(key=lambda p: p.name != "run.json")
+    moved = {}
+    for path in staged:
+        target = outdir / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        moved[path] = target
+    new = set(moved.values())
+    earlier = _previous_outputs(outdir) + [outdir / f"{name}.csv" for name in TABLES]
+    for path in earlier:
+        if path not in new:
+            path.unlink(missing_ok=True)
+    shutil.rmtree(stage, ignore_errors=True)
+    return moved
 
 
 #: Figures written into ``figures/`` by a run and its report (each as PNG, SVG and PDF):
@@ -356,11 +402,6 @@ def _previous_outputs(outdir: Path) -> list[Path]:
     for folder in (outdir, outdir / "figures", outdir / "prism"):
         found += folder.glob(".*.tmp")  # see incugrowth._io.atomic_path
     return [p for p in found if p.is_file()]
-
-
-def _remove_previous_outputs(outdir: Path) -> None:
-    for path in _previous_outputs(outdir):
-        path.unlink(missing_ok=True)
 
 
 def _check_controls(plate: pd.DataFrame, plate_map, control: str, controls: dict) -> None:

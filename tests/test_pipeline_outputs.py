@@ -68,22 +68,35 @@ def test_a_rerun_leaves_no_output_of_the_earlier_run(tmp_path):
     assert set(pd.read_csv(out / "endpoint.csv")["endpoint_h"]) == {48.0}
 
 
-def test_run_json_is_finished_only_after_the_report(tmp_path, monkeypatch):
+def test_a_run_stopped_while_writing_leaves_the_earlier_outputs_as_they_were(
+    tmp_path, monkeypatch
+):
+    """A rerun stopped while it writes its report (the slowest output): the folder still
+    holds the earlier, finished run's tables, report and run.json, byte for byte, and no
+    staging folder; run.json says finished only once everything is in place."""
     import incugrowth.report
 
     out = tmp_path / "out"
     _run(out, report=True)
-    assert (out / "report.html").is_file()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and ".cache" not in str(p)}
+    assert json.loads((out / "run.json").read_text())["finished"] is not None
+
+    seen = {}
 
     def interrupted(outdir, **kwargs):
+        seen["run.json"] = json.loads((Path(outdir) / "run.json").read_text())
         raise KeyboardInterrupt
 
     monkeypatch.setattr(incugrowth.report, "write_report", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _run(out, report=True, endpoint_h=48)
-    doc = json.loads((out / "run.json").read_text())
-    assert doc["finished"] is None and doc["parameters"]["endpoint_h"] == 48
-    assert not (out / "report.html").exists()  # the 72-hour report is not left beside it
+    # the report was being built from the new run's tables and unfinished run.json ...
+    assert seen["run.json"]["finished"] is None
+    assert seen["run.json"]["parameters"]["endpoint_h"] == 48
+    # ... and none of it reached the folder
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and ".cache" not in str(p)}
+    assert after == before
+    assert not (out / ".incugrowth-new").exists()
 
 
 def test_a_warning_of_two_steps_is_reported_once(tmp_path):

@@ -196,7 +196,6 @@ def run(
             f"end (e.g. {rate_window[1]:g} {rate_window[0]:g})"
         )
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     params = {
         # Absolute paths, so that run.json (and an experiment file made from it) still
         # names the same files from any working directory.
@@ -239,6 +238,9 @@ def run(
                     inputs += _check_inputs(exports, "export")
                 else:
                     inputs += _check_inputs([frames], "frames folder")
+                # made once the inputs are known to exist, so that a run stopped by a
+                # missing input leaves no empty output folder behind
+                outdir.mkdir(parents=True, exist_ok=True)
                 counts = _counts(
                     exports,
                     frames,

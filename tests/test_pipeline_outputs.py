@@ -20,6 +20,15 @@ def _run(out, plate=PLATE, **options):
     return run(exports=[EXPORT], plate_map=plate, outdir=out, **options)
 
 
+def test_a_run_stopped_by_a_missing_input_makes_no_output_folder(tmp_path):
+    with pytest.raises(IncugrowthError, match="missing.txt"):
+        run(exports=[tmp_path / "missing.txt"], plate_map=PLATE, outdir=tmp_path / "out",
+            progress=False)  # fmt: skip
+    with pytest.raises(IncugrowthError, match="no_plate.csv"):
+        _run(tmp_path / "out", plate=tmp_path / "no_plate.csv")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_misspelt_control_is_an_error_naming_the_plate_map(tmp_path):
     with pytest.raises(IncugrowthError, match=r"control 'Untreated' is not a treatment in plate"):
         _run(tmp_path / "out", control="Untreated")
@@ -68,9 +77,7 @@ def test_a_rerun_leaves_no_output_of_the_earlier_run(tmp_path):
     assert set(pd.read_csv(out / "endpoint.csv")["endpoint_h"]) == {48.0}
 
 
-def test_a_run_stopped_while_writing_leaves_the_earlier_outputs_as_they_were(
-    tmp_path, monkeypatch
-):
+def test_a_run_stopped_while_writing_leaves_the_earlier_outputs_as_they_were(tmp_path, monkeypatch):
     """A rerun stopped while it writes its report (the slowest output): the folder still
     holds the earlier, finished run's tables, report and run.json, byte for byte, and no
     staging folder; run.json says finished only once everything is in place."""

@@ -16,6 +16,7 @@ from incugrowth.platemap import check_plate_map, well_sort_key
 
 __all__ = [
     "CONDITION",
+    "check_rate_window",
     "combine_fields",
     "condition_curves",
     "endpoint",
@@ -406,6 +407,36 @@ def endpoint(growth: pd.DataFrame, at_h: float = 72.0, *, tolerance_h: float = 6
     return out.reset_index(drop=True)
 
 
+def check_rate_window(start_h: float | None, end_h: float | None) -> None:
+    """Raise when a growth-rate window (``--rate-window START END``) does not start before it
+    ends, with what to give instead.
+
+    Raises
+    ------
+    IncugrowthError
+        When both ends are given and ``start_h`` is not before ``end_h``.
+
+    Examples
+    --------
+    >>> check_rate_window(24, 72)
+    >>> check_rate_window(72, 24)
+    Traceback (most recent call last):
+    ...
+    incugrowth.errors.IncugrowthError: growth-rate window 72 24 h: ...; give 24 72 for the fit ...
+    """
+    if start_h is None or end_h is None or start_h < end_h:
+        return
+    window = f"growth-rate window {start_h:g} {end_h:g} h: the start must be before the end"
+    if start_h > end_h:
+        raise IncugrowthError(
+            f"{window}; give {end_h:g} {start_h:g} for the fit from {end_h:g} h to {start_h:g} h"
+        )
+    raise IncugrowthError(
+        f"{window}; a rate is fitted over a span of time, so give an end after {start_h:g} h "
+        "(or no window, for the whole time course)"
+    )
+
+
 def growth_rates(
     growth: pd.DataFrame,
     *,
@@ -441,11 +472,7 @@ def growth_rates(
        doubling_time_h  r_squared  n_points
     0             24.0        1.0         5
     """
-    if start_h is not None and end_h is not None and start_h >= end_h:
-        raise IncugrowthError(
-            f"the growth-rate window starts at {start_h:g} h, which is not before its end, "
-            f"{end_h:g} h: give the start first (e.g. 24 72 for the fit from 24 h to 72 h)"
-        )
+    check_rate_window(start_h, end_h)
     df = growth[growth[value].notna()]
     if start_h is not None:
         df = df[df["elapsed_h"] >= start_h]

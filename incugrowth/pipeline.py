@@ -190,11 +190,8 @@ def run(
     exports = _export_list(exports)
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
-    if rate_window and rate_window[0] >= rate_window[1]:  # before any frame is counted
-        raise IncugrowthError(
-            f"rate window {rate_window[0]:g} {rate_window[1]:g}: the start must be before the "
-            f"end (e.g. {rate_window[1]:g} {rate_window[0]:g})"
-        )
+    if rate_window:
+        kinetics.check_rate_window(*rate_window)  # before any frame is counted
     outdir = Path(outdir)
     params = {
         # Absolute paths, so that run.json (and an experiment file made from it) still

@@ -388,8 +388,10 @@ def test_growth_rate_window_reversed_or_outside_the_data_is_not_silent():
         {"well": np.repeat(["B2", "B3"], t.size), "elapsed_h": np.tile(t, 2),
          "count": np.tile(100 * 2 ** (t / 24), 2)}
     )  # fmt: skip
-    with pytest.raises(IncugrowthError, match="starts at 72 h, which is not before its end, 24"):
+    with pytest.raises(IncugrowthError, match="window 72 24 h: the start must be before the end"):
         kinetics.growth_rates(g, start_h=72, end_h=24)
+    with pytest.raises(IncugrowthError, match="window 24 24 h: .* give an end after 24 h"):
+        kinetics.growth_rates(g, start_h=24, end_h=24)
     with pytest.warns(IncugrowthWarning, match=r"no growth rate for 2 of 2 well\(s\) \(B2, B3\)"):
         late = kinetics.growth_rates(g, start_h=100, end_h=120)
     assert late["n_points"].tolist() == [0, 0] and late["rate_per_h"].isna().all()

@@ -202,8 +202,14 @@ def test_a_rate_window_given_end_first_stops_the_run(tmp_path, capsys):
     args = ["run", "--export", str(EXPORT), "--plate-map", str(PLATE), "--no-report"]
     args += ["--no-figures"]
     assert main([*args, "-o", str(tmp_path / "a"), "--rate-window", "72", "24"]) == 2
-    assert "rate window 72 24: the start must be before the end" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "growth-rate window 72 24 h: the start must be before the end; give 24 72" in err
     assert not (tmp_path / "a" / "counts.csv").exists()
+    # a window of one time says what to give, not to swap its equal ends
+    assert main([*args, "-o", str(tmp_path / "a"), "--rate-window", "24", "24"]) == 2
+    err = capsys.readouterr().err
+    assert "window 24 24 h: the start must be before the end" in err
+    assert "give an end after 24 h" in err and "give 24 24" not in err
     assert main([*args, "-o", str(tmp_path / "b"), "--rate-window", "100", "120"]) == 0
     warnings = json.loads((tmp_path / "b" / "run.json").read_text())["warnings"]
     assert any(w.startswith("no growth rate for 90 of 90 well(s)") for w in warnings)

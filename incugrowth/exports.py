@@ -68,9 +68,9 @@ _UNIT_RE = re.compile(r"\(([^()]*)\)\s*$")
 # "<plate-map label> (B2)": a well name in the last parentheses
 _LABEL_WELL_RE = re.compile(r"^(.*?)\s*\(\s*([A-Za-z]\s*\d+)\s*\)$")
 _NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-# a comma, or a space or apostrophe between digit groups ("1 234", "1'234")
-_MARK_RE = re.compile(r",|\d[ \u00a0\u202f'\u2019]\d")
-_GROUP_MARK_RE = re.compile(r"\d[ \u00a0\u202f'\u2019]\d")
+# a space or apostrophe between digit groups ("1 234", "1'234")
+_GROUP_CHARS = " \u00a0\u202f'\u2019"
+_GROUP_MARK_RE = re.compile(rf"\d[{_GROUP_CHARS}]\d")
 _TWO_COMMAS_RE = re.compile(r",[^\t,]*,")
 # a comma not followed by three digits at the end of the cell: a decimal comma ("12,5")
 _DECIMAL_COMMA_RE = re.compile(r",(?!\d{3}\"?(?:\t|$))")
@@ -403,12 +403,13 @@ def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path, *, perc
     n_rows, n_cols = cells.shape
     flat = cells.ravel()
     joined = "\t".join(flat)
-    fmt = _number_format(cells, joined, names, line_numbers, path, percent=percent)
+    grouped = _has_group_mark(joined)
+    fmt = _number_format(cells, joined, grouped, names, line_numbers, path, percent=percent)
     unreadable = np.zeros(flat.shape, dtype=bool)
-    if fmt.decimal == "," and "." not in joined and not _GROUP_MARK_RE.search(joined):
+    if fmt.decimal == "," and "." not in joined and not grouped:
         # decimal comma and no thousands marks: one replacement (the separator is still TAB)
         flat = np.array(joined.replace(",", ".").split("\t"), dtype=object)
-    elif "," in joined or _GROUP_MARK_RE.search(joined) or fmt.decimal == ",":
+    elif "," in joined or grouped or fmt.decimal == ",":
         codes, uniques = pd.factorize(flat)
         plain = [plain_number(text, fmt) for text in uniques]
         unreadable = np.array([text is None for text in plain])[codes]
@@ -434,17 +435,24 @@ def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path, *, perc
     return numbers.reshape(n_rows, n_cols), missing.reshape(n_rows, n_cols)
 
 
-def _number_format(cells, joined: str, names, line_numbers, path, *, percent: bool):
+def _has_group_mark(joined: str) -> bool:
+    """Whether a cell of the TAB-joined cells has a space or apostrophe between digits."""
+    # the characters are looked for first: the pattern costs a step at every digit
+    return any(c in joined for c in _GROUP_CHARS) and bool(_GROUP_MARK_RE.search(joined))
+
+
+def _number_format(cells, joined: str, grouped: bool, names, line_numbers, path, *, percent: bool):
     """The decimal mark and thousands separator of the table, decided from its cells.
 
-    Excel writes counts with thousands separators (``"1,234"``) when an export is re-saved;
+    ``grouped`` says whether a cell has a space or apostrophe between digit groups. Excel
+    writes counts with thousands separators (``"1,234"``) when an export is re-saved;
     IncuCyte itself writes a decimal comma or point, as the PC's locale has it. A mark that
     the cells leave undecided is read with a warning naming the file and the reading.
     """
-    if not _MARK_RE.search(joined):
+    if "," not in joined and not grouped:
         if "." not in joined or not _only_grouped_points(cells.ravel()):
             return NumberFormat()  # decimal points only (or no marks): as IncuCyte writes
-    elif "." not in joined and not _GROUP_MARK_RE.search(joined):
+    elif "." not in joined and not grouped:
         if not _TWO_COMMAS_RE.search(joined) and _DECIMAL_COMMA_RE.search(joined):
             return NumberFormat(",", ".")  # decimal commas only ("12,5"): as IncuCyte writes
     texts = pd.unique(cells.ravel())

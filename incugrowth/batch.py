@@ -377,7 +377,8 @@ def count_frames(
             prepare(kind)
             bar.set_postfix_str("")
         for rec in stream:
-            journal.add(rec)
+            if rec["_file"] is not None:  # a frame gone before it was read has no key
+                journal.add(rec)
             results[rec["path"]] = rec
             bar.update(1)
     finally:

@@ -153,6 +153,8 @@ def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkey
         counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
     assert counts["qc_flag"].tolist() == ["", "unreadable"]
     assert not any(c.startswith("_") for c in counts.columns)
+    kept = [json.loads(line)["path"] for line in (cache / batch.JOURNAL).read_text().splitlines()]
+    assert kept == [str(target).replace("00d12h", "00d00h")]  # the frame that was there only
     monkeypatch.undo()
     again = batch.count_folder(folder, jobs=1, cache_dir=cache)
     assert again.attrs["measured"] == 1 and again["count"].tolist() == [3, 4]

@@ -113,9 +113,13 @@ class _Journal:
 
     def lookup(self, path: str, options: str) -> dict | None:
         rec = self.done.get((path, options))
-        if rec is not None and rec.get("_file") == _file_key(path):
-            return rec
-        return None
+        if rec is None:
+            return None
+        try:
+            key = _file_key(path)
+        except FileNotFoundError:  # gone since it was listed: measured, and found unreadable
+            return None
+        return rec if rec.get("_file") == key else None
 
     def add(self, rec: dict) -> None:
         if self.path is None:

@@ -160,6 +160,27 @@ def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkey
     assert again.attrs["measured"] == 1 and again["count"].tolist() == [3, 4]
 
 
+def test_a_counted_frame_gone_before_a_rerun_is_unreadable(tmp_path, monkeypatch):
+    """A frame in the journal that is gone when a rerun looks it up is flagged unreadable;
+    the rerun does not stop at it."""
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    batch.count_folder(folder, jobs=1, cache_dir=cache)
+    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    file_key = batch._file_key
+
+    def gone(path):  # deleted between the listing and the journal's look-up
+        if path == str(target):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return file_key(path)
+
+    monkeypatch.setattr(batch, "_file_key", gone)
+    with pytest.warns(IncugrowthWarning, match="frame file not found"):
+        counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    assert counts["qc_flag"].tolist() == ["", "unreadable"]
+    assert counts.attrs["reused"] == 1
+
+
 def test_records_of_an_earlier_measurement_are_measured_again(tmp_path, monkeypatch):
     """A journal written before a measurement changed (its record version) is not served."""
     folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))

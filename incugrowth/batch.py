@@ -441,6 +441,9 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
         flags[name] &= ~flags["blank"]
     if "focus" in df.columns:
         flags["out_of_focus"] |= _focus_drops(df, flags["blank"] | flags["empty"])
+    for name in _QC_FLAGS:  # the columns say what qc_flag says
+        if name in df.columns:
+            df[name] = flags[name]
     flags["count_jump"] = _count_jumps(df)
     df["qc_flag"] = flags.apply(lambda r: ";".join(n for n, v in r.items() if v), axis=1)
     if flags["unreadable"].any():
@@ -583,7 +586,7 @@ def _unnamed_phase(frames: pd.DataFrame, folder) -> bool:
     """Whether frames that name no channel (no channel folder, no channel word) are phase
     contrast: :func:`~incugrowth.image.looks_like_phase_contrast` of up to
     :data:`PHASE_SAMPLE` frames of the latest time (the most cells), one per well, says so
-    for at least half of those that can be read. Says so in a warning when they are."""
+    for more than half of those that can be read. Says so in a warning when they are."""
     from incugrowth.frames import read_frame
     from incugrowth.image import looks_like_phase_contrast
 
@@ -595,7 +598,7 @@ def _unnamed_phase(frames: pd.DataFrame, folder) -> bool:
             votes.append(looks_like_phase_contrast(read_frame(path)))
         except IncugrowthError:  # an unreadable frame is reported when it is measured
             continue
-    if not votes or 2 * sum(votes) < len(votes):
+    if 2 * sum(votes) <= len(votes):  # most of the frames read must look like phase
         return False
     warnings.warn(
         f"{folder}: the frames name no channel (no red/ or phase/ folder, no channel word in "

@@ -700,10 +700,12 @@ def _well_rows(export: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def _shell_word(text: str) -> str:
-    """`text` quoted for a shell command line when it needs it."""
-    import shlex
-
-    return shlex.quote(text)
+    """`text` quoted for a command line when it needs it, in double quotes, which the POSIX
+    shells and Windows' cmd.exe and PowerShell all read (metric names hold no ``"``, ``$``
+    or backquote)."""
+    if re.fullmatch(r"[\w.,:/%+-]+", text):
+        return text
+    return '"' + text.replace('"', '\\"') + '"'
 
 
 def export_to_counts(

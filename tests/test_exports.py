@@ -605,7 +605,7 @@ def test_choosing_the_count_metric():
     with pytest.raises(IncugrowthError, match="no count metric") as raised:
         export_to_counts(confluence_only)
     # the command-line option, quoted as it must be typed
-    assert "give --metric 'Phase Object Confluence (Percent)'" in str(raised.value)
+    assert 'give --metric "Phase Object Confluence (Percent)"' in str(raised.value)
     with pytest.raises(IncugrowthError, match="choose one with --metric"):
         export_to_counts(both)
 

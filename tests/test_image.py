@@ -1180,6 +1180,7 @@ def test_a_defocused_scan_is_flagged_against_the_other_frames_of_its_well(tmp_pa
             assert not frame_qc(image)["out_of_focus"]  # above the threshold for any frame
     counts = count_folder(tmp_path, jobs=1)
     assert counts["qc_flag"].tolist() == ["", "", "out_of_focus", "", ""]
+    assert counts["out_of_focus"].tolist() == [False, False, True, False, False]
 
 
 def test_flag_focus_drops_judges_groups_of_enough_frames():

@@ -220,6 +220,7 @@ def run(
     tables: dict[str, pd.DataFrame] = {}
     figure_paths: list[Path] = []
     started = datetime.now(UTC)
+    stage = None  # the staging folder, once the outputs are being written
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -328,21 +329,35 @@ def run(
         return result
     except BaseException:
         # a run stopped before its outputs were moved into place leaves none of them
-        shutil.rmtree(outdir / STAGING, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
         raise
 
 
-#: Hidden folder of an output folder in which a run writes its outputs before they are
-#: moved into place.
+#: Start of the name of the hidden folder, one per run, in which a run writes its outputs
+#: before they are moved into place.
 STAGING = ".incugrowth-new"
+
+#: A staging folder older than this (seconds) was left by a run that was killed: writing
+#: the outputs takes seconds, so no running run still uses it.
+STALE_STAGING_S = 3600.0
 
 
 def _staging_folder(outdir: Path) -> Path:
-    """An empty staging folder in `outdir` (what an interrupted run left there goes)."""
-    stage = outdir / STAGING
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    return stage
+    """A new, empty staging folder in `outdir`, of this run alone (a run into the same
+    folder at the same time, such as ``watch`` beside a ``run``, has its own). Staging
+    folders that killed runs left behind are removed."""
+    import tempfile
+
+    now = time.time()
+    for old in outdir.glob(f"{STAGING}-*"):
+        try:
+            stale = old.is_dir() and now - old.stat().st_mtime > STALE_STAGING_S
+        except OSError:  # removed meanwhile
+            continue
+        if stale:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING}-", dir=outdir))
 
 
 def _publish(stage: Path, outdir: Path) -> dict[Path, Path]:

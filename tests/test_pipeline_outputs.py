@@ -103,7 +103,30 @@ def test_a_run_stopped_while_writing_leaves_the_earlier_outputs_as_they_were(tmp
     # ... and none of it reached the folder
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and ".cache" not in str(p)}
     assert after == before
-    assert not (out / ".incugrowth-new").exists()
+    assert not list(out.glob(".incugrowth-new*"))
+
+
+def test_runs_into_one_folder_stage_apart_and_stale_staging_goes(tmp_path):
+    """Each run writes into a staging folder of its own (a run beside `watch` does not
+    take the other's away); one that a killed run left long ago is removed."""
+    import os
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".incugrowth-new-killed"
+    (stale / "figures").mkdir(parents=True)
+    long_ago = time.time() - 2 * 3600
+    os.utime(stale, (long_ago, long_ago))
+    recent = out / ".incugrowth-new-running"  # another run writing right now
+    recent.mkdir()
+    (recent / "growth.csv").write_text("being written")
+    _run(out)
+    assert not stale.exists()
+    assert (recent / "growth.csv").read_text() == "being written"
+    assert (out / "growth.csv").is_file() and "being written" not in (
+        out / "growth.csv"
+    ).read_text()
 
 
 def test_a_warning_of_two_steps_is_reported_once(tmp_path):

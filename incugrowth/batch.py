@@ -534,7 +534,8 @@ def count_folder(
     frame, with a warning, and ``attrs["measure"]`` is ``"confluence"`` (else ``"count"``).
 
     The table's ``attrs["measured"]`` is the number of nuclear frames counted by this call
-    (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest.
+    (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest, and
+    ``attrs["phase_measured"]`` the number of phase frames whose confluence it measured.
     """
     from incugrowth.frames import find_frames, select_channel
 
@@ -556,12 +557,14 @@ def count_folder(
     )
     counts = records_to_counts(nuclear, records)
     phase = frames[frames["channel"] == "phase"]
+    conf = None
     if confluence and len(phase) and nuclear["channel"].iloc[0] != "phase":
         conf = _confluence_records(phase, jobs, scheduler, cache_dir, progress)
         counts = _add_confluence(counts, phase, conf)
     # set last: merging (above) gives a new table without them
     counts.attrs["measured"] = records.attrs["measured"]
     counts.attrs["reused"] = records.attrs["reused"]
+    counts.attrs["phase_measured"] = conf.attrs["measured"] if conf is not None else 0
     counts.attrs["measure"] = "count"
     return counts
 

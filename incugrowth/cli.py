@@ -421,9 +421,11 @@ def count(folder, output, channel, diameter, jobs, scheduler):
         click.echo(f"warning: {w.message}", err=True)
     write_csv(counts, output)
     flagged = int((counts["qc_flag"] != "").sum())
+    phase = counts.attrs.get("phase_measured", 0)
+    phase_text = f", {phase} phase frames measured now" if phase else ""
     click.echo(
-        f"{len(counts)} frames ({counts.attrs.get('measured', len(counts))} counted now), "
-        f"{flagged} with a QC flag; wrote {output}"
+        f"{len(counts)} frames ({counts.attrs.get('measured', len(counts))} counted now"
+        f"{phase_text}), {flagged} with a QC flag; wrote {output}"
     )
 
 

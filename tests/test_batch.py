@@ -522,7 +522,7 @@ def test_count_command_with_phase_frames_says_how_many_were_counted_now(tmp_path
                          wells=("B2", "B3"), times=(0, 12))  # fmt: skip
     out = tmp_path / "counts.csv"
     assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
-    assert "4 frames (4 counted now)" in capsys.readouterr().out
+    assert "4 frames (4 counted now, 4 phase frames measured now)" in capsys.readouterr().out
     assert pd.read_csv(out)["confluence"].between(20, 80).all()
     assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
     assert "4 frames (0 counted now)" in capsys.readouterr().out

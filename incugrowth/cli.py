@@ -486,7 +486,12 @@ def watch(interval_s, idle_timeout_s, **opts):
     updates = watch_pipeline(
         interval_s=interval_s, idle_timeout_s=idle_timeout_s, **_pipeline_kwargs(opts)
     )
+    said: set[str] = set()
     for result in updates:
+        for text in result.warnings:  # each warning once, when it first appears
+            if text not in said:
+                said.add(text)
+                click.echo(f"warning: {text}", err=True)
         last = result.tables["growth"]["elapsed_h"].max()
         click.echo(
             f"updated {result.outdir}: data to {last:g} h, {len(result.warnings)} warning(s)"

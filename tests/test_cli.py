@@ -279,6 +279,32 @@ def test_watch_follows_a_growing_export(plate_files, tmp_path):
     assert (out / "endpoint.csv").exists()
 
 
+def test_watch_prints_each_warning_once(plate_files, tmp_path, monkeypatch, capsys):
+    """The command prints a warning when it first appears, not again at every update."""
+    from types import SimpleNamespace
+
+    import incugrowth.pipeline
+
+    def updates(**kwargs):
+        for hours, warned in [
+            (24, ["well H12 has no data"]),
+            (48, ["well H12 has no data", "B2: count jump at 48 h"]),
+        ]:
+            growth = pd.DataFrame({"elapsed_h": [0.0, float(hours)]})
+            yield SimpleNamespace(outdir=kwargs["outdir"], tables={"growth": growth},
+                                  warnings=warned)  # fmt: skip
+
+    monkeypatch.setattr(incugrowth.pipeline, "watch", updates)
+    export, plate = plate_files
+    args = ["watch", "--export", str(export), "--plate-map", str(plate), "-o", str(tmp_path)]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "warning: well H12 has no data", "warning: B2: count jump at 48 h"
+    ]  # fmt: skip
+    assert "data to 48 h, 2 warning(s)" in captured.out
+
+
 @pytest.fixture(scope="module")
 def doses_run(tmp_path_factory):
     """The simulator's dose-series design, run once for the tests that read its outputs."""

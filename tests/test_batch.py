@@ -137,18 +137,23 @@ def test_a_frame_rewritten_while_it_is_measured_is_measured_again(tmp_path, monk
     assert again["count"].tolist() == [3, 9]
 
 
-def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkeypatch):
-    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
-    cache = tmp_path / "cache"
-    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+def _gone(monkeypatch, target):
+    """Make `target` look deleted to the batch counter (its file key cannot be taken)."""
     file_key = batch._file_key
 
-    def gone(path):  # deleted between the listing and its measurement
+    def key(path):
         if path == str(target):
             raise FileNotFoundError(2, "No such file or directory", path)
         return file_key(path)
 
-    monkeypatch.setattr(batch, "_file_key", gone)
+    monkeypatch.setattr(batch, "_file_key", key)
+
+
+def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkeypatch):
+    folder = write_export(tmp_path / "frames", wells=("B2",), times=(0, 12))
+    cache = tmp_path / "cache"
+    target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
+    _gone(monkeypatch, target)  # deleted between the listing and its measurement
     with pytest.warns(IncugrowthWarning, match="frame file not found"):
         counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
     assert counts["qc_flag"].tolist() == ["", "unreadable"]
@@ -167,14 +172,7 @@ def test_a_counted_frame_gone_before_a_rerun_is_unreadable(tmp_path, monkeypatch
     cache = tmp_path / "cache"
     batch.count_folder(folder, jobs=1, cache_dir=cache)
     target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
-    file_key = batch._file_key
-
-    def gone(path):  # deleted between the listing and the journal's look-up
-        if path == str(target):
-            raise FileNotFoundError(2, "No such file or directory", path)
-        return file_key(path)
-
-    monkeypatch.setattr(batch, "_file_key", gone)
+    _gone(monkeypatch, target)  # deleted between the listing and the journal's look-up
     with pytest.warns(IncugrowthWarning, match="frame file not found"):
         counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
     assert counts["qc_flag"].tolist() == ["", "unreadable"]

@@ -28,10 +28,12 @@ __all__ = [
     "atomic_path",
     "clean_number",
     "is_plain_integer",
+    "naming_file",
     "number_format",
     "plain_number",
     "read_input",
     "sha256",
+    "unquote",
     "write_csv",
     "write_json",
 ]
@@ -52,13 +54,22 @@ def atomic_path(path: str | os.PathLike):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException as exc:
+    except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
-            # a failed write (disk full, ...) names no file: name the output
-            raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from None
+        raise naming_file(exc, path) from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
+
+
+def naming_file(exc: OSError, path: str | os.PathLike) -> OSError:
+    """`exc` naming the file `path` when it names none (a failed write, such as a full disk,
+    names no file); else `exc` itself."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, os.fspath(path))
 
 
 def _umask() -> int:
@@ -168,11 +179,17 @@ class MixedNumbers(ValueError):
         self.text, self.other, self.reason = text, other, reason
 
 
-def clean_number(text: str) -> str:
-    """A cell without surrounding spaces and quotes, spaces between digit groups removed."""
+def unquote(text: str) -> str:
+    """A cell without surrounding spaces and double quotes."""
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1].strip()
+    return text
+
+
+def clean_number(text: str) -> str:
+    """A cell without surrounding spaces and quotes, spaces between digit groups removed."""
+    text = unquote(text)
     if _SPACE_GROUPED_RE.fullmatch(text):
         text = text.translate(_SPACE_MARKS)
     return text

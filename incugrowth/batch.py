@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from incugrowth import __version__
+from incugrowth._io import naming_file
 from incugrowth._memory import reuse_freed_memory
 from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
@@ -135,7 +136,7 @@ class _Journal:
             self._fh.write(json.dumps(rec).encode() + b"\n")
             self._fh.flush()
         except OSError as exc:
-            raise _naming(exc, self.path) from None
+            raise naming_file(exc, self.path) from None
 
     def close(self) -> None:
         if self._fh is not None:
@@ -143,14 +144,7 @@ class _Journal:
             try:
                 fh.close()
             except OSError as exc:  # what could not be written: those frames are measured again
-                raise _naming(exc, self.path) from None
-
-
-def _naming(exc: OSError, path) -> OSError:
-    """`exc` naming the file `path` when it names none (a failed write names no file)."""
-    if exc.filename is not None or exc.errno is None:
-        return exc
-    return type(exc)(exc.errno, exc.strerror, os.fspath(path))
+                raise naming_file(exc, self.path) from None
 
 
 def _bounded(submit, items: Iterable, window: int) -> Iterator:

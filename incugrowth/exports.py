@@ -36,6 +36,7 @@ from incugrowth._io import (
     number_format,
     plain_number,
     read_input,
+    unquote,
 )
 from incugrowth.errors import IncugrowthWarning, input_error
 from incugrowth.platemap import _decode, _try_well, well_sort_key
@@ -159,7 +160,7 @@ def read_export(path: str | os.PathLike, *, metric: str | None = None) -> pd.Dat
     else:
         header_at = _find_header(lines, path)
         preamble = _parse_preamble(lines[:header_at])
-        names = [_unquote(c) for c in lines[header_at].split("\t")]
+        names = [unquote(c) for c in lines[header_at].split("\t")]
         while len(names) > 2 and not names[-1]:
             names.pop()  # a trailing TAB after the last column
         header_line = header_at + 1
@@ -193,13 +194,6 @@ def _read_lines(path) -> list[str]:
     )
     text = _decode(data).replace("\x00", "")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-
-def _unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1].strip()
-    return text
 
 
 def _find_header(lines: list[str], path) -> int | None:
@@ -350,8 +344,7 @@ def _parse_columns(names: list[str], path, header_line: int) -> list[tuple]:
         if not name:
             raise input_error(path, f"column {j} has no name in the header", line=header_line)
         well, field, group, kind = _parse_column(name)
-        # a well is one column whatever its label ("B2" and "M420: B2" are the same)
-        identity = (str(well), str(field), str(group) if isinstance(well, float) else "", kind)
+        identity = (*_column_key(well, field, group), kind)
         if identity in first_seen:
             other = first_seen[identity]
             same = "twice" if other == name else f"twice (as {other!r} and {name!r})"
@@ -417,7 +410,7 @@ def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path, *, perc
     numbers = pd.to_numeric(flat, errors="coerce").astype(float)
     missing = np.zeros(numbers.shape, dtype=bool)
     for k in np.flatnonzero(np.isnan(numbers) & ~unreadable):
-        text = _unquote(str(flat[k]))
+        text = unquote(str(flat[k]))
         if text.upper() in _MISSING:
             missing[k] = True
         elif _NUMBER_RE.match(text):
@@ -429,7 +422,7 @@ def _to_numbers(cells: np.ndarray, names: list[str], line_numbers, path, *, perc
         r, c = divmod(k, n_cols)
         raise input_error(
             path,
-            f"column {names[c]!r} has {_unquote(str(cells[r, c]))!r}, expected a number",
+            f"column {names[c]!r} has {unquote(str(cells[r, c]))!r}, expected a number",
             line=int(line_numbers[r]),
         )
     return numbers.reshape(n_rows, n_cols), missing.reshape(n_rows, n_cols)
@@ -551,19 +544,21 @@ def _repeat_labels(labels: list, n: int) -> pd.api.extensions.ExtensionArray:
     return pd.array(np.repeat(np.array(labels, dtype=object), n), dtype="str")
 
 
+def _column_key(well, field, group) -> tuple[str, float, str]:
+    """What a column measures: its well (or group label) and image, whatever it holds
+    (value or error). A well is keyed without its plate-map label ("B2" and "M420: B2" are
+    one well, and its error column may be written without the label); NaN never equals
+    itself, so a missing image number is keyed as -1."""
+    label = str(group) if isinstance(well, float) else ""
+    return str(well), -1.0 if np.isnan(field) else float(field), label
+
+
 def _assemble(values, elapsed, columns, metric: str, source: str) -> pd.DataFrame:
     """Turn the (time x column) matrix into long rows, std columns beside their values."""
-
-    def identity(well, field, group) -> tuple[str, float, str]:
-        # NaN never equals itself, so a missing image number is keyed as -1; a well is keyed
-        # without its label (its error column may be written without it)
-        label = str(group) if isinstance(well, float) else ""
-        return str(well), -1.0 if np.isnan(field) else float(field), label
-
     keys: dict[tuple, int] = {}
     key_list: list[tuple] = []
     for well, field, group, _, _ in columns:
-        key = identity(well, field, group)
+        key = _column_key(well, field, group)
         if key not in keys:
             keys[key] = len(keys)
             key_list.append((well, field, group, keys[key]))
@@ -576,7 +571,7 @@ def _assemble(values, elapsed, columns, metric: str, source: str) -> pd.DataFram
     n_times, n_keys = len(elapsed), len(key_list)
     mats = {kind: np.full((n_times, n_keys), np.nan) for kind in ("value", "std_dev", "std_err")}
     for j, (well, field, group, kind, _) in enumerate(columns):
-        mats[kind][:, rank[keys[identity(well, field, group)]]] = values[:, j]
+        mats[kind][:, rank[keys[_column_key(well, field, group)]]] = values[:, j]
     ordered = [key_list[k] for k in order]
     unit_match = _UNIT_RE.search(metric)
     df = pd.DataFrame(
@@ -766,11 +761,11 @@ def export_to_counts(
                 problem = "several count metrics"
             else:
                 problem = "no count metric"
-                confluence = [m for m in metrics if "confluence" in m.lower()]
+                confluent = [m for m in metrics if "confluence" in m.lower()]
                 advice = (
-                    f"to analyse confluence, give --metric {_shell_word(confluence[0])} "
+                    f"to analyse confluence, give --metric {_shell_word(confluent[0])} "
                     "(metric= in Python)"
-                    if confluence
+                    if confluent
                     else "export a count metric, or name the metric to analyse with --metric "
                     "(metric= in Python)"
                 )

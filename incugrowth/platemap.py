@@ -774,13 +774,13 @@ def _check_zero_based(root, path, plate_size) -> None:
                 return  # reported with the well
     if not positions:
         return
-    n_rows, n_cols = _shape(96 if plate_size is None else plate_size)
+    size = 96 if plate_size is None else plate_size
+    n_rows, n_cols = _shape(size)
     rows, cols = [r for r, _ in positions], [c for _, c in positions]
     if not (1 <= min(rows) and max(rows) <= n_rows and 1 <= min(cols) and max(cols) <= n_cols):
         return
     if max(rows) < n_rows and max(cols) < n_cols:
         return
-    size = 96 if plate_size is None else plate_size
     reach = f"row {n_rows}" if max(rows) == n_rows else f"col {n_cols}"
     problem = (
         f"the wells look numbered from 1 (no row or col is 0, and {reach} is off a {size}-well "
@@ -816,7 +816,8 @@ def _xml_well(element, path, plate_size) -> str:
 
 def _reference_order(root) -> dict[tuple[str, str], int]:
     """The rank of each ``(type, name)`` item: its place in the plate map's list of compounds,
-    cell types... (``referenceItems``), then of first use in a well for any item not listed."""
+    cell types... (``referenceItems``). Items not listed come after them, in each well's own
+    order."""
     rank: dict[tuple[str, str], int] = {}
     for element in root.iter():
         if _local(element.tag) == "referenceItem":

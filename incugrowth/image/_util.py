@@ -12,6 +12,7 @@ __all__ = [
     "background",
     "background_grid",
     "gaussian",
+    "gaussian_kernel",
     "gaussian_laplace",
     "label",
     "max_filter",
@@ -127,6 +128,15 @@ def gaussian(image: np.ndarray, sigma, *, mode: str = "reflect") -> np.ndarray:
     )
 
 
+def gaussian_kernel(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The 1-D Gaussian of :func:`gaussian` (to 4 sigma, weights summing to 1) and its
+    positions ``x`` (``-radius .. radius``), in float64."""
+    radius = int(4.0 * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 * x**2 / sigma**2)
+    return weights / weights.sum(), x
+
+
 def gaussian_laplace(image: np.ndarray, sigma: float) -> np.ndarray:
     """Laplacian of Gaussian of a float32 image, edges mirrored.
 
@@ -135,10 +145,7 @@ def gaussian_laplace(image: np.ndarray, sigma: float) -> np.ndarray:
     sigma) by OpenCV's separable filter; values agree to float32 rounding.
     """
     image = _contiguous(image)
-    radius = int(4.0 * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    smooth = np.exp(-0.5 * x**2 / sigma**2)
-    smooth /= smooth.sum()
+    smooth, x = gaussian_kernel(sigma)
     second = smooth * (x**2 - sigma**2) / sigma**4
     along_rows = cv2.sepFilter2D(image, cv2.CV_32F, second, smooth, borderType=cv2.BORDER_REFLECT)
     along_cols = cv2.sepFilter2D(image, cv2.CV_32F, smooth, second, borderType=cv2.BORDER_REFLECT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from incugrowth.image._kernels import bin_counts, label_count
+from incugrowth.image._kernels import bin_counts, label_count, median_deviation
 from incugrowth.image._util import as_float_image, gaussian
 
 __all__ = ["looks_like_phase_contrast", "phase_confluence", "phase_mask"]
@@ -147,9 +147,10 @@ def looks_like_phase_contrast(image) -> bool:
         return False
     sigma = max(8.0, min(frame.shape) / 20)
     detail = gaussian(frame, 1.0) - gaussian(frame, sigma)
-    sample = detail[::2, ::2].astype(np.float64).ravel()  # a regular sample is enough
-    middle = float(np.median(sample))
-    spread = 1.4826 * float(np.median(np.abs(sample - middle)))
+    sample = detail[::2, ::2].ravel()  # a regular sample is enough
+    middle, mad = map(float, median_deviation(sample))
+    spread = 1.4826 * mad
+    sample = sample.astype(np.float64)
     deviation = sample - sample.mean()
     variance = float(np.mean(deviation**2))
     if not (spread > 0 and variance > 0):

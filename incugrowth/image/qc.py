@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from incugrowth.image._kernels import label_count
-from incugrowth.image._util import as_float_image, gaussian, noise_sigma
+from incugrowth.image._util import as_float_image, gaussian, gaussian_kernel, noise_sigma
 
 __all__ = [
     "EMPTY_SNR",
@@ -82,12 +82,7 @@ def _band_noise(low: float, high: float) -> float:
     """Sum of the squared weights of the 2-D filter ``G(low) - G(high)`` (Gaussians of
     :func:`~incugrowth.image._util.gaussian`, kernels to 4 sigma): the energy per pixel
     that white noise of unit variance leaves in that band."""
-    kernels = []
-    for sigma in (low, high):
-        x = np.arange(-int(4.0 * sigma + 0.5), int(4.0 * sigma + 0.5) + 1, dtype=np.float64)
-        g = np.exp(-0.5 * (x / sigma) ** 2)
-        kernels.append(g / g.sum())
-    a, b = kernels
+    (a, _), (b, _) = gaussian_kernel(low), gaussian_kernel(high)
     pad = (b.size - a.size) // 2
     a = np.pad(a, pad)
     return float((a @ a) ** 2 + (b @ b) ** 2 - 2 * (a @ b) ** 2)

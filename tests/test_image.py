@@ -612,7 +612,7 @@ def test_inscribed_radius_is_the_largest_distance_of_each_label():
 
 
 def test_radix_sort_orders_by_the_high_half_stably():
-    from incugrowth.image._kernels import _radix_sort_high
+    from incugrowth.image._flood import _radix_sort_high
 
     rng = np.random.default_rng(20)
     for n, spread in [(1, 10), (500, 3), (5000, 2**32 - 1), (3000, 2**12)]:
@@ -1025,9 +1025,12 @@ from incugrowth.image.measure import prepare
 
 
 def compiled():
+    import importlib
+
     return {
-        name: len(obj.signatures)
-        for name, obj in vars(_kernels).items()
+        f"{module}.{name}": len(obj.signatures)
+        for module in _kernels.MODULES
+        for name, obj in vars(importlib.import_module(f"incugrowth.image.{module}")).items()
         if isinstance(obj, numba.core.registry.CPUDispatcher)
     }
 

@@ -34,6 +34,7 @@ __all__ = [
     "count_frames",
     "measure_path",
     "records_to_counts",
+    "size_table",
     "reuse_freed_memory",
 ]
 
@@ -597,10 +598,9 @@ def count_folder(
     Without a `segmenter`, the nucleus size is one per well (see :func:`_size_wells`):
     ``diameter_px`` is the size each frame was counted with, ``frame_diameter_px`` the
     frame's own estimate (the check; QC flag ``size_disagrees`` where they disagree), and
-    ``attrs["sizes"]`` the per-well table of :func:`incugrowth.image.calibrate.well_sizes`
-    with ``frames_flagged``; wells whose counts rest on an uncertain size are named in a
-    warning. ``attrs["sized"]`` is the number of frames whose size was estimated before
-    counting by this call.
+    :func:`size_table` gives the per-well table of sizes (from ``attrs["sizes"]``); wells
+    whose counts rest on an uncertain size are named in a warning. ``attrs["sized"]`` is
+    the number of frames whose size was estimated before counting by this call.
 
     The table's ``attrs["measured"]`` is the number of nuclear frames counted by this call
     (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest, and
@@ -646,9 +646,28 @@ def count_folder(
     counts.attrs["phase_measured"] = conf.attrs["measured"] if conf is not None else 0
     counts.attrs["measure"] = "count"
     counts.attrs["sized"] = sized
-    if sizes is not None:
-        counts.attrs["sizes"] = sizes
+    if sizes is not None:  # plain records: attrs are compared when tables are joined
+        counts.attrs["sizes"] = sizes.to_dict("records")
+        counts.attrs["plate_px"] = sizes.attrs.get("plate_px")
     return counts
+
+
+def size_table(counts: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-well nucleus size table of a counts table made by :func:`count_folder`
+    (``sizes.csv``), or None when it has none (a custom segmenter, phase frames, or a
+    table read back from a file).
+
+    Columns: ``well``, ``diameter_px`` (the size its frames were counted with), ``source``
+    (``well``, ``plate``, ``given`` or ``none``), ``n_estimated``, ``n_agree``, ``spread``,
+    ``uncertain`` and ``frames_flagged`` (frames with the QC flag ``size_disagrees``); see
+    :func:`incugrowth.image.calibrate.well_sizes`.
+    """
+    records = counts.attrs.get("sizes")
+    if records is None:
+        return None
+    table = pd.DataFrame.from_records(records)
+    table.attrs["plate_px"] = counts.attrs.get("plate_px")
+    return table
 
 
 def _size_wells(nuclear, diameter, jobs, scheduler, cache_dir, progress):
@@ -710,10 +729,8 @@ def _finish_sizes(sizes: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
             counts.groupby("well")["frame_diameter_px"].count()
         )
     # a well with nothing to count (every frame empty, blank or unreadable) rests on no size
-    nothing = counts["qc_flag"].str.contains("empty|blank|unreadable")
-    sizes.loc[
-        sizes["well"].map(nothing.groupby(counts["well"]).all()).fillna(True), "uncertain"
-    ] = False
+    nothing = counts["qc_flag"].str.contains("empty|blank|unreadable").groupby(counts["well"])
+    sizes.loc[sizes["well"].map(nothing.all()).eq(True), "uncertain"] = False
     uncertain = sizes[sizes["uncertain"]]
     if len(uncertain):
         from incugrowth.kinetics import _short_list

@@ -54,14 +54,12 @@ def measure_path(
     kind: str = "nuclei",
     diameter: float | None = None,
     segmenter: Callable | None = None,
-    own_size: bool = False,
 ) -> dict:
     """Read one frame and measure it; never raises for a bad file (the record says why).
 
-    ``kind`` is ``"nuclei"`` (count, QC), ``"confluence"`` (phase confluence in percent) or
-    ``"size"`` (the frame's own nucleus size estimate only, ``frame_diameter_px``). With
-    ``own_size``, a count with a given `diameter` also records the frame's own estimate
-    (``frame_diameter_px``), the check on the size used (``diameter_px``).
+    ``kind`` is ``"nuclei"`` (count with `diameter`, or with the frame's own estimate when
+    it is None or NaN; QC), ``"confluence"`` (phase confluence in percent) or ``"size"``
+    (the frame's own nucleus size estimate only, ``frame_diameter_px``).
     """
     from incugrowth.frames import read_frame
 
@@ -78,10 +76,9 @@ def measure_path(
         return rec
     from incugrowth.image import estimate_diameter, measure_frame
 
-    if kind == "size" or (own_size and diameter is not None and segmenter is None):
+    if kind == "size":
         rec["frame_diameter_px"] = float(estimate_diameter(image))
-        if kind == "size":
-            return rec
+        return rec
     if diameter is not None and not np.isfinite(diameter):
         diameter = None  # no size known for the plate: the frame's own
     m = measure_frame(image, diameter=diameter, segmenter=segmenter)
@@ -94,11 +91,11 @@ def measure_path(
     return rec
 
 
-def _options_key(kind: str, diameter, segmenter, own_size: bool = False) -> str:
+def _options_key(kind: str, diameter, segmenter) -> str:
     name = None if segmenter is None else getattr(segmenter, "__qualname__", repr(segmenter))
     if diameter is not None:
         diameter = None if not np.isfinite(diameter) else round(float(diameter), 4)
-    text = json.dumps([__version__, _RECORD_VERSION, kind, diameter, name, bool(own_size)])
+    text = json.dumps([__version__, _RECORD_VERSION, kind, diameter, name])
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -314,8 +311,8 @@ def _run_dask(fn, paths, scheduler):
 class _Measure:
     """Picklable per-frame job (closures cannot go to worker processes).
 
-    Called with a path, or a ``(path, diameter, own_size)`` task when the size differs
-    from frame to frame (one per well).
+    Called with a path, or a ``(path, diameter)`` task when the size differs from frame
+    to frame (one per well).
     """
 
     def __init__(self, kind, diameter, segmenter, options):
@@ -323,11 +320,11 @@ class _Measure:
         self.caller = os.getpid()
 
     def __call__(self, task) -> dict:
-        path, diameter, own_size = (task, self.diameter, False) if isinstance(task, str) else task
+        path, diameter = (task, self.diameter) if isinstance(task, str) else task
         options = (
             self.options
             if isinstance(task, str)
-            else _options_key(self.kind, diameter, self.segmenter, own_size)
+            else _options_key(self.kind, diameter, self.segmenter)
         )
         if os.getpid() != self.caller:
             # a worker process: the workers already use every core, so OpenCV's own threads
@@ -345,9 +342,7 @@ class _Measure:
             error = str(input_error(path, "frame file not found"))
             return {"path": path, "kind": self.kind, "error": error, "_options": options,
                     "_file": None, "_missing_on": socket.gethostname()}  # fmt: skip
-        rec = measure_path(
-            path, kind=self.kind, diameter=diameter, segmenter=self.segmenter, own_size=own_size
-        )
+        rec = measure_path(path, kind=self.kind, diameter=diameter, segmenter=self.segmenter)
         rec["_options"] = options
         rec["_file"] = key
         return rec
@@ -385,9 +380,7 @@ def count_frames(
         earlier pass of the same batch), so workers start without preparing them again.
 
     A ``diameter_px`` column in `frames` gives each frame its own nucleus size (one per well,
-    see :func:`well_sizes`), overriding `diameter`; a ``frame_diameter_px`` column the
-    frame's own estimate where it is known already (NaN where it is to be made while
-    counting, the check on the size used).
+    see :func:`incugrowth.image.calibrate.well_sizes`), overriding `diameter`.
     """
     if jobs is not None and jobs < 0:
         raise IncugrowthError(f"--jobs takes a number of processes (1 or more), got {jobs}")
@@ -398,7 +391,7 @@ def count_frames(
     results: dict[str, dict] = {}
     todo = []
     for p, task in zip(paths, tasks, strict=True):
-        key = options if task is None else _options_key(kind, task[1], segmenter, task[2])
+        key = options if task is None else _options_key(kind, task[1], segmenter)
         rec = journal.lookup(p, key)
         if rec is None:
             todo.append(p if task is None else task)
@@ -434,17 +427,12 @@ def count_frames(
 
 
 def _tasks(frames: pd.DataFrame, paths: list[str], kind: str, segmenter) -> list:
-    """Per-frame ``(path, diameter, own_size)`` tasks when `frames` gives each frame its
-    size (``diameter_px``), else None for each frame (one size for all)."""
+    """Per-frame ``(path, diameter)`` tasks when `frames` gives each frame its size
+    (``diameter_px``), else None for each frame (one size for all)."""
     if kind != "nuclei" or segmenter is not None or "diameter_px" not in frames:
         return [None] * len(paths)
     sizes = pd.to_numeric(frames["diameter_px"], errors="coerce").to_numpy(float)
-    known = frames.get("frame_diameter_px", pd.Series(np.nan, index=frames.index))
-    own = ~np.isfinite(pd.to_numeric(known, errors="coerce").to_numpy(float))
-    return [
-        (p, float(d) if np.isfinite(d) else None, bool(o))
-        for p, d, o in zip(paths, sizes, own, strict=True)
-    ]
+    return [(p, float(d) if np.isfinite(d) else None) for p, d in zip(paths, sizes, strict=True)]
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -597,7 +585,8 @@ def count_folder(
 
     Without a `segmenter`, the nucleus size is one per well (see :func:`_size_wells`):
     ``diameter_px`` is the size each frame was counted with, ``frame_diameter_px`` the
-    frame's own estimate (the check; QC flag ``size_disagrees`` where they disagree), and
+    frame's own estimate for the frames of the sample that set the size (the check; QC
+    flag ``size_disagrees`` where they disagree; NaN for the others), and
     :func:`size_table` gives the per-well table of sizes (from ``attrs["sizes"]``); wells
     whose counts rest on an uncertain size are named in a warning. ``attrs["sized"]`` is
     the number of frames whose size was estimated before counting by this call.
@@ -671,23 +660,22 @@ def size_table(counts: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def _size_wells(nuclear, diameter, jobs, scheduler, cache_dir, progress):
-    """The frames table with each frame's size (``diameter_px``, one per well) and the
-    estimates known (``frame_diameter_px``), the per-well size table, and the number of
-    frames estimated now.
+    """The frames table with each frame's size (``diameter_px``, one per well) and own
+    estimate (``frame_diameter_px``, NaN for frames not estimated), the per-well size
+    table, the number of frames estimated now, and whether the counter's loops were
+    prepared for workers.
 
-    Without a `diameter`, a sample of each well's frames (see
-    :func:`~incugrowth.image.calibrate.sample_for_size`) is estimated first (read and
-    estimated only, a fraction of the cost of counting), and
-    :func:`~incugrowth.image.calibrate.well_sizes` makes the well's size of them.
+    A sample of each well's frames (see
+    :func:`~incugrowth.image.calibrate.sample_for_size`: all of a small well, about one in
+    ten of a large one) is read and estimated first, and
+    :func:`~incugrowth.image.calibrate.well_sizes` makes the well's size of them. The other
+    frames are not estimated: one size per well saves the per-frame estimate, and the
+    sample is the check (QC flag ``size_disagrees``). A given `diameter` is every well's
+    size; the sample is still estimated, to flag the frames it does not fit.
     """
     from incugrowth.image.calibrate import sample_for_size, well_sizes
 
     nuclear = nuclear.copy()
-    nuclear["frame_diameter_px"] = np.nan
-    if diameter is not None:
-        nuclear["diameter_px"] = float(diameter)
-        sizes = well_sizes(nuclear[["well", "frame_diameter_px"]], diameter=diameter)
-        return nuclear, sizes, 0, False
     sample = nuclear.loc[sample_for_size(nuclear)]
     records = count_frames(
         sample,
@@ -698,36 +686,27 @@ def _size_wells(nuclear, diameter, jobs, scheduler, cache_dir, progress):
         progress=progress,
     )
     estimate = records.get("frame_diameter_px", pd.Series(np.nan, index=records.index))
+    nuclear["frame_diameter_px"] = np.nan
     nuclear.loc[sample.index, "frame_diameter_px"] = estimate.to_numpy(float)
-    sizes = well_sizes(nuclear.loc[sample.index, ["well", "frame_diameter_px"]])
+    sizes = well_sizes(nuclear.loc[sample.index, ["well", "frame_diameter_px"]], diameter=diameter)
     nuclear["diameter_px"] = nuclear["well"].map(sizes.set_index("well")["diameter_px"])
     return nuclear, sizes, records.attrs["measured"], records.attrs["prepared"]
 
 
 def _with_known_sizes(records: pd.DataFrame, nuclear: pd.DataFrame) -> pd.DataFrame:
-    """`records` with the frames' own size estimates made before counting filled in."""
+    """`records` with the frames' own size estimates (made before counting)."""
     known = nuclear.set_index("path")["frame_diameter_px"]
-    own = records.get("frame_diameter_px", pd.Series(np.nan, index=records.index))
-    filled = own.fillna(records["path"].map(known))
-    return records.assign(frame_diameter_px=filled.to_numpy(float))
+    return records.assign(frame_diameter_px=records["path"].map(known).to_numpy(float))
 
 
 def _finish_sizes(sizes: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """The per-well size table with the frames flagged ``size_disagrees``, and a warning
     naming the wells whose counts rest on an uncertain size."""
-    from incugrowth.image.calibrate import robust_size
-
     flagged = counts["qc_flag"].str.contains("size_disagrees", regex=False)
     sizes = sizes.copy()
     sizes["frames_flagged"] = (
         sizes["well"].map(flagged.groupby(counts["well"]).sum()).fillna(0).astype(int)
     )
-    if (sizes["source"] == "given").all():  # the frames' own estimates, made while counting
-        own = counts.groupby("well")["frame_diameter_px"].agg(lambda v: robust_size(v)[2])
-        sizes["spread"] = sizes["well"].map(own)
-        sizes["n_estimated"] = sizes["well"].map(
-            counts.groupby("well")["frame_diameter_px"].count()
-        )
     # a well with nothing to count (every frame empty, blank or unreadable) rests on no size
     nothing = counts["qc_flag"].str.contains("empty|blank|unreadable").groupby(counts["well"])
     sizes.loc[sizes["well"].map(nothing.all()).eq(True), "uncertain"] = False

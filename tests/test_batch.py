@@ -131,7 +131,9 @@ def test_a_frame_rewritten_while_it_is_measured_is_measured_again(tmp_path, monk
     def read_then_rewrite(path):
         image = read_frame(path)
         reads.append(os.fspath(path))
-        if reads.count(str(target)) == 1:  # the export rewrites it while it is counted
+        # the export rewrites it while it is counted (its second read: the first one
+        # estimated its size)
+        if reads.count(str(target)) == 2:
             tifffile.imwrite(target, frame_with_nuclei(9, seed=5))
         return image
 

@@ -38,7 +38,8 @@ def write(folder, well, frames):
     red = folder / "red"
     red.mkdir(parents=True, exist_ok=True)
     for t, img in enumerate(frames):
-        tifffile.imwrite(red / f"VID1_{well}_1_00d{t:02d}h00m.tif", img, compression="zlib")
+        name = f"VID1_{well}_1_{t // 24:02d}d{t % 24:02d}h00m.tif"
+        tifffile.imwrite(red / name, img, compression="zlib")
     return folder
 
 
@@ -78,7 +79,6 @@ def test_a_given_diameter_overrides_the_well_size(tmp_path):
     folder = disagreeing_well(tmp_path / "frames")
     counts = batch.count_folder(folder, jobs=1, diameter=12.0)
     assert (counts["diameter_px"] == 12.0).all()
-    assert counts.attrs["sized"] == 0  # nothing estimated before counting
     assert counts["frame_diameter_px"].notna().all()  # the check is still made
     assert counts["qc_flag"].str.contains("size_disagrees").tolist()[4:] == [True, True]
     assert batch.size_table(counts)["source"].tolist() == ["given"]
@@ -157,3 +157,14 @@ def test_an_uncertain_well_is_named_in_a_warning(tmp_path):
     folder = write(tmp_path / "frames", "E3", sharp(2) + [frame(2, seed=9, specks=40)] * 2)
     with pytest.warns(IncugrowthWarning, match=r"uncertain nucleus size .*: E3;"):
         batch.count_folder(folder, jobs=1)
+
+
+def test_only_a_sample_of_a_large_well_is_estimated(tmp_path):
+    """The size of a well of many frames rests on a sample (all of a small well): the
+    others are counted with it without an estimate of their own."""
+    frames = [frame(6 + i % 3, seed=i, radius=6, shape=(96, 120)) for i in range(30)]
+    counts = batch.count_folder(write(tmp_path / "frames", "B2", frames), jobs=1)
+    assert counts.attrs["sized"] == 12 and counts.attrs["measured"] == 30
+    assert counts["frame_diameter_px"].notna().sum() == 12
+    assert counts["diameter_px"].nunique() == 1
+    assert batch.size_table(counts)["n_estimated"].tolist() == [12]

@@ -398,7 +398,12 @@ def _size(text: str, hint: str) -> tuple[int, int]:
 )
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
 def count(folder, output, channel, diameter, jobs, scheduler):
-    """Count nuclei in every frame of an IncuCyte image export (one row per frame)."""
+    """Count nuclei in every frame of an IncuCyte image export (one row per frame).
+
+    The nucleus size is estimated once per well (from a sample of its frames) and every
+    frame of the well is counted with it; the sizes per well are written beside OUTPUT
+    (for counts.csv: counts_sizes.csv).
+    """
     import warnings
 
     from incugrowth._io import write_csv

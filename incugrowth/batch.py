@@ -689,8 +689,39 @@ def _size_wells(nuclear, diameter, jobs, scheduler, cache_dir, progress):
     nuclear["frame_diameter_px"] = np.nan
     nuclear.loc[sample.index, "frame_diameter_px"] = estimate.to_numpy(float)
     sizes = well_sizes(nuclear.loc[sample.index, ["well", "frame_diameter_px"]], diameter=diameter)
+    if diameter is None and cache_dir is not None:
+        sizes = _keep_counted_sizes(sizes, nuclear, Path(cache_dir))
     nuclear["diameter_px"] = nuclear["well"].map(sizes.set_index("well")["diameter_px"])
     return nuclear, sizes, records.attrs["measured"], records.attrs["prepared"]
+
+
+#: A well already counted (in the journal) keeps the size it was counted with while its
+#: new size is within this factor of it: a growing acquisition (``watch``) adds frames to
+#: each well's sample, which moves its median a little, and a change of a few percent is
+#: not worth counting the well again.
+KEEP_SIZE = 1.05
+
+
+def _keep_counted_sizes(sizes: pd.DataFrame, nuclear: pd.DataFrame, cache_dir: Path):
+    """`sizes` with each well's size replaced by the one most of its frames were counted
+    with before (their records in the journal), where that is within :data:`KEEP_SIZE`."""
+    journal = _Journal(cache_dir)
+    well_of = dict(zip(nuclear["path"].astype(str), nuclear["well"], strict=True))
+    before: dict = {}
+    for (path, options), rec in journal.done.items():
+        size = rec.get("diameter_px")
+        if path in well_of and rec.get("kind") == "nuclei" and isinstance(size, float):
+            if options == _options_key("nuclei", size, None):  # this version's record
+                before.setdefault(well_of[path], []).append(size)
+    sizes = sizes.copy()
+    for i, row in sizes.iterrows():
+        counted = before.get(row["well"])
+        if not counted or not np.isfinite(row["diameter_px"]):
+            continue
+        old = pd.Series(counted).mode().iloc[0]
+        if abs(np.log(old / row["diameter_px"])) <= np.log(KEEP_SIZE):
+            sizes.loc[i, "diameter_px"] = old
+    return sizes
 
 
 def _with_known_sizes(records: pd.DataFrame, nuclear: pd.DataFrame) -> pd.DataFrame:

@@ -168,3 +168,27 @@ def test_only_a_sample_of_a_large_well_is_estimated(tmp_path):
     assert counts["frame_diameter_px"].notna().sum() == 12
     assert counts["diameter_px"].nunique() == 1
     assert batch.size_table(counts)["n_estimated"].tolist() == [12]
+
+
+def test_a_well_keeps_its_size_when_the_estimate_moves_a_little(tmp_path, monkeypatch):
+    """A growing acquisition moves a well's estimate by a few percent: the frames counted
+    are not counted again for that; a larger change counts the well again."""
+    import incugrowth.image
+
+    folder = write(tmp_path / "frames", "B2", sharp(4))
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(incugrowth.image, "estimate_diameter", lambda image: 17.0)
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    for shown, counted in ((17.6, 0), (19.0, 4)):
+        (cache / batch.JOURNAL).write_text(
+            "".join(
+                line + "\n"
+                for line in (cache / batch.JOURNAL).read_text().splitlines()
+                if '"kind": "size"' not in line  # the sizes are estimated again
+            )
+        )
+        monkeypatch.setattr(incugrowth.image, "estimate_diameter", lambda image, d=shown: d)
+        again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+        assert again.attrs["measured"] == counted
+    assert first["diameter_px"].iloc[0] == pytest.approx(17.0, rel=0.02)
+    assert again["diameter_px"].iloc[0] == pytest.approx(19.0, rel=0.02)

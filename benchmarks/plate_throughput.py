@@ -12,16 +12,18 @@ with this checkout's code and once with the baseline's (the commit given, unpack
 ``git archive`` into a temporary folder), alternating, so both meet the same load on a shared
 machine. Each code's compiled loops are made once before timing (a warm-up count of 4 frames).
 
-Printed per size and code: seconds and frames/s; then for each code the marginal rate
-between the two largest sizes (frames added over seconds added, which leaves out the start of
-the process), the projected time of a 96-well plate of 4 fields x 25 scans (9,600 frames) on
-``--jobs`` cores, and the ratio of this code's time to the baseline's (below 1: faster).
+Printed per size and code: wall seconds and frames/s, and the CPU seconds of the count and
+its worker processes (per frame); then for each code the projected time of a 96-well plate
+of 4 fields x 25 scans (9,600 frames) on ``--jobs`` free cores (CPU time per frame at the
+largest size, divided by the cores: on a loaded machine wall time measures the load), and
+the ratios of this code's CPU and wall times to the baseline's (below 1: faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -76,11 +78,13 @@ def _baseline_tree(root: Path, commit: str) -> Path:
     return tree
 
 
-def _count(code: Path, folder: Path, jobs: int, out: Path) -> float:
-    """Seconds taken by ``incugrowth count`` of `folder` with the package at `code`."""
+def _count(code: Path, folder: Path, jobs: int, out: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (the process and its workers) taken by
+    ``incugrowth count`` of `folder` with the package at `code`."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(code)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "incugrowth", "count", str(folder), "-o", str(out / "c.csv"),
@@ -88,9 +92,11 @@ def _count(code: Path, folder: Path, jobs: int, out: Path) -> float:
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"count failed with {code}:\n{proc.stderr[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main(argv=None) -> int:
@@ -111,34 +117,39 @@ def main(argv=None) -> int:
             f"count --jobs {args.jobs}, simulated 1408x1040 LZW frames, wells of "
             f"{FIELDS} fields x {SCANS} scans; baseline {args.baseline}"
         )
-        print(f"{'code':9} {'N':>5} {'s':>7} {'frames/s':>9}")
-        seconds: dict[str, dict[int, float]] = {name: {} for name in codes}
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"{'code':9} {'N':>5} {'wall s':>7} {'frames/s':>9} {'CPU s':>7} {'CPU ms/frame':>12}"
+        )
+        wall: dict[str, dict[int, float]] = {name: {} for name in codes}
+        cpu: dict[str, dict[int, float]] = {name: {} for name in codes}
         for n in args.sizes:
             folder = _plate_folder(root, n, sources)
             for _ in range(args.repeats):
                 for name, code in codes.items():  # alternating: both meet the same load
-                    s = _count(code, folder, args.jobs, root / "out")
-                    seconds[name][n] = min(seconds[name].get(n, float("inf")), s)
+                    w, c = _count(code, folder, args.jobs, root / "out")
+                    wall[name][n] = min(wall[name].get(n, float("inf")), w)
+                    cpu[name][n] = min(cpu[name].get(n, float("inf")), c)
             for name in codes:
-                s = seconds[name][n]
-                print(f"{name:9} {n:>5} {s:>7.1f} {n / s:>9.2f}")
-        small, large = sorted(args.sizes)[-2:] if len(args.sizes) > 1 else (0, args.sizes[0])
-        projected = {}
+                w, c = wall[name][n], cpu[name][n]
+                print(f"{name:9} {n:>5} {w:>7.1f} {n / w:>9.2f} {c:>7.1f} {1000 * c / n:>12.0f}")
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        n = max(args.sizes)
         for name in codes:
-            added = seconds[name][large] - seconds[name].get(small, 0.0)
-            rate = (large - small) / added
-            fixed = seconds[name][large] - large / rate
-            projected[name] = fixed + PLATE_FRAMES / rate
+            # CPU time is what the frames cost, whatever else runs on the machine; on
+            # `jobs` cores of their own they take that divided by `jobs`
+            per_frame = cpu[name][n] / n
             print(
-                f"{name}: {rate:.2f} frames/s between N={small} and N={large}; a plate of "
-                f"{PLATE_FRAMES} frames in {projected[name] / 60:.1f} min on {args.jobs} cores"
+                f"{name}: {1 / per_frame:.2f} frames/s per core at N={n} (CPU time); a plate of "
+                f"{PLATE_FRAMES} frames in {PLATE_FRAMES * per_frame / args.jobs / 60:.1f} min "
+                f"on {args.jobs} free cores"
             )
-        ratio = projected["current"] / projected["baseline"]
-        walls = [seconds["current"][n] / seconds["baseline"][n] for n in args.sizes]
-        print(
-            f"time current/baseline: plate {ratio:.2f}; "
-            + ", ".join(f"N={n} {w:.2f}" for n, w in zip(args.sizes, walls))
+        ratios = ", ".join(
+            f"N={n} CPU {cpu['current'][n] / cpu['baseline'][n]:.2f} "
+            f"wall {wall['current'][n] / wall['baseline'][n]:.2f}"
+            for n in args.sizes
         )
+        print(f"time current/baseline (below 1: faster): {ratios}")
     return 0
 
 

@@ -169,7 +169,7 @@ _RUN_OPTIONS = [
         "--diameter",
         type=float,
         default=None,
-        help="Nucleus diameter (px) [default: estimated per frame].",
+        help="Nucleus diameter (px) [default: estimated once per well].",
     ),
     click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores]."),
     click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler."),
@@ -388,7 +388,7 @@ def _size(text: str, hint: str) -> tuple[int, int]:
     "--diameter",
     type=float,
     default=None,
-    help="Nucleus diameter (px) [default: estimated per frame].",
+    help="Nucleus diameter (px) [default: estimated once per well].",
 )
 @click.option(
     "--jobs",
@@ -398,7 +398,12 @@ def _size(text: str, hint: str) -> tuple[int, int]:
 )
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
 def count(folder, output, channel, diameter, jobs, scheduler):
-    """Count nuclei in every frame of an IncuCyte image export (one row per frame)."""
+    """Count nuclei in every frame of an IncuCyte image export (one row per frame).
+
+    The nucleus size is estimated once per well (from a sample of its frames) and every
+    frame of the well is counted with it; the sizes per well are written beside OUTPUT
+    (for counts.csv: counts_sizes.csv).
+    """
     import warnings
 
     from incugrowth._io import write_csv
@@ -420,12 +425,20 @@ def count(folder, output, channel, diameter, jobs, scheduler):
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     write_csv(counts, output)
+    from incugrowth.batch import size_table
+
+    sizes = size_table(counts)
+    sizes_text = ""
+    if sizes is not None:
+        sizes_path = output.with_name(f"{output.stem}_sizes.csv")
+        write_csv(sizes, sizes_path)
+        sizes_text = f" and {sizes_path.name} (nucleus size per well)"
     flagged = int((counts["qc_flag"] != "").sum())
     phase = counts.attrs.get("phase_measured", 0)
     phase_text = f", {phase} phase frames measured now" if phase else ""
     click.echo(
         f"{len(counts)} frames ({counts.attrs.get('measured', len(counts))} counted now"
-        f"{phase_text}), {flagged} with a QC flag; wrote {output}"
+        f"{phase_text}), {flagged} with a QC flag; wrote {output}{sizes_text}"
     )
 
 

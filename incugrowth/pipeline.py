@@ -233,6 +233,12 @@ def run(
                     progress=progress,
                 )
             tables["counts"] = counts
+            from incugrowth.batch import size_table
+
+            sizes = size_table(counts) if frames is not None else None
+            if sizes is not None:
+                tables["sizes"] = sizes
+                params["nucleus_size_px"] = _size_summary(sizes)
             params["measure"] = _measure_of(counts)
             with timer.step("kinetics"):
                 growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
@@ -462,6 +468,22 @@ def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> 
         if fits:
             out["dose_response"] = pd.concat(fits, ignore_index=True)
     return out
+
+
+def _size_summary(sizes: pd.DataFrame) -> dict:
+    """The nucleus sizes for run.json: the plate's, and each well's size and source."""
+    plate = sizes.attrs.get("plate_px")
+    return {
+        "plate": None if plate is None or not np.isfinite(plate) else float(plate),
+        "wells": {
+            str(r.well): {
+                "diameter_px": None if not np.isfinite(r.diameter_px) else float(r.diameter_px),
+                "source": str(r.source),
+                "uncertain": bool(r.uncertain),
+            }
+            for r in sizes.itertuples()
+        },
+    }
 
 
 def _measure_of(counts: pd.DataFrame) -> str:

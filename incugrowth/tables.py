@@ -11,6 +11,7 @@ __all__ = ["TABLES", "measure_word"]
 #: Tables written by `run`, in order, with their file names.
 TABLES = (
     "counts",
+    "sizes",
     "growth",
     "curves",
     "curves_vs_control",

@@ -41,9 +41,10 @@ JOURNAL = "frame_counts.jsonl"
 _QC_FLAGS = ("out_of_focus", "saturated", "empty")
 #: Part of the journal key: raised when a record gains a field that older records lack, or
 #: a measurement changes (2: ``blank``; 3: the phase confluence's threshold; 4: the focus
-#: score, noise-corrected and scaled to the nucleus size), so that frames
+#: score, noise-corrected and scaled to the nucleus size; 5: the phase confluence's local
+#: contrast over the dish's level, halo peeled), so that frames
 #: measured before are measured again rather than misread or mixed with new values.
-_RECORD_VERSION = 4
+_RECORD_VERSION = 5
 
 
 def measure_path(

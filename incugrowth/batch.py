@@ -53,10 +53,13 @@ def measure_path(
     kind: str = "nuclei",
     diameter: float | None = None,
     segmenter: Callable | None = None,
+    dish: float | None = None,
 ) -> dict:
     """Read one frame and measure it; never raises for a bad file (the record says why).
 
-    ``kind`` is ``"nuclei"`` (count, QC) or ``"confluence"`` (phase confluence in percent).
+    ``kind`` is ``"nuclei"`` (count, QC) or ``"confluence"`` (phase confluence in percent,
+    and the frame's own dish level ``dish_contrast``; `dish` is the well's dish level, see
+    :mod:`incugrowth.dish`).
     """
     from incugrowth.frames import read_frame
 
@@ -66,9 +69,9 @@ def measure_path(
         return {"path": path, "kind": kind, "error": str(exc)}
     rec: dict = {"path": path, "kind": kind, "height": image.shape[0], "width": image.shape[1]}
     if kind == "confluence":
-        from incugrowth.image import phase_confluence
+        from incugrowth.image.confluence import measure_phase
 
-        rec["confluence"] = float(phase_confluence(image))
+        rec.update(measure_phase(image, dish=dish))
         rec["blank"] = bool(image.size and not np.nanmax(image) > np.nanmin(image))
         return rec
     from incugrowth.image import measure_frame
@@ -565,8 +568,11 @@ def count_folder(
 
 
 def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
-    """The records of :func:`count_frames` measuring the phase confluence of `phase`."""
-    return count_frames(
+    """The records of :func:`count_frames` measuring the phase confluence of `phase`, at
+    the dish level of each well (:func:`incugrowth.dish.apply_dish_reference`)."""
+    from incugrowth.dish import apply_dish_reference
+
+    records = count_frames(
         phase,
         kind="confluence",
         jobs=jobs,
@@ -574,6 +580,9 @@ def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataF
         cache_dir=cache_dir,
         progress=progress,
     )
+    out = apply_dish_reference(phase, records, jobs)
+    out.attrs.update(records.attrs)
+    return out
 
 
 #: Frames read to tell phase contrast from fluorescence when no channel is named.

@@ -1,11 +1,16 @@
-"""Known-answer tests of phase confluence and the phase-contrast check on synthetic frames."""
+"""Known-answer tests of phase confluence (frame by frame and at the dish level of a well)
+and of the phase-contrast check, on synthetic frames."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import tifffile
 from scipy import ndimage as ndi
 
+from incugrowth.batch import count_frames
+from incugrowth.dish import apply_dish_reference, well_dish_levels
 from incugrowth.image import looks_like_phase_contrast, phase_confluence, phase_mask
 from incugrowth.image.confluence import dish_contrast, reference_dish_contrast
 
@@ -144,3 +149,48 @@ def test_confluent_phase_frames_look_like_phase_and_fluorescence_does_not():
             )
     for n in (5, 60, 250):
         assert not looks_like_phase_contrast(synthetic_frame(n, shape=(300, 300), seed=n)[0])
+
+
+def _write(path, frame):
+    tifffile.imwrite(path, np.round(np.clip(frame / 1.2, 0, 1) * 65535).astype(np.uint16))
+    return str(path)
+
+
+def test_a_confluent_frame_takes_the_dish_level_of_its_well(tmp_path):
+    """Well A1: two early frames with dish in view (a quarter and half covered by smooth
+    cells), then the sheet covers it all. Alone, the confluent frame reads part of the
+    sheet; at the well's dish level it reads all of it, and the early frames do not change.
+    Well B1 has a single confluent frame: it takes the plate's level."""
+    rows = []
+    for i, share in enumerate((0.25, 0.5, 1.0, 1.0)):
+        covered = np.zeros((300, 400), bool)
+        covered[:, : int(400 * share)] = True
+        frame, _ = sheet(covered=covered, texture=0.008, noise=0.002, seed=20 + i)
+        rows.append(("A1", float(24 * i), _write(tmp_path / f"A1_{i}.tif", frame)))
+    full, _ = sheet(texture=0.008, noise=0.002, seed=30)
+    rows.append(("B1", 0.0, _write(tmp_path / "B1_0.tif", full)))
+    phase = pd.DataFrame(rows, columns=["well", "elapsed_h", "path"]).assign(field=1)
+    records = count_frames(phase, kind="confluence", jobs=1)
+    assert records["dish_contrast"].notna().all()
+    levels = well_dish_levels(phase, records)
+    plate = reference_dish_contrast(records["dish_contrast"])
+    assert levels.iloc[-1] == pytest.approx(plate)  # B1 takes the plate's level
+    assert levels.iloc[0] < records["dish_contrast"].iloc[2]  # below the confluent frame's own
+    out = apply_dish_reference(phase, records, jobs=1)
+    alone = records["confluence"].to_numpy()
+    with_well = out["confluence"].to_numpy()
+    assert with_well[2] > 90 and with_well[3] > 90 and with_well[4] > 90
+    assert alone[2] < with_well[2] - 20
+    np.testing.assert_allclose(with_well[:2], alone[:2], atol=1.0)
+    assert with_well[1] == pytest.approx(50, abs=4)
+    # the same as measuring the frame with the well's level directly
+    image = tifffile.imread(phase["path"].iloc[2])
+    assert with_well[2] == pytest.approx(phase_confluence(image, dish=levels.iloc[2]))
+
+
+def test_frames_without_a_level_keep_their_own_measure():
+    phase = pd.DataFrame({"path": ["a", "b"], "well": ["A1", "A1"]})
+    records = pd.DataFrame({"path": ["a", "b"], "confluence": [np.nan, np.nan],
+                            "dish_contrast": [np.nan, np.nan]})  # fmt: skip
+    out = apply_dish_reference(phase, records)
+    assert out["dish_reference"].isna().all() and out["confluence"].isna().all()

@@ -10,6 +10,9 @@ from incugrowth.image._util import as_float_image, gaussian
 
 __all__ = [
     "dish_contrast",
+    "dish_level",
+    "measure_phase",
+    "reference_dish_contrast",
     "local_contrast",
     "looks_like_phase_contrast",
     "phase_confluence",
@@ -19,6 +22,8 @@ __all__ = [
 #: Lowest local contrast counted as cells, whatever the dish (PHANTAST's epsilon; a floor
 #: for frames of almost no camera noise).
 EPSILON = 0.01
+#: The level counted as cells, in multiples of the dish's texture level (by default).
+MIN_CONTRAST = 3.0
 #: Highest dish contrast a frame is trusted to show by itself (no `dish` given): the
 #: camera noise over the mean of a phase-contrast frame, about 0.006-0.01 on IncuCyte and
 #: other phase cameras. A frame whose flattest part is rougher has no dish left in view.
@@ -136,7 +141,7 @@ def phase_mask(
     image,
     *,
     scale: float = 1.5,
-    min_contrast: float = 3.0,
+    min_contrast: float = MIN_CONTRAST,
     dish: float | None = None,
 ) -> np.ndarray:
     """Boolean mask of the pixels covered by cells in a phase-contrast frame.
@@ -174,20 +179,62 @@ def phase_mask(
     -------
     (M, N) ndarray of bool
     """
+    return _mask_and_level(image, scale, min_contrast, dish)[0]
+
+
+def _mask_and_level(image, scale, min_contrast, dish) -> tuple[np.ndarray, float]:
+    """:func:`phase_mask` and the frame's own :func:`dish_contrast` (NaN when blank)."""
     frame = _raw_float(image)
     if not frame.max() > frame.min():
-        return np.zeros(frame.shape, dtype=bool)
+        return np.zeros(frame.shape, dtype=bool), float("nan")
     contrast = local_contrast(frame, scale)
-    if dish is None or not np.isfinite(dish) or dish <= 0:
-        level = float(np.percentile(contrast[::2, ::2], 2.0))
-        level = min(level, DISH_CEILING)
-    else:
-        level = float(dish)
+    own = float(np.percentile(contrast[::2, ::2], 2.0))  # as dish_contrast
+    level = dish_level(own, dish)
     mask = (contrast > max(min_contrast * level, EPSILON)).view(np.uint8)
     mask = _fill_holes(mask, (8 * scale) ** 2)
     mask = _remove_small(mask, (4 * scale) ** 2)
     mask = _peel_halo(frame, mask, int(round(4 * scale)) + 4)
-    return _remove_small(mask, (6 * scale) ** 2).view(bool)
+    return _remove_small(mask, (6 * scale) ** 2).view(bool), own
+
+
+def dish_level(own: float, dish: float | None = None) -> float:
+    """The dish level :func:`phase_mask` uses: `dish` when it is a positive number, else
+    the frame's own level `own` but at most :data:`DISH_CEILING`.
+
+    Examples
+    --------
+    >>> dish_level(0.02), dish_level(0.02, dish=0.007), dish_level(0.005)
+    (0.012, 0.007, 0.005)
+    """
+    if dish is not None and np.isfinite(dish) and dish > 0:
+        return float(dish)
+    return min(float(own), DISH_CEILING)
+
+
+def measure_phase(
+    image, *, scale: float = 1.5, min_contrast: float = MIN_CONTRAST, dish: float | None = None
+) -> dict:
+    """The confluence of a phase frame and its own dish level, from one pass.
+
+    Returns
+    -------
+    dict
+        ``confluence`` (percent, as :func:`phase_confluence`) and ``dish_contrast`` (the
+        frame's own :func:`dish_contrast`, NaN for a blank frame), so that a batch can take
+        the well's dish level from its frames and measure again the frames it changes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> frame = 0.5 + 0.004 * rng.standard_normal((200, 200))
+    >>> frame[:, :100] += 0.1 * rng.standard_normal((200, 100))
+    >>> m = measure_phase(frame)
+    >>> 45 < m["confluence"] < 55, 0.004 < m["dish_contrast"] < 0.01
+    (True, True)
+    """
+    mask, own = _mask_and_level(image, scale, min_contrast, dish)
+    return {"confluence": float(100.0 * mask.mean()), "dish_contrast": own}
 
 
 def _fill_holes(mask: np.ndarray, area: float) -> np.ndarray:
@@ -231,7 +278,7 @@ def _peel_halo(frame: np.ndarray, mask: np.ndarray, steps: int) -> np.ndarray:
 
 
 def phase_confluence(
-    image, *, scale: float = 1.5, min_contrast: float = 3.0, dish: float | None = None
+    image, *, scale: float = 1.5, min_contrast: float = MIN_CONTRAST, dish: float | None = None
 ) -> float:
     """Percent of the frame area covered by cells, from a phase-contrast frame.
 

@@ -316,11 +316,13 @@ def looks_like_phase_contrast(image) -> bool:
       the background are at least half as many as those as far above, and together they are
       at least 0.5 % of the frame (sparse to half covered frames); or
     - it has structure (the robust deviation of the smoothed detail is at least 0.4 times
-      that of the raw detail: white camera noise alone gives 0.28) and its dark tail reaches
-      at least half as far below the median as its bright tail above it (0.5 % and 99.5 %
-      quantiles), either with heavy tails (the two quantiles at least 12 robust deviations
-      apart: cells with strong halos) or with the dark tail the longer of the two (at least
-      1.2 times: a confluent sheet, dark rims between cells and no dish left).
+      that of the raw detail: white camera noise alone gives 0.28), and either its skewness
+      is negative (more dark than bright: never fluorescence) with at least 1 % of the
+      pixels beyond 3 robust deviations (not noise), or its dark tail reaches at least half
+      as far below the median as its bright tail above it (0.5 % and 99.5 % quantiles),
+      with heavy tails (the two quantiles at least 12 robust deviations apart: cells with
+      strong halos) or with the dark tail the longer of the two (at least 1.2 times: a
+      confluent sheet, dark rims between cells and no dish left).
 
     A frame of noise alone, such as an empty well in either channel, is not phase contrast.
 
@@ -374,8 +376,14 @@ def looks_like_phase_contrast(image) -> bool:
         return True
     raw = (frame - back)[::2, ::2].ravel()
     structure = mad / max(float(median_deviation(raw)[1]), 1e-12)
+    if structure < 0.4:
+        return False
+    if skewness < 0:  # darker than the background more than brighter: never fluorescence
+        tails = np.count_nonzero(np.abs(sample - middle) > 3 * spread) / sample.size
+        if tails >= 0.01:
+            return True
     low, high = np.percentile(wide, [0.5, 99.5])
     reach_below, reach_above = middle - float(low), float(high) - middle
-    if not (structure >= 0.4 and reach_above > 0 and reach_below >= 0.5 * reach_above):
+    if not (reach_above > 0 and reach_below >= 0.5 * reach_above):
         return False
     return bool((high - low) >= 12 * spread or reach_below >= 1.2 * reach_above)

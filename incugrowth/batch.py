@@ -43,9 +43,10 @@ _QC_FLAGS = ("out_of_focus", "saturated", "empty")
 #: Part of the journal key: raised when a record gains a field that older records lack, or
 #: a measurement changes (2: ``blank``; 3: the phase confluence's threshold; 4: the focus
 #: score, noise-corrected and scaled to the nucleus size; 5: one size per well, the size
-#: used ``diameter_px`` and the frame's own ``frame_diameter_px``), so that frames
+#: used ``diameter_px`` and the frame's own ``frame_diameter_px``; 6: the phase confluence's
+#: local contrast over the dish's level, halo peeled), so that frames
 #: measured before are measured again rather than misread or mixed with new values.
-_RECORD_VERSION = 5
+_RECORD_VERSION = 6
 
 
 def measure_path(
@@ -54,12 +55,15 @@ def measure_path(
     kind: str = "nuclei",
     diameter: float | None = None,
     segmenter: Callable | None = None,
+    dish: float | None = None,
 ) -> dict:
     """Read one frame and measure it; never raises for a bad file (the record says why).
 
     ``kind`` is ``"nuclei"`` (count with `diameter`, or with the frame's own estimate when
-    it is None or NaN; QC), ``"confluence"`` (phase confluence in percent) or ``"size"``
-    (the frame's own nucleus size estimate only, ``frame_diameter_px``).
+    it is None or NaN; QC), ``"confluence"`` (phase confluence in percent, and the frame's
+    own dish level ``dish_contrast``; `dish` is the well's dish level, see
+    :mod:`incugrowth.dish`) or ``"size"`` (the frame's own nucleus size estimate only,
+    ``frame_diameter_px``).
     """
     from incugrowth.frames import read_frame
 
@@ -69,9 +73,9 @@ def measure_path(
         return {"path": path, "kind": kind, "error": str(exc)}
     rec: dict = {"path": path, "kind": kind, "height": image.shape[0], "width": image.shape[1]}
     if kind == "confluence":
-        from incugrowth.image import phase_confluence
+        from incugrowth.image.confluence import measure_phase
 
-        rec["confluence"] = float(phase_confluence(image))
+        rec.update(measure_phase(image, dish=dish))
         rec["blank"] = bool(image.size and not np.nanmax(image) > np.nanmin(image))
         return rec
     from incugrowth.image import estimate_diameter, measure_frame
@@ -759,8 +763,11 @@ def _finish_sizes(sizes: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
-    """The records of :func:`count_frames` measuring the phase confluence of `phase`."""
-    return count_frames(
+    """The records of :func:`count_frames` measuring the phase confluence of `phase`, at
+    the dish level of each well (:func:`incugrowth.dish.apply_dish_reference`)."""
+    from incugrowth.dish import apply_dish_reference
+
+    records = count_frames(
         phase,
         kind="confluence",
         jobs=jobs,
@@ -768,6 +775,9 @@ def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataF
         cache_dir=cache_dir,
         progress=progress,
     )
+    out = apply_dish_reference(phase, records, jobs)
+    out.attrs.update(records.attrs)
+    return out
 
 
 #: Frames read to tell phase contrast from fluorescence when no channel is named.

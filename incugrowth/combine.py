@@ -379,7 +379,13 @@ def _statistics(means, wells, agreement_wells, control, controls, messages) -> d
         except IncugrowthError as exc:
             messages.append(f"{name} not computed: {exc}")
     if "dunnett_mixed" in out:
-        messages.extend(out["dunnett_mixed"].attrs.get("messages", []))
+        attrs = out["dunnett_mixed"].attrs
+        messages.extend(attrs.get("messages", []))
+        parts = ", ".join(f"{k} {v:.4g}" for k, v in attrs["variances"].items())
+        messages.append(
+            f"mixed model (sensitivity, dunnett_mixed.csv): variances {parts}; Wald z tests, "
+            "no exact small-sample degrees of freedom"
+        )
     return out
 
 

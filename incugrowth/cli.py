@@ -444,7 +444,8 @@ def count(folder, output, channel, diameter, jobs, scheduler):
 @cli.command(epilog="\b\nExample:\n  incugrowth report results")
 @click.argument("outdir", type=click.Path(path_type=Path))
 def report(outdir):
-    """Rebuild OUTDIR/report.html and the Prism tables (OUTDIR/prism/) from a finished run."""
+    """Rebuild OUTDIR/report.html and the Prism tables (OUTDIR/prism/) from a finished run
+    (or the report of a combine folder)."""
     from incugrowth.report import report_command
 
     click.echo(f"wrote {report_command(outdir)}")

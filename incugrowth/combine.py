@@ -531,12 +531,24 @@ def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:
 
 
 def _write_report(outdir: Path) -> None:
-    """The combined report, when the report package provides it."""
-    try:
-        from incugrowth.report.combined import write_combined_report
-    except ImportError:
-        return
+    from incugrowth.report.combined import write_combined_report
+
     write_combined_report(outdir)
+
+
+def _results_summary(tables: dict) -> dict:
+    """Numbers of the models that the tables do not hold: error terms, variance components."""
+    out: dict = {}
+    if "dunnett" in tables:
+        attrs = tables["dunnett"].attrs
+        out["block_model"] = {
+            "ms_resid": float(attrs["ms_resid"]),
+            "df_resid": int(attrs["df_resid"]),
+        }
+    if "dunnett_mixed" in tables:
+        attrs = tables["dunnett_mixed"].attrs
+        out["mixed_model"] = {"variances": attrs.get("variances"), "df": attrs.get("df")}
+    return out
 
 
 def _write_run_json(result, runs, started, prism_paths, *, finished: bool) -> None:
@@ -545,6 +557,7 @@ def _write_run_json(result, runs, started, prism_paths, *, finished: bool) -> No
 
     outdir = result.outdir
     written = [outdir / f"{n}.csv" for n in result.tables] + list(result.figures)
+    written += [p for p in (outdir / "figures").glob("*") if not p.name.endswith(".tmp")]
     written += list(prism_paths)
     if (outdir / "report.html").exists():
         written.append(outdir / "report.html")
@@ -565,6 +578,7 @@ def _write_run_json(result, runs, started, prism_paths, *, finished: bool) -> No
             for r in runs
         ],
         "outputs": sorted({str(Path(p).relative_to(outdir)) for p in written} | {"run.json"}),
+        "results": _results_summary(result.tables),
         "warnings": result.warnings,
         "messages": result.messages,
         "environment": {

@@ -48,7 +48,7 @@ def runs(tmp_path_factory) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def combined(runs, tmp_path_factory):
-    return combine_runs(runs, tmp_path_factory.mktemp("combined") / "out", report=False)
+    return combine_runs(runs, tmp_path_factory.mktemp("combined") / "out")
 
 
 def test_simulated_plates_record_their_truth(runs):
@@ -139,6 +139,33 @@ def test_combined_outputs_on_disk(combined):
     assert "dunnett_mixed.csv" in doc["outputs"] and "prism/prism_endpoint.csv" in doc["outputs"]
     assert any("no exact small-sample" in m for m in doc["messages"])
     assert len(doc["inputs"]) == 3 and all(len(i["run_json_sha256"]) == 64 for i in doc["inputs"])
+
+
+def test_combined_report(combined):
+    html = (combined.outdir / "report.html").read_text(encoding="utf-8")
+    assert "n = 3 plates" in html  # error bars across plates, said in the captions
+    assert "pct_change ~ plate + cell_line * treatment" in html
+    assert html.count("<svg") >= 3  # plate means, growth curves, forest plot
+    for stem in ("plate_means", "growth_curves", "forest"):
+        assert (combined.outdir / "figures" / f"{stem}.png").exists()
+    assert "Do the plates agree?" in html and "day2" in html
+    assert "no exact small-sample degrees of freedom" in html
+    methods = html.split('id="methods-text">')[1].split("</p>")[0]
+    assert methods.startswith("Three plates (day1, day2 and day3)")
+    assert "Dunnett" in methods and "plate as a block" in methods
+    doc = json.loads((combined.outdir / "run.json").read_text())
+    assert "report.html" in doc["outputs"] and "figures/forest.svg" in doc["outputs"]
+    assert doc["results"]["block_model"]["df_resid"] == 58
+    assert set(doc["results"]["mixed_model"]["variances"]) == {
+        "plate", "plate:condition", "residual"
+    }  # fmt: skip
+
+
+def test_report_command_rebuilds_the_combined_report(combined, capsys):
+    path = combined.outdir / "report.html"
+    path.unlink()
+    assert main(["report", str(combined.outdir)]) == 0
+    assert "Combined report: 3 plates" in path.read_text(encoding="utf-8")
 
 
 def copy_run(src: Path, dst: Path) -> Path:
@@ -253,6 +280,7 @@ def test_run_many_ends_with_a_combine(runs, tmp_path, capsys, monkeypatch):
     # the figures and reports of each plate are tested elsewhere and take most of the time
     monkeypatch.setattr(pipeline, "run", functools.partial(run, figures=False, report=False))
     monkeypatch.setattr(combine, "_figures", lambda *args: [])
+    monkeypatch.setattr(combine, "_write_report", lambda outdir: None)
     sim = runs[0].parent / "sim"
     configs = []
     for k in (1, 2):

@@ -574,6 +574,7 @@ _COMBINE_EPILOG = """\b
 Examples:
   incugrowth combine results/day1 results/day2 results/day3 -o results/combined
   incugrowth combine --config combined.toml
+  incugrowth combine day1.toml day2.toml day3.toml -o results/combined
   incugrowth run-many day1.toml day2.toml day3.toml --combine results/combined
 """
 
@@ -621,7 +622,8 @@ def _load_combine_config(ctx, param, value):
 def combine(run_dirs, outdir, control, treatment_controls, runs, no_figures, no_report):
     """Combine finished runs of repeated plates, the plate as the replicate.
 
-    Each RUN_DIR is the output folder of `incugrowth run` for one plate. The endpoint percent
+    Each RUN_DIR is the output folder of `incugrowth run` for one plate (or a plate's
+    experiment file, .toml, which is run first). The endpoint percent
     change is averaged over the wells of each plate x condition, then analysed as
     pct_change ~ plate + cell_line * treatment (two-way ANOVA with the plate as a block,
     Type III) with Dunnett's comparisons against each treatment's control within each cell
@@ -634,13 +636,29 @@ def combine(run_dirs, outdir, control, treatment_controls, runs, no_figures, no_
         raise click.UsageError("-o/--outdir is required (or give it in --config)")
     _check_outdir(outdir)
     _combine(
-        run_dirs,
+        _run_plates(run_dirs),
         outdir,
         control=control,
         controls=_parse_controls(treatment_controls),
         figures=not no_figures,
         report=not no_report,
     )
+
+
+def _run_plates(items) -> list[Path]:
+    """The run folders to combine; a plate's experiment file (.toml) is run first."""
+    out = []
+    for item in map(Path, items):
+        if item.suffix.lower() != ".toml":
+            out.append(item)
+            continue
+        from incugrowth.config import load_config
+        from incugrowth.pipeline import run as run_pipeline
+
+        result = run_pipeline(**load_config(item))
+        click.echo(f"{item}: outputs in {result.outdir}; {len(result.warnings)} warning(s)")
+        out.append(result.outdir)
+    return out
 
 
 def _combine(run_dirs, outdir, **options) -> None:

@@ -14,8 +14,8 @@ Example ``experiment.toml``::
     [controls]
     "2'3'-cGAMP" = "Lipofectamine"
 
-An experiment file of repeated plates lists the finished runs to combine
-(``incugrowth combine --config combined.toml``)::
+An experiment file of repeated plates lists the finished runs to combine, or the plates'
+experiment files (``.toml``, run first) (``incugrowth combine --config combined.toml``)::
 
     runs = ["results/day1", "results/day2", "results/day3"]
     outdir = "results/combined"

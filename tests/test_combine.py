@@ -297,6 +297,29 @@ def test_run_many_ends_with_a_combine(runs, tmp_path, capsys, monkeypatch):
     assert pd.read_csv(out / "plate_means.csv")["plate"].unique().tolist() == ["plate1", "plate2"]
 
 
+def test_combine_runs_plates_given_as_experiment_files(runs, tmp_path, capsys, monkeypatch):
+    import functools
+
+    from incugrowth import combine, pipeline
+
+    monkeypatch.setattr(pipeline, "run", functools.partial(run, figures=False, report=False))
+    monkeypatch.setattr(combine, "_figures", lambda *args: [])
+    monkeypatch.setattr(combine, "_write_report", lambda outdir: None)
+    sim = runs[0].parent / "sim"
+    cfg = tmp_path / "plate3.toml"
+    cfg.write_text(
+        f'exports = ["{sim / "plate3" / "export_red_count.txt"}"]\n'
+        f'plate_map = "{sim / "plate3" / "plate_map.csv"}"\n'
+        f'outdir = "{tmp_path / "day3"}"\n'
+    )
+    combined = tmp_path / "combined.toml"
+    combined.write_text(f'runs = ["{runs[0]}", "{runs[1]}", "plate3.toml"]\noutdir = "out"\n')
+    assert main(["combine", "--config", str(combined)]) == 0
+    assert "combined 3 plates" in capsys.readouterr().out
+    plates = pd.read_csv(tmp_path / "out" / "plate_means.csv")["plate"].unique().tolist()
+    assert plates == ["day1", "day2", "day3"]
+
+
 def test_simulate_plates_cli(tmp_path, capsys):
     out = tmp_path / "sim"
     args = ["simulate", str(out), "--plates", "2", "--no-frames", "--times", "0,72"]

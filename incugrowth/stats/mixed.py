@@ -121,7 +121,10 @@ def mixed_dunnett(
     cond = np.empty(len(frame), dtype=object)
     cond[:] = list(zip(frame[by], frame[treatment]))
     conditions = list(dict.fromkeys(cond))
-    est, cov, components, fit_messages = _fit(frame, dv, block, conditions, cond)
+    try:
+        est, cov, components, fit_messages = _fit(frame, dv, block, conditions, cond)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise IncugrowthError(f"the mixed model could not be fitted ({exc})") from None
     messages += fit_messages
     index = {c: i for i, c in enumerate(conditions)}
     n_wells = pd.Series(cond).value_counts()

@@ -193,6 +193,7 @@ def growth_curve_figure(
     panel_size: tuple[float, float] = (3.2, 2.6),
     control: str = "untreated",
     endpoint_h: float | None = None,
+    replicates: str = "wells",
 ) -> Figure:
     """One panel per cell line: mean +/- SD per treatment over time (Figure 4 style).
 
@@ -215,6 +216,9 @@ def growth_curve_figure(
         The hour the comparisons in ``stars`` were made at (``endpoint_h`` of the endpoint
         table): a dashed line marks it and the marks sit at the curves' values there. Without
         it they sit at the last time point.
+    replicates : {"wells", "plates"}
+        What the error bars are across: the legend counts them from ``n_wells`` or
+        ``n_plates`` (curves of combined plates).
 
     Examples
     --------
@@ -256,11 +260,11 @@ def growth_curve_figure(
         handles, labels = _legend_entries(axes.flat)
         shown = curves[curves["cell_line"].isin(lines)]
         title = f"Mean \u00b1 {error.upper()}"
-        n = n_wells_text(shown)
+        n = n_wells_text(shown, f"n_{replicates}")
         if n == "1":
-            title = "One well per condition"
+            title = f"One {replicates[:-1]} per condition"
         elif n:
-            title += f" of n = {n} wells"
+            title += f" of n = {n} {replicates}"
         if any(_stars_for(stars, line) for line in lines):
             title += "\nmarks: Dunnett vs. control" + (
                 f", {endpoint_h:g} h" if endpoint_h is not None else ", last time point"
@@ -278,7 +282,7 @@ def growth_curve_figure(
     return fig
 
 
-def n_wells_text(curves: pd.DataFrame) -> str:
+def n_wells_text(curves: pd.DataFrame, column: str = "n_wells") -> str:
     """The number of wells behind each point of ``curves``: ``"3"``, or a range ``"2-3"``.
 
     Examples
@@ -288,9 +292,9 @@ def n_wells_text(curves: pd.DataFrame) -> str:
     >>> n_wells_text(pd.DataFrame({"mean": [1.0]}))
     ''
     """
-    if "n_wells" not in curves.columns:
+    if column not in curves.columns:
         return ""
-    n = pd.to_numeric(curves["n_wells"], errors="coerce")
+    n = pd.to_numeric(curves[column], errors="coerce")
     n = n[n > 0]
     if n.empty:
         return ""

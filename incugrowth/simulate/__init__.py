@@ -50,6 +50,7 @@ Modules
 -------
 :mod:`~incugrowth.simulate.designs` (plate designs), :mod:`~incugrowth.simulate.kinetics`
 (growth and true counts), :mod:`~incugrowth.simulate.layout` (colonies),
+:mod:`~incugrowth.simulate.plates` (repeated plates, with plate effects),
 :mod:`~incugrowth.simulate.render` (frames), :mod:`~incugrowth.simulate.writers` (IncuCyte
 files) and :mod:`~incugrowth.simulate.experiment` (the whole folder).
 """
@@ -65,6 +66,7 @@ from incugrowth.simulate.designs import (
 )
 from incugrowth.simulate.experiment import simulate_experiment
 from incugrowth.simulate.kinetics import simulate_counts
+from incugrowth.simulate.plates import simulate_plates
 from incugrowth.simulate.render import synthetic_frame
 from incugrowth.simulate.writers import time_token, write_export, write_plate_map_xml
 
@@ -79,6 +81,7 @@ __all__ = [
     "register_design",
     "simulate_counts",
     "simulate_experiment",
+    "simulate_plates",
     "synthetic_frame",
     "time_token",
     "write_export",

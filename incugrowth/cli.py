@@ -25,6 +25,8 @@ Examples:
   incugrowth run --export count.txt confluence.txt --plate-map plate.PlateMap \\
                  -o out --endpoint 72 --control untreated
   incugrowth run --export exports/*.txt --plate-map plate.csv -o out
+  incugrowth run --export red_count.txt green_count.txt --plate-map plate.csv -o out \\
+                 --dead-metric "Green Object Count (Per Image)"
 """
 
 
@@ -165,6 +167,19 @@ _RUN_OPTIONS = [
     ),
     click.option("--metric", default=None, help="Count metric to use when an export has several."),
     click.option("--channel", default=None, help="Frame channel to count [default: red]."),
+    click.option(
+        "--dead-metric",
+        default=None,
+        metavar="NAME",
+        help='Dead-cell count metric of the export(s), e.g. "Green Object Count (Per Image)": '
+        "adds the dead fraction and the cytostatic/cytotoxic verdicts.",
+    ),
+    click.option(
+        "--dead-channel",
+        default=None,
+        metavar="CHANNEL",
+        help="Dead-cell dye channel of the frames (e.g. green), counted like the nuclear one.",
+    ),
     click.option(
         "--diameter",
         type=float,

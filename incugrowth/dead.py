@@ -421,15 +421,22 @@ def verdict(
 
 
 def _comparisons(dunnett: pd.DataFrame | None, prefix: str) -> pd.DataFrame:
-    keys = ["cell_line", "treatment"]
-    cols = {"mean_diff": f"{prefix}_diff", "p_adj": f"{prefix}_p_adj", "stars": f"{prefix}_stars"}
-    if dunnett is None or dunnett.empty or "cell_line" not in dunnett.columns:
-        return pd.DataFrame(columns=[*keys, "control", *cols.values()])
-    extra = ["control"]
+    """The columns of one Dunnett table that a verdict needs, renamed for ``effects``."""
+    names = {"mean_diff": f"{prefix}_diff", "p_adj": f"{prefix}_p_adj", "stars": f"{prefix}_stars"}
     if prefix == "dead":
-        extra += ["mean_treatment", "mean_control", "n_treatment", "n_control"]
-        cols |= {"mean_treatment": "pct_dead", "mean_control": "pct_dead_control"}
-    return dunnett[[*keys, *extra, *[c for c in cols if c not in extra]]].rename(columns=cols)
+        names |= {
+            "mean_treatment": "pct_dead",
+            "mean_control": "pct_dead_control",
+            "n_treatment": "n_treatment",
+            "n_control": "n_control",
+        }
+    cols = ["cell_line", "treatment", "control", *names]
+    if dunnett is None or "cell_line" not in dunnett.columns:
+        dunnett = pd.DataFrame(columns=cols)
+    out = dunnett[cols].rename(columns=names)
+    numeric = [c for c in out.columns if c not in ("cell_line", "treatment", "control")]
+    numeric = [c for c in numeric if not c.endswith("_stars")]
+    return out.astype({c: float for c in numeric})
 
 
 def effects_table(

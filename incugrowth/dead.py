@@ -40,6 +40,7 @@ __all__ = [
     "MIN_WELLS",
     "NET_LOSS_GR",
     "VERDICTS",
+    "VERDICT_RULE",
     "check_dead_input",
     "check_dead_matches",
     "count_dead_frames",
@@ -61,6 +62,8 @@ MIN_WELLS = 2
 #: GR below this is net killing (the live count fell over the course); -0.1 rather than 0 so
 #: that noise around complete stasis (GR 0) does not change a verdict.
 NET_LOSS_GR = -0.1
+#: The constants of the verdict rule, as run.json records them.
+VERDICT_RULE = {"alpha": ALPHA, "min_wells": MIN_WELLS, "net_loss_gr": NET_LOSS_GR}
 
 #: Columns of ``dead.csv`` before the plate-map columns.
 DEAD_COLUMNS = ["well", "elapsed_h", "live", "dead", "pct_dead", "qc_flag"]

@@ -233,7 +233,12 @@ def run(
         "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
     # only when given, so that run.json of a run without a dead-cell input is as before
-    params |= {k: v for k, v in (("dead_metric", dead_metric), ("dead_channel", dead_channel)) if v}
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import VERDICT_RULE
+
+        given = {"dead_metric": dead_metric, "dead_channel": dead_channel}
+        params |= {k: v for k, v in given.items() if v is not None}
+        params["dead_verdict"] = dict(VERDICT_RULE)
     timer = _Timer()
     messages: list[str] = []
     tables: dict[str, pd.DataFrame] = {}

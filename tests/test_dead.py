@@ -132,6 +132,8 @@ def test_dead_statistics_and_verdicts_of_known_counts(known_run):
     assert gr["A", "stat"] == pytest.approx(0.0, abs=0.05)
     doc = json.loads((out / "run.json").read_text())
     assert doc["parameters"]["dead_metric"] == GREEN
+    rule = {"alpha": 0.05, "min_wells": 2, "net_loss_gr": -0.1}
+    assert doc["parameters"]["dead_verdict"] == rule
     assert "effects.csv" in doc["outputs"] and "dead.csv" in doc["outputs"]
 
 

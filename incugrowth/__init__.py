@@ -44,6 +44,7 @@ _SUBMODULES = {
     "report",
     "pipeline",
     "batch",
+    "dead",
     "dip",
     "doseresponse",
     "prism",

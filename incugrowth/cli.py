@@ -348,7 +348,15 @@ def run(**opts):
 @click.option("--crop", default=None, help="Write only the central WIDTHxHEIGHT of each frame.")
 @click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
 @click.option("--no-frames", is_flag=True, help="Write truth, export and plate maps only.")
-def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs, no_frames):
+@click.option(
+    "--dead-frames",
+    is_flag=True,
+    help="Also render the dead-cell channel (frames/green/); its counts are in "
+    "export_green_count.txt either way.",
+)
+def simulate(
+    outdir, design, seed, frame_size, times, fields, wells, crop, jobs, no_frames, dead_frames
+):
     """Simulate an IncuCyte experiment with known truth (frames, export, plate maps)."""
     from incugrowth.simulate import simulate_experiment
 
@@ -362,6 +370,7 @@ def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs,
         wells=None if wells is None else [w.strip() for w in wells.split(",")],
         crop=None if crop is None else _size(crop, "--crop"),
         render_frames=not no_frames,
+        dead_frames=dead_frames,
         jobs=jobs,
         progress=sys.stderr.isatty(),
     )

@@ -299,6 +299,7 @@ def test_run_on_simulated_frames_with_a_dead_channel(tmp_path):
         design=_small_design(),
         times=TIMES,
         crop=(256, 256),
+        dead_frames=True,
         jobs=1,
         progress=False,
     )
@@ -356,6 +357,18 @@ def test_simulator_dead_channel_leaves_the_live_counts_as_they_were():
     assert pct["untreated"] == pytest.approx(5, abs=1.5) and pct["tox"] > 80
     truth = true_effects(d).set_index("treatment")["verdict"]
     assert truth.to_dict() == {"stat": "cytostatic", "tox": "cytotoxic"}
+
+
+def test_dead_frames_leave_the_other_channels_byte_for_byte(tmp_path):
+    kwargs = dict(frame_shape=(96, 128), times=[0, 72], wells=["E4"], jobs=1, progress=False)
+    simulate_experiment(tmp_path / "a", **kwargs)
+    simulate_experiment(tmp_path / "b", dead_frames=True, **kwargs)
+    assert not (tmp_path / "a" / "frames" / "green").exists()
+    frame = "sim_fig4_E4_1_03d00h00m.tif"
+    for name in [f"frames/red/{frame}", f"frames/phase/{frame}", "export_red_count.txt",
+                 "export_green_count.txt", "truth.csv"]:  # fmt: skip
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "b" / "frames/green/sim_fig4_E4_1_03d00h00m.tif").exists()
 
 
 def test_design_rejects_bad_death_parameters():

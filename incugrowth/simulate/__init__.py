@@ -8,7 +8,7 @@ tables, laid out like a real experiment folder::
 
     frames/red/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif     16-bit, LZW
     frames/phase/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif   8-bit, LZW
-    frames/green/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif   dead-cell channel, 16-bit, LZW
+    frames/green/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif   dead cells (dead_frames=True)
     truth.csv            one row per true nucleus of every rendered frame
     truth_counts.csv     one row per well, field and time (live and dead counts)
     truth_effects.csv    the true effect of each treatment and the verdict it should get

@@ -53,8 +53,9 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
     counts, times, blurred = task["counts"], task["times"], task["out_of_focus"]
     layout = _layout_for(seed, code, fld, int(max(counts)), int(task["founders"]), shape)
     dead = task["dead"]
-    n_dead = int(max(dead))  # scattered: every dead nucleus is placed on its own
-    dead_layout = _layout_for(seed, code + _DEAD_LAYOUT_CODE, fld, n_dead, n_dead, shape)
+    if task["dead_frames"]:
+        n_dead = int(max(dead))  # scattered: every dead nucleus is placed on its own
+        dead_layout = _layout_for(seed, code + _DEAD_LAYOUT_CODE, fld, n_dead, n_dead, shape)
     illum = _illumination(tuple(shape), tuple(window), seed)
     win_shape = (window[2], window[3])
     truth, stats = [], []
@@ -66,12 +67,15 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
         name = f"{task['prefix']}_{well}_{fld}_{time_token(t)}.tif"
         _write_tiff(Path(task["outdir"]) / "frames" / "red" / name, red)
         _write_tiff(Path(task["outdir"]) / "frames" / "phase" / name, phase)
-        # the dead-cell channel draws from its own streams: the red and phase frames are as
-        # without it
-        dead_nuc = _frame_dead(dead_layout, int(nd), window)
-        rng_dead = _rng(seed, _STREAM_DEAD_FRAME, code, fld, _minute(t))
-        green, _ = _render_red(dead_nuc, win_shape, illum, rng_dead, bool(oof))
-        _write_tiff(Path(task["outdir"]) / "frames" / "green" / name, green)
+        n_dead_in_frame = None
+        if task["dead_frames"]:
+            # the dead-cell channel draws from its own streams: the red and phase frames are
+            # as without it
+            dead_nuc = _frame_dead(dead_layout, int(nd), window)
+            rng_dead = _rng(seed, _STREAM_DEAD_FRAME, code, fld, _minute(t))
+            green, _ = _render_red(dead_nuc, win_shape, illum, rng_dead, bool(oof))
+            _write_tiff(Path(task["outdir"]) / "frames" / "green" / name, green)
+            n_dead_in_frame = len(dead_nuc["y"])
         m = len(nuc["y"])
         truth.append(
             pd.DataFrame(
@@ -89,7 +93,7 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
                 "field": fld,
                 "elapsed_h": float(t),
                 "count_in_frame": m,
-                "dead_in_frame": len(dead_nuc["y"]),
+                "dead_in_frame": n_dead_in_frame,
                 "confluence_true": round(confluence, 3),
             }
         )
@@ -120,6 +124,7 @@ def simulate_experiment(
     frame_times: Sequence[float] | None = None,
     crop: tuple[int, int] | None = None,
     render_frames: bool = True,
+    dead_frames: bool = False,
     jobs: int | None = None,
     progress: bool = True,
 ) -> dict:
@@ -150,6 +155,10 @@ def simulate_experiment(
     render_frames : bool
         False writes only the truth counts (and an empty ``truth.csv``), the export and the
         plate maps (fast).
+    dead_frames : bool
+        Also render the dead-cell channel (``frames/green/``; ``dead_in_frame`` in
+        ``truth_counts.csv``). Its counts are in ``export_green_count.txt`` and
+        ``truth_counts.csv`` either way.
     jobs : int, optional
         Worker processes for rendering (default: all cores; 1 renders in this process).
     progress : bool
@@ -224,6 +233,7 @@ def simulate_experiment(
                         "times": sel["elapsed_h"].to_numpy(),
                         "out_of_focus": sel["out_of_focus"].to_numpy(),
                         "dead": sel["dead"].to_numpy(),
+                        "dead_frames": bool(dead_frames),
                         "founders": int(round(_seeded(seed, code, f, seeding[well] * area))),
                         "prefix": f"sim_{d.name}",
                         "outdir": str(out),

@@ -45,6 +45,7 @@ _SUBMODULES = {
     "pipeline",
     "batch",
     "dead",
+    "dead_figures",
     "dip",
     "doseresponse",
     "prism",

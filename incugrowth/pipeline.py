@@ -421,7 +421,8 @@ def _publish(stage: Path, outdir: Path) -> dict[Path, Path]:
 
 
 #: Figures written into ``figures/`` by a run and its report (each as PNG, SVG and PDF):
-#: these names, and ``growth_<cell line>`` and ``dose_response_<title>``.
+#: these names, ``growth_<cell line>``, ``dose_response_<title>`` and ``dead_fraction`` (and
+#: ``dead_fraction_<cell line>``).
 _FIGURE_STEMS = (
     "growth_curves",
     "plate_map",
@@ -436,7 +437,8 @@ _FIGURE_STEMS = (
 
 def _is_figure(path: Path) -> bool:
     return path.suffix in (".png", ".svg", ".pdf") and (
-        path.stem in _FIGURE_STEMS or path.stem.startswith(("growth_", "dose_response_"))
+        path.stem in _FIGURE_STEMS
+        or path.stem.startswith(("growth_", "dose_response_", "dead_fraction"))
     )
 
 
@@ -686,6 +688,10 @@ def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:
             ylabel=ylabel,
         )  # fmt: skip
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
+    if "dead_curves" in tables:
+        from incugrowth.dead_figures import save_dead_figures
+
+        paths += save_dead_figures(tables, figdir, control)
     return paths
 
 

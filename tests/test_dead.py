@@ -375,3 +375,19 @@ def test_design_rejects_bad_death_parameters():
     wells = _small_design().wells.assign(background_dead=1.0)
     with pytest.raises(IncugrowthError, match="background_dead"):
         Design("bad", wells)
+
+
+def test_dead_fraction_figures_per_cell_line(known_run, tmp_path):
+    from incugrowth.dead_figures import save_dead_figures
+
+    out, _ = known_run
+    tables = {
+        name: pd.read_csv(out / f"{name}.csv", keep_default_na=False)
+        for name in ("dead_curves", "dunnett_dead", "endpoint")
+    }
+    tables["dead_curves"] = pd.read_csv(out / "dead_curves.csv")
+    paths = save_dead_figures(tables, tmp_path, "untreated")
+    stems = sorted({p.stem for p in paths})
+    assert stems == ["dead_fraction", "dead_fraction_A", "dead_fraction_B"]
+    svg = (tmp_path / "dead_fraction_A.svg").read_text(encoding="utf-8")
+    assert "Dead cells (% of all cells)" in svg and "***" in svg

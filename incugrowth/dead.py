@@ -215,34 +215,62 @@ def check_dead_matches(counts: pd.DataFrame, dead: pd.DataFrame, where, dead_whe
 
 
 def count_dead_frames(
-    folder: str | os.PathLike, dead_channel: str, **counting
+    folder: str | os.PathLike,
+    dead_channel: str,
+    *,
+    channel: str | None = None,
+    diameter: float | None = None,
+    segmenter=None,
+    jobs: int | None = None,
+    scheduler=None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nuclear and dead-cell counts of an image export, counted the same way.
 
-    The dead-cell channel's frames are counted with the same counter, options and journal as
-    the nuclear channel's (:func:`incugrowth.batch.count_folder`); ``counting`` holds its
-    options (``channel`` for the nuclear channel, ``diameter``, ``jobs``, ...).
+    The nuclear channel is counted by :func:`incugrowth.batch.count_folder`; the dead-cell
+    channel's frames by the same counter, options and journal
+    (:func:`incugrowth.batch.count_frames`), each with its well's nucleus size from the
+    nuclear channel when the batch gives one per well (``diameter_px``) and no ``diameter``
+    is given: dead cells are the same cells, and the few objects of a dead-cell frame (5 %
+    of the cells in a control) are too few for a size of their own.
     """
-    from incugrowth.batch import count_folder
+    from incugrowth.batch import count_folder, count_frames, records_to_counts
+    from incugrowth.frames import find_frames, select_channel
 
-    channel = counting.get("channel")
     if channel is not None and str(channel).lower() == str(dead_channel).lower():
         raise input_error(
             folder,
             f"channel {dead_channel!r} is given as both the nuclear (--channel) and the "
             "dead-cell channel (--dead-channel): give the dead-cell dye's own channel",
         )
-    counts = count_folder(folder, **counting)
+    options = dict(jobs=jobs, scheduler=scheduler, cache_dir=cache_dir, progress=progress)
+    counts = count_folder(folder, channel=channel, diameter=diameter, segmenter=segmenter,
+                          **options)  # fmt: skip
     if counts.attrs.get("measure") == "confluence":
         raise input_error(
             folder,
             "a dead fraction needs a nuclear count, and the frames counted are phase "
             "contrast: give the nuclear channel with --channel",
         )
-    dead_options = {**counting, "channel": dead_channel, "confluence": False}
-    dead = count_folder(folder, **dead_options)
+    frames = select_channel(find_frames(folder), dead_channel)
+    sizes = _well_sizes(counts)
+    if diameter is None and segmenter is None and sizes is not None:
+        frames = frames.assign(diameter_px=frames["well"].map(sizes))
+    records = count_frames(frames, diameter=diameter, segmenter=segmenter, **options)
+    dead = records_to_counts(frames, records)
     check_dead_matches(counts, dead, folder, f"{folder} ({dead_channel} channel)")
     return counts, dead
+
+
+def _well_sizes(counts: pd.DataFrame) -> pd.Series | None:
+    """The nucleus size (px) each well's nuclear frames were counted with, when the batch
+    counts with one size per well (its ``diameter_px`` column); else None."""
+    if "diameter_px" not in counts.columns:
+        return None
+    sizes = pd.to_numeric(counts["diameter_px"], errors="coerce")
+    sizes = sizes.groupby(counts["well"]).median().dropna()
+    return sizes if len(sizes) else None
 
 
 # --------------------------------------------------------------------------------------

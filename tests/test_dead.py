@@ -391,3 +391,9 @@ def test_dead_fraction_figures_per_cell_line(known_run, tmp_path):
     assert stems == ["dead_fraction", "dead_fraction_A", "dead_fraction_B"]
     svg = (tmp_path / "dead_fraction_A.svg").read_text(encoding="utf-8")
     assert "Dead cells (% of all cells)" in svg and "***" in svg
+
+
+def test_dead_frames_take_the_nuclear_wells_sizes():
+    counts = pd.DataFrame({"well": ["B2", "B2", "B3"], "diameter_px": [10.0, 10.0, 12.5]})
+    assert dead._well_sizes(counts).to_dict() == {"B2": 10.0, "B3": 12.5}
+    assert dead._well_sizes(counts.drop(columns="diameter_px")) is None

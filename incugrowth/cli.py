@@ -321,6 +321,12 @@ def run(**opts):
         )
         + f"; {len(result.warnings)} warning(s)"
     )
+    effects = result.tables.get("effects")
+    if effects is not None and len(effects):
+        tally = effects["verdict"].value_counts()
+        words = [f"{tally[w]} {w}" for w in ("cytotoxic", "cytostatic", "no effect", "unclear")
+                 if w in tally]  # fmt: skip
+        click.echo(f"verdicts (effects.csv): {', '.join(words)}")
 
 
 @cli.command(

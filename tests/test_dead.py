@@ -175,6 +175,13 @@ def test_dead_export_that_does_not_match_names_both_files(tmp_path, capsys, kwar
     assert "red.txt" in err and expected in err
 
 
+def test_run_says_the_verdicts(tmp_path, capsys):
+    red, green, plate_map = _known_plate(tmp_path)
+    args = ["--export", red, green, "--plate-map", plate_map, "-o", tmp_path / "o"]
+    assert _run([*args, "--dead-metric", GREEN]) == 0
+    assert "verdicts (effects.csv): 2 cytotoxic, 2 cytostatic" in capsys.readouterr().out
+
+
 def test_dead_metric_not_in_export_names_the_metrics(tmp_path, capsys):
     red, green, plate_map = _known_plate(tmp_path)
     args = ["--export", red, green, "--plate-map", plate_map, "-o", tmp_path / "o"]

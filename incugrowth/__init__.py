@@ -46,6 +46,8 @@ _SUBMODULES = {
     "report",
     "pipeline",
     "batch",
+    "dead",
+    "dead_figures",
     "dip",
     "doseresponse",
     "prism",

@@ -25,6 +25,8 @@ Examples:
   incugrowth run --export count.txt confluence.txt --plate-map plate.PlateMap \\
                  -o out --endpoint 72 --control untreated
   incugrowth run --export exports/*.txt --plate-map plate.csv -o out
+  incugrowth run --export red_count.txt green_count.txt --plate-map plate.csv -o out \\
+                 --dead-metric "Green Object Count (Per Image)"
 """
 
 
@@ -166,6 +168,19 @@ _RUN_OPTIONS = [
     click.option("--metric", default=None, help="Count metric to use when an export has several."),
     click.option("--channel", default=None, help="Frame channel to count [default: red]."),
     click.option(
+        "--dead-metric",
+        default=None,
+        metavar="NAME",
+        help='Dead-cell count metric of the export(s), e.g. "Green Object Count (Per Image)": '
+        "adds the dead fraction and the cytostatic/cytotoxic verdicts.",
+    ),
+    click.option(
+        "--dead-channel",
+        default=None,
+        metavar="CHANNEL",
+        help="Dead-cell dye channel of the frames (e.g. green), counted like the nuclear one.",
+    ),
+    click.option(
         "--diameter",
         type=float,
         default=None,
@@ -306,6 +321,12 @@ def run(**opts):
         )
         + f"; {len(result.warnings)} warning(s)"
     )
+    effects = result.tables.get("effects")
+    if effects is not None and len(effects):
+        tally = effects["verdict"].value_counts()
+        words = [f"{tally[w]} {w}" for w in ("cytotoxic", "cytostatic", "no effect", "unclear")
+                 if w in tally]  # fmt: skip
+        click.echo(f"verdicts (effects.csv): {', '.join(words)}")
 
 
 @cli.command(
@@ -341,7 +362,26 @@ def run(**opts):
     help="Repeated plates of one experiment, in OUTDIR/plate1 ... plateN, with a plate effect "
     "and plate x condition noise (truth in plates.csv, plate_conditions.csv).",
 )
-def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs, no_frames, plates):
+@click.option(
+    "--dead-frames",
+    is_flag=True,
+    help="Also render the dead-cell channel (frames/green/); its counts are in "
+    "export_green_count.txt either way.",
+)
+def simulate(
+    outdir,
+    design,
+    seed,
+    frame_size,
+    times,
+    fields,
+    wells,
+    crop,
+    jobs,
+    no_frames,
+    plates,
+    dead_frames,
+):
     """Simulate an IncuCyte experiment with known truth (frames, export, plate maps)."""
     from incugrowth.simulate import simulate_experiment, simulate_plates
 
@@ -354,6 +394,7 @@ def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs,
         wells=None if wells is None else [w.strip() for w in wells.split(",")],
         crop=None if crop is None else _size(crop, "--crop"),
         render_frames=not no_frames,
+        dead_frames=dead_frames,
         jobs=jobs,
         progress=sys.stderr.isatty(),
     )

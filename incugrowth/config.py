@@ -61,6 +61,8 @@ RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
     "normalize": (bool,),
     "rate_window": (list,),
     "time_course": (bool,),
+    "dead_metric": (str,),
+    "dead_channel": (str,),
 }
 _PATHS = ("frames", "plate_map", "outdir")
 

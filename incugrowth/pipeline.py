@@ -127,6 +127,8 @@ def run(
     time_course: bool = False,
     progress: bool = False,
     partial: bool = False,
+    dead_metric: str | None = None,
+    dead_channel: str | None = None,
 ) -> RunResult:
     """Run the analysis of one plate and write its outputs into ``outdir``.
 
@@ -168,12 +170,22 @@ def run(
     partial : bool
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
+    dead_metric, dead_channel : str, optional
+        A dead-cell count beside the nuclear count: the metric of the exports (in the same
+        file as the nuclear count or another) or the channel of the frames (counted like the
+        nuclear channel). Adds the dead fraction (``dead.csv``, ``dead_curves.csv``), its
+        endpoint statistics (``anova_dead.csv``, ``dunnett_dead.csv``) and the verdict per
+        cell line and treatment (``effects.csv``, see :mod:`incugrowth.dead`).
     """
     exports = _export_list(exports)
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
     if rate_window:
         kinetics.check_rate_window(*rate_window)  # before any frame is counted
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import check_dead_input
+
+        check_dead_input(dead_metric, dead_channel, exports, frames)
     outdir = Path(outdir)
     params = {
         # Absolute paths, so that run.json (and an experiment file made from it) still
@@ -197,6 +209,13 @@ def run(
         "time_course": time_course,
         "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
+    # only when given, so that run.json of a run without a dead-cell input is as before
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import VERDICT_RULE
+
+        given = {"dead_metric": dead_metric, "dead_channel": dead_channel}
+        params |= {k: v for k, v in given.items() if v is not None}
+        params["dead_verdict"] = dict(VERDICT_RULE)
     timer = _Timer()
     messages: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
@@ -221,10 +240,12 @@ def run(
                 # made once the inputs are known to exist, so that a run stopped by a
                 # missing input leaves no empty output folder behind
                 outdir.mkdir(parents=True, exist_ok=True)
-                counts = _counts(
+                counts, dead_counts = _counts(
                     exports,
                     frames,
                     metric=metric,
+                    dead_metric=dead_metric,
+                    dead_channel=dead_channel,
                     channel=channel,
                     diameter=diameter,
                     jobs=jobs,
@@ -271,6 +292,13 @@ def run(
                 tables["endpoint"] = end
                 with timer.step("stats"):
                     tables.update(_statistics(end, control, vehicles, messages))
+            if dead_counts is not None:
+                with timer.step("dead"):
+                    tables.update(
+                        _dead_outputs(
+                            growth, dead_counts, end, tables, combine, control, vehicles, messages
+                        )
+                    )
             if time_course:
                 with timer.step("time_course"):
                     tables.update(_time_course(growth, control, vehicles, messages))
@@ -376,7 +404,8 @@ def _publish(stage: Path, outdir: Path) -> dict[Path, Path]:
 
 
 #: Figures written into ``figures/`` by a run and its report (each as PNG, SVG and PDF):
-#: these names, and ``growth_<cell line>`` and ``dose_response_<title>``.
+#: these names, ``growth_<cell line>``, ``dose_response_<title>`` and ``dead_fraction`` (and
+#: ``dead_fraction_<cell line>``).
 _FIGURE_STEMS = (
     "growth_curves",
     "plate_map",
@@ -391,7 +420,8 @@ _FIGURE_STEMS = (
 
 def _is_figure(path: Path) -> bool:
     return path.suffix in (".png", ".svg", ".pdf") and (
-        path.stem in _FIGURE_STEMS or path.stem.startswith(("growth_", "dose_response_"))
+        path.stem in _FIGURE_STEMS
+        or path.stem.startswith(("growth_", "dose_response_", "dead_fraction"))
     )
 
 
@@ -497,15 +527,48 @@ def _measure_of(counts: pd.DataFrame) -> str:
     return "count"
 
 
-def _counts(exports, frames, *, metric, cache_dir, **counting) -> pd.DataFrame:
-    """The counts table, from metric exports or by counting the frames of an image export."""
+def _counts(exports, frames, *, metric, dead_metric, dead_channel, cache_dir, **counting):
+    """The counts table, from metric exports or by counting the frames of an image export,
+    and the dead-cell counts table when a dead-cell input is given (else None)."""
     if exports is not None:
         from incugrowth.exports import export_to_counts, read_exports
 
-        return export_to_counts(read_exports(exports), metric=metric)
+        export = read_exports(exports)
+        if dead_metric is not None:
+            from incugrowth.dead import split_dead_export
+
+            return split_dead_export(export, dead_metric, metric=metric)
+        return export_to_counts(export, metric=metric), None
+    if dead_channel is not None:
+        from incugrowth.dead import count_dead_frames
+
+        return count_dead_frames(frames, dead_channel, cache_dir=cache_dir, **counting)
     from incugrowth.batch import count_folder
 
-    return count_folder(frames, cache_dir=cache_dir, **counting)
+    return count_folder(frames, cache_dir=cache_dir, **counting), None
+
+
+def _dead_outputs(growth, dead_counts, end, tables, combine, control, vehicles, messages):
+    """The dead fraction's tables, its endpoint statistics (doses apart, as for growth) and
+    the verdicts (see incugrowth.dead)."""
+    from incugrowth import dead
+
+    out = {"dead": dead.dead_table(growth, dead_counts, how=combine)}
+    out["dead_curves"] = dead.dead_curves(out["dead"])
+    if end is None:
+        return out
+    at_end, merged = _dose_conditions(dead.dead_endpoint(out["dead"], end), vehicles or None)
+    stats, notes = dead.dead_statistics(at_end, control=control, controls=merged)
+    out.update(stats)
+    messages.extend(notes)
+    gr = tables.get("gr")
+    if gr is not None and len(gr):
+        hours = set(end["elapsed_h"].astype(float).round(3))
+        gr, _ = _dose_conditions(gr[gr["elapsed_h"].round(3).isin(hours)], vehicles or None)
+    out["effects"] = dead.effects_table(
+        tables.get("dunnett"), stats.get("dunnett_dead"), gr=gr, doses=at_end
+    )
+    return out
 
 
 def _statistics(end, control, vehicles, messages) -> dict[str, pd.DataFrame]:
@@ -619,6 +682,10 @@ def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:
             ylabel=ylabel,
         )  # fmt: skip
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
+    if "dead_curves" in tables:
+        from incugrowth.dead_figures import save_dead_figures
+
+        paths += save_dead_figures(tables, figdir, control)
     return paths
 
 

@@ -26,6 +26,11 @@ TABLES = (
     "assumptions",
     "dunnett_by_time",
     "rm_anova",
+    "dead",
+    "dead_curves",
+    "anova_dead",
+    "dunnett_dead",
+    "effects",
 )
 
 

@@ -231,6 +231,9 @@ def run(
             with timer.step("plate_map"):
                 plate = read_plate_map(plate_map)
             _check_controls(plate, plate_map, control, controls or {})  # before any counting
+            from incugrowth.platemap_checks import check_names
+
+            check_names(plate, control=control, path=plate_map)
             with timer.step("counts"):
                 if exports is not None:
                     inputs += _check_inputs(exports, "export")

@@ -47,6 +47,8 @@ RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
     "normalize": (bool,),
     "rate_window": (list,),
     "time_course": (bool,),
+    "scale": (str,),
+    "sharey": (bool,),
 }
 _PATHS = ("frames", "plate_map", "outdir")
 

@@ -20,28 +20,9 @@ import pandas as pd
 from incugrowth import __version__, kinetics
 from incugrowth._io import sha256, write_csv, write_json
 from incugrowth.errors import IncugrowthError, IncugrowthWarning
+from incugrowth.tables import TABLES, measure_word
 
 __all__ = ["RunResult", "TABLES", "run", "run_many", "watch"]
-
-#: Tables written by `run`, in order, with their file names.
-TABLES = (
-    "counts",
-    "growth",
-    "curves",
-    "curves_vs_control",
-    "endpoint",
-    "growth_rates",
-    "dip",
-    "gr",
-    "dose_response",
-    "anova",
-    "dunnett",
-    "dunnett_log2",
-    "dunnett_pct",
-    "assumptions",
-    "dunnett_by_time",
-    "rm_anova",
-)
 
 
 @dataclasses.dataclass
@@ -615,11 +596,6 @@ def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:
     sub = plate.dropna(subset=["control"])
     sub = sub[sub["control"].astype(str).str.strip() != ""]
     return dict(zip(sub["treatment"], sub["control"]))
-
-
-def measure_word(measure: str) -> str:
-    """The growth measure in words: ``"cell count"`` or ``"confluence"``."""
-    return "confluence" if measure == "confluence" else "cell count"
 
 
 def _figures(tables, figdir: Path, control: str, params: dict) -> list[Path]:

@@ -281,6 +281,7 @@ def run(
                 tables["endpoint"] = end
                 with timer.step("stats"):
                     tables.update(_statistics(end, control, vehicles, messages, scale))
+                tables["edge_effects"] = _edge_effects(end)
             if time_course:
                 with timer.step("time_course"):
                     tables.update(_time_course(growth, control, vehicles, messages))
@@ -395,6 +396,7 @@ _FIGURE_STEMS = (
     "dip_rates",
     "plate_counts",
     "plate_qc",
+    "plate_relative",
     "frame_gallery",
 )
 
@@ -531,6 +533,16 @@ def _statistics(end, control, vehicles, messages, scale="pct") -> dict[str, pd.D
     if res["other"] is not None:
         out["dunnett_log2" if scale == "pct" else "dunnett_pct"] = res["other"]
     return out
+
+
+def _edge_effects(end: pd.DataFrame) -> pd.DataFrame:
+    """Outer against inner wells of each condition, warned about when they differ (see
+    incugrowth.qc_plate)."""
+    from incugrowth.qc_plate import edge_effects, warn_edge_effect
+
+    table = edge_effects(end)
+    warn_edge_effect(table)
+    return table
 
 
 def _downgrade(text: str) -> None:

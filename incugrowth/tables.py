@@ -24,6 +24,7 @@ TABLES = (
     "dunnett_log2",
     "dunnett_pct",
     "assumptions",
+    "edge_effects",
     "dunnett_by_time",
     "rm_anova",
 )

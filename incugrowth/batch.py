@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -402,6 +403,8 @@ def count_frames(
         else:
             results[p] = rec
     jobs = jobs or os.cpu_count() or 1
+    if todo and segmenter is None:
+        _say_if_compiling()
     fn = _Measure(kind, diameter, segmenter, options)
     stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
     desc = {"confluence": "measuring", "size": "sizing"}.get(kind, "counting")
@@ -437,6 +440,26 @@ def _tasks(frames: pd.DataFrame, paths: list[str], kind: str, segmenter) -> list
         return [None] * len(paths)
     sizes = pd.to_numeric(frames["diameter_px"], errors="coerce").to_numpy(float)
     return [(p, float(d) if np.isfinite(d) else None) for p, d in zip(paths, sizes, strict=True)]
+
+
+_SAID_COMPILING = False
+
+
+def _say_if_compiling() -> None:
+    """One line on stderr, once a process, when the counter's compiled loops are not cached
+    yet: the first count of a new installation then waits about 25 s without a frame done."""
+    global _SAID_COMPILING
+    from incugrowth.image.measure import compiled_loops_cached
+
+    if _SAID_COMPILING or compiled_loops_cached() is not False:
+        return
+    _SAID_COMPILING = True
+    print(
+        "incugrowth: compiling the counter for this installation (once, about 25 s; "
+        "later runs load it from the cache)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _progress(total: int, enabled: bool, desc: str):

@@ -13,7 +13,7 @@ import click
 
 from incugrowth import __version__
 from incugrowth._memory import reuse_freed_memory
-from incugrowth.errors import IncugrowthError, input_error
+from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
 __all__ = ["main", "cli"]
 
@@ -204,6 +204,19 @@ _RUN_OPTIONS = [
         "--time-course",
         is_flag=True,
         help="Also Dunnett at every time point and the repeated-measures ANOVA, per cell line.",
+    ),
+    click.option(
+        "--scale",
+        type=click.Choice(["pct", "log2"]),
+        default="pct",
+        show_default=True,
+        help="Response of the endpoint ANOVA and Dunnett: percent change or log2 fold change "
+        "(the other scale's comparisons are written beside).",
+    ),
+    click.option(
+        "--sharey",
+        is_flag=True,
+        help="One y axis for all cell lines in the growth-curve figures, to compare lines.",
     ),
     click.option("--no-figures", is_flag=True, help="Skip the figures."),
     click.option("--no-report", is_flag=True, help="Skip report.html."),
@@ -738,8 +751,23 @@ def _os_error_text(exc: OSError) -> str:
     return f"{where}{exc.strerror or exc}"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command line says it: ``warning: <text>``, without the source file
+    and line of Python's default format (which name the code, not the input)."""
+    kind = "" if issubclass(category, IncugrowthWarning) else f" ({category.__name__})"
+    click.echo(f"warning: {message}{kind}", err=True)
+
+
 def main(argv=None) -> int:
     """Entry point: run the command line and return the exit status."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv) -> int:
     try:
         status = cli.main(args=argv, prog_name="incugrowth", standalone_mode=False)
     except IncugrowthError as exc:

@@ -63,6 +63,8 @@ RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
     "time_course": (bool,),
     "dead_metric": (str,),
     "dead_channel": (str,),
+    "scale": (str,),
+    "sharey": (bool,),
 }
 _PATHS = ("frames", "plate_map", "outdir")
 

@@ -64,7 +64,7 @@ SPOTS = 1.5
 #: ... and up to SPOTS_SNR too, when the faint objects are bright between the bright ones
 #: (above SPOTS_GAP, see :func:`_spots_in_nuclei`).
 SPOTS_SNR = 10.0
-SPOTS_GAP = 0.12
+SPOTS_GAP = 0.1
 
 #: Most rounds of each fixed-point search (they stop once the estimate changes by < 10 %).
 ROUNDS = 6

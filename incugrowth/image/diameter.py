@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 from incugrowth.image._distance import inscribed_radius
 from incugrowth.image._histogram import median_deviation
@@ -53,7 +52,7 @@ ENOUGH = 30
 FAINT_SIDE = 384
 
 #: Number of pixels of the regular sample on which the faint objects' medians are taken.
-SAMPLE = 20_000
+SAMPLE = 10_000
 
 #: Below this signal-to-noise ratio per pixel, nuclei are faint: the objects bright at
 #: their own scale are chromatin and noise, and the size of the faint objects is taken when
@@ -180,16 +179,17 @@ def _blob_energy(pyramid: _Pyramid, diameter: float) -> float:
     return float(np.sum(response[peaks].astype(np.float64) ** 3))
 
 
-def _diameter(frame: np.ndarray) -> float:
+def _diameter(frame: np.ndarray, sigma: float | None = None) -> float:
     """Equivalent nucleus diameter of a [0, 1] float frame (see :func:`estimate_diameter`);
-    NaN for a constant frame (:func:`_search` returns it)."""
+    NaN for a constant frame (:func:`_search` returns it). `sigma` is the frame's
+    :func:`noise_sigma` when already known."""
     # Uneven illumination or a dense cluster can make the first guess as large as the frame;
     # a nucleus is at most a quarter of the frame's smaller side.
     largest = min(frame.shape) / 4
     diameter = _bright_diameter(frame, largest)
     if not np.isfinite(diameter):
         return diameter
-    faint, snr, mask = _faint_diameter(frame)
+    faint, snr, mask = _faint_diameter(frame, sigma)
     if not (np.isfinite(faint) and faint > SPOTS * diameter and snr < SPOTS_SNR):
         return diameter
     if snr < FAINT_SNR or _spots_in_nuclei(frame, diameter, mask) > SPOTS_GAP:
@@ -218,9 +218,12 @@ def _faint_copy(frame: np.ndarray) -> tuple[np.ndarray, int]:
     return cv2.resize(block, (w, h), interpolation=cv2.INTER_AREA), factor
 
 
-def _faint_diameter(frame: np.ndarray) -> tuple[float, float, np.ndarray]:
+def _faint_diameter(
+    frame: np.ndarray, sigma: float | None = None
+) -> tuple[float, float, np.ndarray]:
     """Size of the objects that stand out of the noise once smoothed, their signal-to-noise
-    ratio per pixel, and their mask on the reduced copy of :func:`_faint_copy`.
+    ratio per pixel, and their mask on the reduced copy of :func:`_faint_copy`; the size is
+    NaN when the ratio is SPOTS_SNR or more (only faint objects' size is used).
 
     The objects are those of :func:`_faint_mask` with the copy smoothed by a Gaussian of
     1.5 pixels (holes that chromatin texture leaves in them filled). The ratio is
@@ -229,17 +232,19 @@ def _faint_diameter(frame: np.ndarray) -> tuple[float, float, np.ndarray]:
     """
     small, factor = _faint_copy(frame)
     every = max(1, int(np.sqrt(small.size / SAMPLE)))  # medians of a regular sample
-    sigma = noise_sigma(frame)
+    sigma = noise_sigma(frame) if sigma is None else sigma
     copy_sigma = sigma if factor == 1 else noise_sigma(small)
     mask = _faint_mask(small, 1.5, copy_sigma, every)
     if not mask.any() or mask.all():
         return float("nan"), float("inf"), mask
-    typical, _ = _typical_size(mask)
     # the level inside the objects, away from the rim their smoothed light spreads into
     inner = cv2.erode(mask.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
     level = _median_in(small, inner if inner.any() else mask, every)
     level -= _median_in(small, ~mask, every)
     snr = level / sigma if sigma > 0 else float("inf")
+    if snr >= SPOTS_SNR:  # bright objects: their size is not needed (nor measured)
+        return float("nan"), snr, mask
+    typical, _ = _typical_size(mask)
     return ELONGATION * factor * typical, snr, mask
 
 
@@ -252,7 +257,15 @@ def _faint_mask(small: np.ndarray, smoothing: float, noise: float, every: int) -
     noise = noise / (2 * np.sqrt(np.pi) * smoothing)
     mask = smooth > middle + max(4 * noise, 3 * 1.4826 * spread)
     mask = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    return ndi.binary_fill_holes(mask.view(bool))
+    return _fill_holes(mask)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """`mask` (uint8, 0 or 1) with its holes filled, as ``scipy.ndimage.binary_fill_holes``:
+    the background reached from the frame's edge (4-neighbours) stays background."""
+    outside = np.pad(mask, 1)
+    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+    return (outside[1:-1, 1:-1] != 2).copy()
 
 
 def _median_in(values: np.ndarray, mask: np.ndarray, every: int) -> float:

@@ -53,7 +53,7 @@ def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
     if segmenter is not None:
         labels = segment_nuclei(array, segmenter=segmenter)
     elif diameter is None:
-        diameter = _diameter(frame)
+        diameter = _diameter(frame, noise)
         labels = (
             _segment_frame(frame, diameter, {}, sigma=noise)
             if np.isfinite(diameter)

@@ -118,15 +118,15 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
 def _segment_frame(frame, diameter, options, sigma=None):
     """:func:`segment_nuclei` of a frame already made float by :func:`as_float_image`
     (`sigma`: its :func:`noise_sigma`, when already known)."""
+    if sigma is None:
+        sigma = noise_sigma(frame)
     if diameter is None:
-        diameter = _diameter(frame)
+        diameter = _diameter(frame, sigma)
     elif not (np.isscalar(diameter) and np.isfinite(diameter) and diameter > 0):
         raise ValueError(f"`diameter` must be a positive number of pixels, got {diameter!r}")
     if not np.isfinite(diameter):
         return np.zeros(frame.shape, dtype=np.int32)
     diameter = float(max(diameter, 3.0))
-    if sigma is None:
-        sigma = noise_sigma(frame)
     scale = WORKING_DIAMETER / diameter
     if scale >= 1:
         return _segment(frame, diameter, sigma, **options)

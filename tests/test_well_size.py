@@ -1,5 +1,7 @@
 """One nucleus size per well in the batch path: robust to bad frames, flagged, journaled."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -192,3 +194,28 @@ def test_a_well_keeps_its_size_when_the_estimate_moves_a_little(tmp_path, monkey
         assert again.attrs["measured"] == counted
     assert first["diameter_px"].iloc[0] == pytest.approx(17.0, rel=0.02)
     assert again["diameter_px"].iloc[0] == pytest.approx(19.0, rel=0.02)
+
+
+def test_the_report_shows_each_wells_size_and_names_the_uncertain_ones(tmp_path):
+    from test_report import make_run_folder
+
+    from incugrowth.report import write_report
+
+    outdir = tmp_path / "out"
+    make_run_folder(outdir, frames=str(tmp_path / "frames"))
+    counts = pd.read_csv(outdir / "counts.csv")
+    wells = sorted(counts["well"].unique())
+    sizes = pd.DataFrame(
+        {"well": wells, "diameter_px": 12.43, "source": "well", "n_estimated": 12,
+         "n_agree": 12, "spread": 0.08, "uncertain": False, "frames_flagged": 0}
+    )  # fmt: skip
+    sizes.loc[1, ["diameter_px", "source", "uncertain", "spread"]] = [11.9, "plate", True, 0.6]
+    sizes.to_csv(outdir / "sizes.csv", index=False)
+    text = write_report(outdir, figures=False, gallery=False).read_text(encoding="utf-8")
+    section = text[text.index('<section id="sizes">') : text.index('<section id="warnings">')]
+    assert re.search(rf"rest on an uncertain size:\s*<code>{wells[1]}</code>\. Look", section)
+    assert section.count("<tr><td><code>") == len(wells)
+    assert "11.90 px" in section and "60 %" in section
+    methods = text[text.index('<section id="methods">') :]
+    assert f"12.43 px ({wells[0]}, {wells[2]}," in methods
+    assert f"11.90 px ({wells[1]}, the plate" in methods

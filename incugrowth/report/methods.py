@@ -195,8 +195,10 @@ def methods_text(tables: dict, run: dict) -> str:
             "eroded by 7 px (incugrowth.image.phase_confluence)."
         )
     elif params.get("frames"):
+        from incugrowth.report.sizes import size_words
+
         diameter = params.get("diameter")
-        size = (
+        size = size_words(tables) or (
             f"a nucleus diameter of {diameter:g} px"
             if diameter
             else "the nucleus diameter estimated for each frame"

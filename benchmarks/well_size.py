@@ -14,8 +14,8 @@ The folder holds ``images/`` (TIFF or PNG) and ``counts.csv`` with ``image``, ``
 
 Printed for each: the median absolute count error over all frames (percent), and for each
 sequence the size used, the percent change from its first to its last frame against the
-truth (points off); then the batch path's table of well sizes. The last line is ``pct_change_error_points=<per frame>/<well>`` per
-sequence.
+truth (points off); then the batch path's table of well sizes. The last line is
+``pct_change_error_points=<per frame>/<well>`` per sequence.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -43,9 +44,10 @@ _QC_FLAGS = ("out_of_focus", "saturated", "empty")
 #: Part of the journal key: raised when a record gains a field that older records lack, or
 #: a measurement changes (2: ``blank``; 3: the phase confluence's threshold; 4: the focus
 #: score, noise-corrected and scaled to the nucleus size; 5: one size per well, the size
-#: used ``diameter_px`` and the frame's own ``frame_diameter_px``), so that frames
+#: used ``diameter_px`` and the frame's own ``frame_diameter_px``; 6: the phase confluence's
+#: local contrast over the dish's level, halo peeled), so that frames
 #: measured before are measured again rather than misread or mixed with new values.
-_RECORD_VERSION = 5
+_RECORD_VERSION = 6
 
 
 def measure_path(
@@ -54,12 +56,15 @@ def measure_path(
     kind: str = "nuclei",
     diameter: float | None = None,
     segmenter: Callable | None = None,
+    dish: float | None = None,
 ) -> dict:
     """Read one frame and measure it; never raises for a bad file (the record says why).
 
     ``kind`` is ``"nuclei"`` (count with `diameter`, or with the frame's own estimate when
-    it is None or NaN; QC), ``"confluence"`` (phase confluence in percent) or ``"size"``
-    (the frame's own nucleus size estimate only, ``frame_diameter_px``).
+    it is None or NaN; QC), ``"confluence"`` (phase confluence in percent, and the frame's
+    own dish level ``dish_contrast``; `dish` is the well's dish level, see
+    :mod:`incugrowth.dish`) or ``"size"`` (the frame's own nucleus size estimate only,
+    ``frame_diameter_px``).
     """
     from incugrowth.frames import read_frame
 
@@ -69,9 +74,9 @@ def measure_path(
         return {"path": path, "kind": kind, "error": str(exc)}
     rec: dict = {"path": path, "kind": kind, "height": image.shape[0], "width": image.shape[1]}
     if kind == "confluence":
-        from incugrowth.image import phase_confluence
+        from incugrowth.image.confluence import measure_phase
 
-        rec["confluence"] = float(phase_confluence(image))
+        rec.update(measure_phase(image, dish=dish))
         rec["blank"] = bool(image.size and not np.nanmax(image) > np.nanmin(image))
         return rec
     from incugrowth.image import estimate_diameter, measure_frame
@@ -398,6 +403,8 @@ def count_frames(
         else:
             results[p] = rec
     jobs = jobs or os.cpu_count() or 1
+    if todo and segmenter is None:
+        _say_if_compiling()
     fn = _Measure(kind, diameter, segmenter, options)
     stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
     desc = {"confluence": "measuring", "size": "sizing"}.get(kind, "counting")
@@ -433,6 +440,26 @@ def _tasks(frames: pd.DataFrame, paths: list[str], kind: str, segmenter) -> list
         return [None] * len(paths)
     sizes = pd.to_numeric(frames["diameter_px"], errors="coerce").to_numpy(float)
     return [(p, float(d) if np.isfinite(d) else None) for p, d in zip(paths, sizes, strict=True)]
+
+
+_SAID_COMPILING = False
+
+
+def _say_if_compiling() -> None:
+    """One line on stderr, once a process, when the counter's compiled loops are not cached
+    yet: the first count of a new installation then waits about 25 s without a frame done."""
+    global _SAID_COMPILING
+    from incugrowth.image.measure import compiled_loops_cached
+
+    if _SAID_COMPILING or compiled_loops_cached() is not False:
+        return
+    _SAID_COMPILING = True
+    print(
+        "incugrowth: compiling the counter for this installation (once, about 25 s; "
+        "later runs load it from the cache)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -769,8 +796,11 @@ def _why_uncertain(row) -> str:
 
 
 def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:
-    """The records of :func:`count_frames` measuring the phase confluence of `phase`."""
-    return count_frames(
+    """The records of :func:`count_frames` measuring the phase confluence of `phase`, at
+    the dish level of each well (:func:`incugrowth.dish.apply_dish_reference`)."""
+    from incugrowth.dish import apply_dish_reference
+
+    records = count_frames(
         phase,
         kind="confluence",
         jobs=jobs,
@@ -778,6 +808,9 @@ def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataF
         cache_dir=cache_dir,
         progress=progress,
     )
+    out = apply_dish_reference(phase, records, jobs)
+    out.attrs.update(records.attrs)
+    return out
 
 
 #: Frames read to tell phase contrast from fluorescence when no channel is named.

@@ -23,9 +23,16 @@ TABLES = (
     "anova",
     "dunnett",
     "dunnett_log2",
+    "dunnett_pct",
     "assumptions",
+    "edge_effects",
     "dunnett_by_time",
     "rm_anova",
+    "dead",
+    "dead_curves",
+    "anova_dead",
+    "dunnett_dead",
+    "effects",
 )
 
 

@@ -672,3 +672,37 @@ def test_frames_that_name_no_channel_are_told_apart_by_their_look(tmp_path):
     assert counts.attrs["measure"] == "count"
     assert counts["count"].tolist() == [truth_count(w, int(t)) for w, t in
                                         zip(counts["well"], counts["elapsed_h"])]  # fmt: skip
+
+
+def test_a_cold_compile_cache_is_said_once(tmp_path, monkeypatch, capsys):
+    """The first count of a new installation compiles the counter (about 25 s): one line
+    says so, once a process, and nothing is said when the compiled loops are cached."""
+    from incugrowth.image import measure
+
+    folder = write_export(tmp_path / "frames", times=(0,), wells=("B2",))
+    monkeypatch.setattr(batch, "_SAID_COMPILING", False)
+    monkeypatch.setattr(measure, "compiled_loops_cached", lambda: True)
+    batch.count_folder(folder, jobs=1)
+    assert "compiling" not in capsys.readouterr().err
+    monkeypatch.setattr(measure, "compiled_loops_cached", lambda: False)
+    batch.count_folder(folder, jobs=1)
+    batch.count_folder(folder, jobs=1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "compiling" in line]
+    assert lines == [
+        "incugrowth: compiling the counter for this installation (once, about 25 s; later "
+        "runs load it from the cache)"
+    ]
+
+
+def test_the_compile_cache_is_seen_warm_then_stale(monkeypatch):
+    from numba.core.registry import CPUDispatcher
+
+    from incugrowth.image import _kernels, measure
+
+    measure.prepare()  # compiled (or loaded) and cached now
+    assert measure.compiled_loops_cached() is True
+    loops = [v for v in vars(_kernels).values() if isinstance(v, CPUDispatcher)]
+    loop = next(v for v in loops if os.path.exists(v._cache._cache_file._index_path))
+    # an index made from another version of the source loads as empty
+    monkeypatch.setattr(loop._cache._cache_file, "_load_index", lambda: {})
+    assert measure.compiled_loops_cached() is False

@@ -36,7 +36,7 @@ from incugrowth.stats._common import stars
 from incugrowth.stats.anova import ANOVA_COLUMNS, two_way_anova
 from incugrowth.stats.checks import CHECK_COLUMNS, assumption_checks
 from incugrowth.stats.comparisons import DUNNETT_COLUMNS, dunnett
-from incugrowth.stats.endpoint import endpoint_statistics
+from incugrowth.stats.endpoint import SCALES, endpoint_statistics, endpoint_statistics_on_scale
 from incugrowth.stats.repeated import RM_ANOVA_COLUMNS, rm_two_way_anova
 
 __all__ = [
@@ -44,9 +44,11 @@ __all__ = [
     "CHECK_COLUMNS",
     "DUNNETT_COLUMNS",
     "RM_ANOVA_COLUMNS",
+    "SCALES",
     "assumption_checks",
     "dunnett",
     "endpoint_statistics",
+    "endpoint_statistics_on_scale",
     "rm_two_way_anova",
     "stars",
     "two_way_anova",

@@ -198,8 +198,10 @@ def methods_text(tables: dict, run: dict) -> str:
             "no dish left in view, is measured against the dish of its well."
         )
     elif params.get("frames"):
+        from incugrowth.report.sizes import size_words
+
         diameter = params.get("diameter")
-        size = (
+        size = size_words(tables) or (
             f"a nucleus diameter of {diameter:g} px"
             if diameter
             else "the nucleus diameter estimated for each frame"

@@ -27,6 +27,7 @@ from incugrowth.report.methods import methods_text
 from incugrowth.report.metrics import _growth_metrics, _growth_rate_rows, _rate_window
 from incugrowth.report.plate_maps import _plate_maps
 from incugrowth.report.reading import read_outputs
+from incugrowth.report.sizes import _sizes_section
 from incugrowth.report.summary import _findings, _outputs, _warnings
 from incugrowth.report.time_course import _time_course
 
@@ -125,6 +126,7 @@ def write_report(
             if gallery
             else {"note": "The frame gallery was not requested."}
         ),
+        "sizes": _sizes_section(tables),
         "warnings": _warnings(tables, run),
         "methods": methods_text(tables, run),
         "outputs": _outputs(outdir, anova_kind=kind),

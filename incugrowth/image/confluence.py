@@ -156,13 +156,15 @@ def phase_mask(
     by cells has no dish to measure, and its flattest cells would raise the level and cut
     the sheet in half.
 
-    Holes smaller than ``(8 scale)^2`` pixels are filled and objects smaller than
-    ``(4 scale)^2`` removed. The halo correction then peels, from the outside in and for at
+    Holes smaller than ``(4 scale)^2`` pixels are filled and objects as small removed.
+    The halo correction then peels, from the outside in and for at
     most ``4 scale + 4`` pixels (the window's reach, about 3 sigma, and a halo's width),
     the border pixels that are not darker than the dish (the bright halo around cells, and
     the dish next to them that the window saw as textured); a cell's edge or body is dark in
-    phase contrast and stops the peeling. Objects left smaller than ``(6 scale)^2`` pixels
-    (debris) are removed.
+    phase contrast and stops the peeling. The peeling also opens the gaps between the cells
+    of a cluster (a gap is not filled as a hole before it). Holes left smaller than
+    ``(4 scale)^2`` pixels are filled, and objects smaller than ``(6 scale)^2`` (debris)
+    removed.
 
     Parameters
     ----------
@@ -191,9 +193,10 @@ def _mask_and_level(image, scale, min_contrast, dish) -> tuple[np.ndarray, float
     own = float(np.percentile(contrast[::2, ::2], 2.0))  # as dish_contrast
     level = dish_level(own, dish)
     mask = (contrast > max(min_contrast * level, EPSILON)).view(np.uint8)
-    mask = _fill_holes(mask, (8 * scale) ** 2)
+    mask = _fill_holes(mask, (4 * scale) ** 2)
     mask = _remove_small(mask, (4 * scale) ** 2)
     mask = _peel_halo(frame, mask, int(round(4 * scale)) + 4)
+    mask = _fill_holes(mask, (4 * scale) ** 2)
     return _remove_small(mask, (6 * scale) ** 2).view(bool), own
 
 

@@ -219,3 +219,17 @@ def test_frames_without_a_level_keep_their_own_measure():
                             "dish_contrast": [np.nan, np.nan]})  # fmt: skip
     out = apply_dish_reference(phase, records)
     assert out["dish_reference"].isna().all() and out["confluence"].isna().all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_nearly_empty_fluorescence_frame_is_not_phase(seed):
+    """A dark 8-bit field (background a few counts, clipped at 0, with a smooth unevenness)
+    and one bright nucleus: its dark side is as rough as its bright side apart from the
+    nucleus, but the one nucleus makes it strongly right-skewed: fluorescence."""
+    rng = np.random.default_rng(seed)
+    shape = (256, 256)
+    field = 4 + ndi.gaussian_filter(rng.standard_normal(shape), 6) / 0.047
+    field += 0.6 * rng.standard_normal(shape)
+    yy, xx = np.indices(shape)
+    field += 200 * np.exp(-((yy - 120) ** 2 + (xx - 90) ** 2) / 30)
+    assert not looks_like_phase_contrast(np.clip(np.round(field), 0, 255).astype(np.uint8))

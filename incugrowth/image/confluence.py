@@ -319,7 +319,8 @@ def looks_like_phase_contrast(image) -> bool:
       the background are at least half as many as those as far above, and together they are
       at least 0.5 % of the frame (sparse to half covered frames); or
     - it has structure (the robust deviation of the smoothed detail is at least 0.4 times
-      that of the raw detail: white camera noise alone gives 0.28), and either its skewness
+      that of the raw detail: white camera noise alone gives 0.28), a skewness below 6 (a
+      few bright objects on a dark field give more), and either its skewness
       is negative (more dark than bright: never fluorescence) with at least 1 % of the
       pixels beyond 3 robust deviations (not noise), or its dark tail reaches at least half
       as far below the median as its bright tail above it (0.5 % and 99.5 % quantiles),
@@ -379,7 +380,7 @@ def looks_like_phase_contrast(image) -> bool:
         return True
     raw = (frame - back)[::2, ::2].ravel()
     structure = mad / max(float(median_deviation(raw)[1]), 1e-12)
-    if structure < 0.4:
+    if structure < 0.4 or skewness >= 6:  # noise, or a few bright objects on a dark field
         return False
     if skewness < 0:  # darker than the background more than brighter: never fluorescence
         tails = np.count_nonzero(np.abs(sample - middle) > 3 * spread) / sample.size

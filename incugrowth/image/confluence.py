@@ -156,13 +156,15 @@ def phase_mask(
     by cells has no dish to measure, and its flattest cells would raise the level and cut
     the sheet in half.
 
-    Holes smaller than ``(8 scale)^2`` pixels are filled and objects smaller than
-    ``(4 scale)^2`` removed. The halo correction then peels, from the outside in and for at
+    Holes smaller than ``(4 scale)^2`` pixels are filled and objects as small removed.
+    The halo correction then peels, from the outside in and for at
     most ``4 scale + 4`` pixels (the window's reach, about 3 sigma, and a halo's width),
     the border pixels that are not darker than the dish (the bright halo around cells, and
     the dish next to them that the window saw as textured); a cell's edge or body is dark in
-    phase contrast and stops the peeling. Objects left smaller than ``(6 scale)^2`` pixels
-    (debris) are removed.
+    phase contrast and stops the peeling. The peeling also opens the gaps between the cells
+    of a cluster (a gap is not filled as a hole before it). Holes left smaller than
+    ``(4 scale)^2`` pixels are filled, and objects smaller than ``(6 scale)^2`` (debris)
+    removed.
 
     Parameters
     ----------
@@ -191,9 +193,10 @@ def _mask_and_level(image, scale, min_contrast, dish) -> tuple[np.ndarray, float
     own = float(np.percentile(contrast[::2, ::2], 2.0))  # as dish_contrast
     level = dish_level(own, dish)
     mask = (contrast > max(min_contrast * level, EPSILON)).view(np.uint8)
-    mask = _fill_holes(mask, (8 * scale) ** 2)
+    mask = _fill_holes(mask, (4 * scale) ** 2)
     mask = _remove_small(mask, (4 * scale) ** 2)
     mask = _peel_halo(frame, mask, int(round(4 * scale)) + 4)
+    mask = _fill_holes(mask, (4 * scale) ** 2)
     return _remove_small(mask, (6 * scale) ** 2).view(bool), own
 
 
@@ -316,7 +319,8 @@ def looks_like_phase_contrast(image) -> bool:
       the background are at least half as many as those as far above, and together they are
       at least 0.5 % of the frame (sparse to half covered frames); or
     - it has structure (the robust deviation of the smoothed detail is at least 0.4 times
-      that of the raw detail: white camera noise alone gives 0.28), and either its skewness
+      that of the raw detail: white camera noise alone gives 0.28), a skewness below 6 (a
+      few bright objects on a dark field give more), and either its skewness
       is negative (more dark than bright: never fluorescence) with at least 1 % of the
       pixels beyond 3 robust deviations (not noise), or its dark tail reaches at least half
       as far below the median as its bright tail above it (0.5 % and 99.5 % quantiles),
@@ -376,7 +380,7 @@ def looks_like_phase_contrast(image) -> bool:
         return True
     raw = (frame - back)[::2, ::2].ravel()
     structure = mad / max(float(median_deviation(raw)[1]), 1e-12)
-    if structure < 0.4:
+    if structure < 0.4 or skewness >= 6:  # noise, or a few bright objects on a dark field
         return False
     if skewness < 0:  # darker than the background more than brighter: never fluorescence
         tails = np.count_nonzero(np.abs(sample - middle) > 3 * spread) / sample.size

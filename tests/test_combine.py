@@ -257,6 +257,13 @@ def test_a_condition_on_some_plates_is_analysed_on_those(runs, tmp_path, capsys)
         .eq(2)
         .all()
     )
+    from incugrowth.report.combined import combined_methods_text
+
+    run_doc = json.loads((out / "run.json").read_text())
+    text = combined_methods_text({"plate_means": pd.read_csv(out / "plate_means.csv")}, run_doc)
+    assert text.endswith(
+        "M464 x IFN gamma (2 plates) was not on every plate and analysed on the plates that had it."
+    )
 
 
 def test_plates_scanned_minutes_apart_share_time_points(runs, tmp_path):

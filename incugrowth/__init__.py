@@ -55,6 +55,7 @@ _SUBMODULES = {
     "report_figures",
     "cli",
     "combine",
+    "dish",
 }
 
 __all__ = [

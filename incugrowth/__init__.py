@@ -56,6 +56,9 @@ _SUBMODULES = {
     "cli",
     "combine",
     "dish",
+    "platemap_checks",
+    "qc_plate",
+    "tables",
 }
 
 __all__ = [

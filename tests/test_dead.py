@@ -325,6 +325,12 @@ def test_run_on_simulated_frames_with_a_dead_channel(tmp_path):
     assert 1 <= at72["untreated"] <= 10 and at72["stat"] <= 10 and at72["tox"] > 60
     verdicts = pd.read_csv(out / "effects.csv").set_index("treatment")["verdict"]
     assert verdicts.to_dict() == {"stat": "cytostatic", "tox": "cytotoxic"}
+    # each well's dead-cell frames are counted with the well's nucleus size (the journal
+    # of the run holds them: nothing is counted again)
+    nuclear, dying = dead.count_dead_frames(frames, "green", jobs=1, cache_dir=out / ".cache")
+    assert dying.attrs["measured"] == 0
+    size = nuclear.groupby("well")["diameter_px"].median()
+    assert (dying["diameter_px"] == dying["well"].map(size)).all()
     # the nuclear count is the same with the dead channel beside it
     assert _run([*args[:4], "-o", tmp_path / "plain", "--jobs", "1"]) == 0
     assert (out / "counts.csv").read_bytes() == (tmp_path / "plain" / "counts.csv").read_bytes()

@@ -410,3 +410,26 @@ def test_dead_frames_take_the_nuclear_wells_sizes():
     counts = pd.DataFrame({"well": ["B2", "B2", "B3"], "diameter_px": [10.0, 10.0, 12.5]})
     assert dead._well_sizes(counts).to_dict() == {"B2": 10.0, "B3": 12.5}
     assert dead._well_sizes(counts.drop(columns="diameter_px")) is None
+
+
+def test_report_puts_the_verdicts_first_and_the_dead_fraction_beside_growth(known_run):
+    from incugrowth.report import write_report
+
+    out, plain = known_run
+    html = write_report(out, gallery=False).read_text(encoding="utf-8")
+    verdicts = html.index('id="verdicts"')
+    assert verdicts < html.index('<section id="experiment">')  # at the top, in "At a glance"
+    table = html[html.index("<tbody>", verdicts) : html.index("</table>", verdicts)]
+    assert table.count("<strong>cytotoxic</strong>") == 2
+    assert table.count("<strong>cytostatic</strong>") == 2
+    assert "2 cytotoxic, 2 cytostatic." in html
+    section = html[html.index('<section id="dead">') :]
+    section = section[: section.index("</section>")]
+    assert "<svg" in section and "Dead cells (% of all cells)" in section
+    assert "tox vs. untreated" in section and "***" in section
+    assert "Dead cells were read from the export metric" in html  # the methods sentence
+    assert "verdict per cell line and treatment" in html  # effects.csv in the output files
+    assert (out / "figures" / "dead_fraction.svg").exists()
+    plain_html = write_report(plain, gallery=False).read_text(encoding="utf-8")
+    for text in ('id="verdicts"', 'id="dead"', "Dead cells were", "dead_fraction"):
+        assert text not in plain_html, text

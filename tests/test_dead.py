@@ -433,3 +433,17 @@ def test_report_puts_the_verdicts_first_and_the_dead_fraction_beside_growth(know
     plain_html = write_report(plain, gallery=False).read_text(encoding="utf-8")
     for text in ('id="verdicts"', 'id="dead"', "Dead cells were", "dead_fraction"):
         assert text not in plain_html, text
+
+
+def test_sample_data_verdicts_match_its_truth(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parents[1] / "sample_data"
+    exports = [data / "export_red_count.txt", data / "export_green_count.txt"]
+    args = ["--export", *exports, "--plate-map", data / "plate_map.csv", "-o", tmp_path]
+    assert _run([*args, "--dead-metric", DEAD_METRIC]) == 0
+    truth = pd.read_csv(data / "truth_effects.csv", keep_default_na=False)
+    found = pd.read_csv(tmp_path / "effects.csv", keep_default_na=False)
+    merged = truth.merge(found, on=["cell_line", "treatment"], suffixes=("_true", ""))
+    assert len(merged) == len(truth) == 25
+    assert (merged["verdict"] == merged["verdict_true"]).all()

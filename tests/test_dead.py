@@ -200,6 +200,15 @@ def test_dead_input_of_the_other_kind_is_an_error(tmp_path, capsys):
     assert "--dead-channel" in capsys.readouterr().err
 
 
+def test_experiment_file_from_a_dead_run_reruns_it(known_run, tmp_path):
+    from incugrowth.config import config_from_run, load_config
+
+    out, _ = known_run
+    cfg = load_config(config_from_run(out, tmp_path / "exp.toml"))
+    assert cfg["dead_metric"] == GREEN and len(cfg["exports"]) == 2
+    assert "dead_verdict" not in cfg  # recorded in run.json, not an option
+
+
 def test_experiment_file_holds_the_dead_input(tmp_path):
     from incugrowth.config import load_config
 

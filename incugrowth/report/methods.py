@@ -10,6 +10,7 @@ import pandas as pd
 
 from incugrowth import __version__
 from incugrowth.report.conditions import _measure_word
+from incugrowth.report.dead_cells import dead_methods
 from incugrowth.report.endpoint import _endpoint_wells_text, _residual_row, _sensitivity
 from incugrowth.report.experiment import _metric_of, _n_wells
 from incugrowth.report.formatting import _hours, _list_text
@@ -327,6 +328,9 @@ def methods_text(tables: dict, run: dict) -> str:
         parts.append("No Dunnett comparisons were produced for this run.")
     parts += _time_course_methods(tables, word)
     parts += _growth_metrics_methods(tables, run)
+    dead = dead_methods(tables, run)
+    if dead:
+        parts.append(dead)
     # Software.
     soft = [f"incugrowth {run.get('incugrowth', __version__)}"]
     if env.get("python"):

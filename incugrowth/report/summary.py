@@ -23,6 +23,11 @@ _FILE_NOTES = {
     "dose_response.csv": "dose-response fits of treatments given at several doses",
     "dunnett_by_time.csv": "Dunnett's comparisons at every time point (--time-course)",
     "rm_anova.csv": "repeated-measures ANOVA over wells and time, per cell line (--time-course)",
+    "dead.csv": "live and dead count and dead fraction per well and time point",
+    "dead_curves.csv": "mean, SD, SEM and number of wells of the dead fraction per condition",
+    "anova_dead.csv": "the ANOVA table of the dead fraction at the endpoint",
+    "dunnett_dead.csv": "Dunnett's comparisons of the dead fraction with the control",
+    "effects.csv": "verdict per cell line and treatment: cytotoxic, cytostatic, no effect, unclear",
     "run.json": "parameters, input files (sizes, SHA-256), timings, warnings, software versions",
     "report.html": "this report",
 }

@@ -10,6 +10,7 @@ from incugrowth import __version__
 from incugrowth._io import atomic_path
 from incugrowth.errors import IncugrowthError
 from incugrowth.report.conditions import _colors, _Conditions, _control_of, _measure_word, _orders
+from incugrowth.report.dead_cells import _dead_section
 from incugrowth.report.doses import _dose_response_section
 from incugrowth.report.endpoint import (
     _anova_kind,
@@ -105,6 +106,7 @@ def write_report(
         **_baseline_words(tables["growth"], run),
         "endpoint": endpoint,
         "findings": _findings(tables, control),
+        "dead": _dead_section(tables, run, figs, control),
         "anova": _anova_rows(tables["anova"]),
         "anova_kind": kind,
         "dunnett": _dunnett_rows(tables["dunnett"]),

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from incugrowth import __version__, kinetics
@@ -126,6 +127,8 @@ def run(
     time_course: bool = False,
     progress: bool = False,
     partial: bool = False,
+    dead_metric: str | None = None,
+    dead_channel: str | None = None,
     scale: str = "pct",
     sharey: bool = False,
 ) -> RunResult:
@@ -169,6 +172,12 @@ def run(
     partial : bool
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
+    dead_metric, dead_channel : str, optional
+        A dead-cell count beside the nuclear count: the metric of the exports (in the same
+        file as the nuclear count or another) or the channel of the frames (counted like the
+        nuclear channel). Adds the dead fraction (``dead.csv``, ``dead_curves.csv``), its
+        endpoint statistics (``anova_dead.csv``, ``dunnett_dead.csv``) and the verdict per
+        cell line and treatment (``effects.csv``, see :mod:`incugrowth.dead`).
     scale : {"pct", "log2"}
         The response of the endpoint ANOVA and Dunnett's comparisons (``anova.csv``,
         ``dunnett.csv``): percent change (the reference study's) or log2 fold change; the
@@ -185,6 +194,10 @@ def run(
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
     if rate_window:
         kinetics.check_rate_window(*rate_window)  # before any frame is counted
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import check_dead_input
+
+        check_dead_input(dead_metric, dead_channel, exports, frames)
     outdir = Path(outdir)
     params = {
         # Absolute paths, so that run.json (and an experiment file made from it) still
@@ -210,6 +223,13 @@ def run(
         "sharey": sharey,
         "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
+    # only when given, so that run.json of a run without a dead-cell input is as before
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import VERDICT_RULE
+
+        given = {"dead_metric": dead_metric, "dead_channel": dead_channel}
+        params |= {k: v for k, v in given.items() if v is not None}
+        params["dead_verdict"] = dict(VERDICT_RULE)
     timer = _Timer()
     messages: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
@@ -237,10 +257,12 @@ def run(
                 # made once the inputs are known to exist, so that a run stopped by a
                 # missing input leaves no empty output folder behind
                 outdir.mkdir(parents=True, exist_ok=True)
-                counts = _counts(
+                counts, dead_counts = _counts(
                     exports,
                     frames,
                     metric=metric,
+                    dead_metric=dead_metric,
+                    dead_channel=dead_channel,
                     channel=channel,
                     diameter=diameter,
                     jobs=jobs,
@@ -249,6 +271,12 @@ def run(
                     progress=progress,
                 )
             tables["counts"] = counts
+            from incugrowth.batch import size_table
+
+            sizes = size_table(counts) if frames is not None else None
+            if sizes is not None:
+                tables["sizes"] = sizes
+                params["nucleus_size_px"] = _size_summary(sizes)
             params["measure"] = _measure_of(counts)
             with timer.step("kinetics"):
                 growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
@@ -282,6 +310,13 @@ def run(
                 with timer.step("stats"):
                     tables.update(_statistics(end, control, vehicles, messages, scale))
                 tables["edge_effects"] = _edge_effects(end)
+            if dead_counts is not None:
+                with timer.step("dead"):
+                    tables.update(
+                        _dead_outputs(
+                            growth, dead_counts, end, tables, combine, control, vehicles, messages
+                        )
+                    )
             if time_course:
                 with timer.step("time_course"):
                     tables.update(_time_course(growth, control, vehicles, messages))
@@ -387,7 +422,8 @@ def _publish(stage: Path, outdir: Path) -> dict[Path, Path]:
 
 
 #: Figures written into ``figures/`` by a run and its report (each as PNG, SVG and PDF):
-#: these names, and ``growth_<cell line>`` and ``dose_response_<title>``.
+#: these names, ``growth_<cell line>``, ``dose_response_<title>`` and ``dead_fraction`` (and
+#: ``dead_fraction_<cell line>``).
 _FIGURE_STEMS = (
     "growth_curves",
     "plate_map",
@@ -403,7 +439,8 @@ _FIGURE_STEMS = (
 
 def _is_figure(path: Path) -> bool:
     return path.suffix in (".png", ".svg", ".pdf") and (
-        path.stem in _FIGURE_STEMS or path.stem.startswith(("growth_", "dose_response_"))
+        path.stem in _FIGURE_STEMS
+        or path.stem.startswith(("growth_", "dose_response_", "dead_fraction"))
     )
 
 
@@ -482,6 +519,22 @@ def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> 
     return out
 
 
+def _size_summary(sizes: pd.DataFrame) -> dict:
+    """The nucleus sizes for run.json: the plate's, and each well's size and source."""
+    plate = sizes.attrs.get("plate_px")
+    return {
+        "plate": None if plate is None or not np.isfinite(plate) else float(plate),
+        "wells": {
+            str(r.well): {
+                "diameter_px": None if not np.isfinite(r.diameter_px) else float(r.diameter_px),
+                "source": str(r.source),
+                "uncertain": bool(r.uncertain),
+            }
+            for r in sizes.itertuples()
+        },
+    }
+
+
 def _measure_of(counts: pd.DataFrame) -> str:
     """What the ``count`` column measures: ``"confluence"`` (phase-contrast frames only, or
     an export's confluence metric chosen with ``metric=``) or ``"count"`` (cells)."""
@@ -493,15 +546,48 @@ def _measure_of(counts: pd.DataFrame) -> str:
     return "count"
 
 
-def _counts(exports, frames, *, metric, cache_dir, **counting) -> pd.DataFrame:
-    """The counts table, from metric exports or by counting the frames of an image export."""
+def _counts(exports, frames, *, metric, dead_metric, dead_channel, cache_dir, **counting):
+    """The counts table, from metric exports or by counting the frames of an image export,
+    and the dead-cell counts table when a dead-cell input is given (else None)."""
     if exports is not None:
         from incugrowth.exports import export_to_counts, read_exports
 
-        return export_to_counts(read_exports(exports), metric=metric)
+        export = read_exports(exports)
+        if dead_metric is not None:
+            from incugrowth.dead import split_dead_export
+
+            return split_dead_export(export, dead_metric, metric=metric)
+        return export_to_counts(export, metric=metric), None
+    if dead_channel is not None:
+        from incugrowth.dead import count_dead_frames
+
+        return count_dead_frames(frames, dead_channel, cache_dir=cache_dir, **counting)
     from incugrowth.batch import count_folder
 
-    return count_folder(frames, cache_dir=cache_dir, **counting)
+    return count_folder(frames, cache_dir=cache_dir, **counting), None
+
+
+def _dead_outputs(growth, dead_counts, end, tables, combine, control, vehicles, messages):
+    """The dead fraction's tables, its endpoint statistics (doses apart, as for growth) and
+    the verdicts (see incugrowth.dead)."""
+    from incugrowth import dead
+
+    out = {"dead": dead.dead_table(growth, dead_counts, how=combine)}
+    out["dead_curves"] = dead.dead_curves(out["dead"])
+    if end is None:
+        return out
+    at_end, merged = _dose_conditions(dead.dead_endpoint(out["dead"], end), vehicles or None)
+    stats, notes = dead.dead_statistics(at_end, control=control, controls=merged)
+    out.update(stats)
+    messages.extend(notes)
+    gr = tables.get("gr")
+    if gr is not None and len(gr):
+        hours = set(end["elapsed_h"].astype(float).round(3))
+        gr, _ = _dose_conditions(gr[gr["elapsed_h"].round(3).isin(hours)], vehicles or None)
+    out["effects"] = dead.effects_table(
+        tables.get("dunnett"), stats.get("dunnett_dead"), gr=gr, doses=at_end
+    )
+    return out
 
 
 def _statistics(end, control, vehicles, messages, scale="pct") -> dict[str, pd.DataFrame]:
@@ -632,6 +718,10 @@ def _figures(tables, figdir: Path, control: str, params: dict) -> list[Path]:
             ylabel=ylabel, scale=shown["scale"],
         )  # fmt: skip
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
+    if "dead_curves" in tables:
+        from incugrowth.dead_figures import save_dead_figures
+
+        paths += save_dead_figures(tables, figdir, control)
     return paths
 
 

@@ -194,6 +194,7 @@ def growth_curve_figure(
     panel_size: tuple[float, float] = (3.2, 2.6),
     control: str = "untreated",
     endpoint_h: float | None = None,
+    replicates: str = "wells",
     sharey: bool = False,
     scale: str = "pct",
 ) -> Figure:
@@ -218,6 +219,9 @@ def growth_curve_figure(
         The hour the comparisons in ``stars`` were made at (``endpoint_h`` of the endpoint
         table): a dashed line marks it and the marks sit at the curves' values there. Without
         it they sit at the last time point.
+    replicates : {"wells", "plates"}
+        What the error bars are across: the legend counts them from ``n_wells`` or
+        ``n_plates`` (curves of combined plates).
     sharey : bool
         One y axis for every panel, to compare cell lines (default: each panel its own).
     scale : {"pct", "log2"}
@@ -270,11 +274,11 @@ def growth_curve_figure(
         labels = [f"{lab} (vs. {own[lab]})" if lab in own else lab for lab in labels]
         shown = curves[curves["cell_line"].isin(lines)]
         title = f"Mean \u00b1 {error.upper()}"
-        n = n_wells_text(shown)
+        n = n_wells_text(shown, f"n_{replicates}")
         if n == "1":
-            title = "One well per condition"
+            title = f"One {replicates[:-1]} per condition"
         elif n:
-            title += f" of n = {n} wells"
+            title += f" of n = {n} {replicates}"
         if any(_stars_for(stars, line) for line in lines):
             on = " on log2 fold change" if scale == "log2" else ""
             title += f"\nmarks: Dunnett vs. {control}{on}" + (
@@ -311,7 +315,7 @@ def own_controls(dunnett: pd.DataFrame | None, control: str) -> dict[str, str]:
     return dict(zip(pairs["treatment"].astype(str), pairs["control"].astype(str)))
 
 
-def n_wells_text(curves: pd.DataFrame) -> str:
+def n_wells_text(curves: pd.DataFrame, column: str = "n_wells") -> str:
     """The number of wells behind each point of ``curves``: ``"3"``, or a range ``"2-3"``.
 
     Examples
@@ -321,9 +325,9 @@ def n_wells_text(curves: pd.DataFrame) -> str:
     >>> n_wells_text(pd.DataFrame({"mean": [1.0]}))
     ''
     """
-    if "n_wells" not in curves.columns:
+    if column not in curves.columns:
         return ""
-    n = pd.to_numeric(curves["n_wells"], errors="coerce")
+    n = pd.to_numeric(curves[column], errors="coerce")
     n = n[n > 0]
     if n.empty:
         return ""

@@ -182,6 +182,7 @@ def test_phase_contrast_frames_only_are_measured_by_confluence(phase_only, tmp_p
     the run says so, and the report and figures speak of confluence, not cell counts."""
     from incugrowth.frames import read_frame
     from incugrowth.image import phase_confluence
+    from incugrowth.image.confluence import dish_contrast, reference_dish_contrast
 
     result = run(
         frames=phase_only / "sim" / "frames", plate_map=phase_only / "plate.csv",
@@ -193,7 +194,11 @@ def test_phase_contrast_frames_only_are_measured_by_confluence(phase_only, tmp_p
     assert len(counts) == 6 * 4 and counts["count"].equals(counts["confluence"])
     first = sorted((phase_only / "sim" / "frames" / "phase").glob("*_A1_1_00d00h00m.tif"))[0]
     row = counts[(counts["well"] == "A1") & (counts["elapsed_h"] == 0)].iloc[0]
-    assert row["count"] == pytest.approx(phase_confluence(read_frame(first)))
+    # at the dish level of well A1: the lower quartile of its frames' own levels
+    a1 = sorted((phase_only / "sim" / "frames" / "phase").glob("*_A1_*.tif"))
+    assert len(a1) == 4
+    level = reference_dish_contrast([dish_contrast(read_frame(p)) for p in a1])
+    assert row["count"] == pytest.approx(phase_confluence(read_frame(first), dish=level))
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "change in confluence (%)" in report and "Frames and measured confluence" in report
     assert "phase confluence of each frame" in report

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from incugrowth.image._kernels import inscribed_radius, label_count
+from incugrowth.image._distance import inscribed_radius
+from incugrowth.image._labels import label_count
 from incugrowth.image._util import (
     as_float_image,
     background_grid,

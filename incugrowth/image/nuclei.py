@@ -6,23 +6,18 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from incugrowth.image._kernels import (
-    above_fraction,
+from incugrowth.image._distance import distance
+from incugrowth.image._flood import flood_regions, pairs_within, relabel_within
+from incugrowth.image._histogram import median_deviation
+from incugrowth.image._labels import (
     boundary_pairs,
     cut_below,
     cut_below_within,
-    distance,
-    flood_regions,
     join_shallow,
-    local_tops,
-    median_deviation,
     object_stats,
-    pairs_within,
     relabel_max,
-    relabel_within,
-    relief_of,
-    sample_outside,
 )
+from incugrowth.image._pixels import above_fraction, local_tops, relief_of, sample_outside
 from incugrowth.image._util import (
     as_float_image,
     background,

@@ -195,10 +195,13 @@ def methods_text(tables: dict, run: dict) -> str:
             f"The frames analysed, of the image export {Path(params['frames']).name}, are "
             "phase contrast, so growth was measured as the phase confluence of each frame "
             "instead of a count of nuclei: the percent of its area covered by cells, the "
-            "pixels whose local standard deviation (Gaussian window, sigma 3 px) exceeds the "
-            "lower of the three-class Otsu thresholds of its logarithm and twice that of the "
-            "flattest 2 % of the frame (the empty dish), small holes filled and the mask "
-            "eroded by 7 px (incugrowth.image.phase_confluence)."
+            "pixels whose local contrast (local standard deviation over local mean, Gaussian "
+            "window sigma 1.5 px, as in PHANTAST) exceeds 3 times the dish's (and at least "
+            "0.01), small holes filled, the bright halo around cells peeled and debris "
+            "removed (incugrowth.image.phase_confluence). The dish's level is that of each "
+            "well, the lower quartile over its frames of the contrast of their flattest 2 % "
+            "(the plate's for a well of fewer than 3 frames), so that a confluent frame, with "
+            "no dish left in view, is measured against the dish of its well."
         )
     elif params.get("frames"):
         diameter = params.get("diameter")

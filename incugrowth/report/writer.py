@@ -152,6 +152,10 @@ def report_command(outdir: str | os.PathLike) -> Path:
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise IncugrowthError(f"{outdir}: no such folder; give the output folder of a run")
+    if (outdir / "plate_means.csv").exists():  # the folder of `incugrowth combine`
+        from incugrowth.report.combined import write_combined_report
+
+        return write_combined_report(outdir)
     if not (outdir / "growth.csv").exists():
         raise IncugrowthError(
             f"{outdir}: no growth.csv here; give the -o folder of a finished 'incugrowth run'"

@@ -664,7 +664,7 @@ def test_growth_curve_legend_states_error_bars_wells_and_endpoint():
     mark = next(t for t in fig.axes[0].texts if t.get_text() == "**")
     assert mark.get_position()[1] == pytest.approx(30.0)
     # the hour is named once on the plot: on the dashed line (and in the legend's title)
-    assert [t.get_text().strip() for t in fig.axes[0].texts].count("24 h") == 1
+    assert [t.get_text().strip() for t in fig.axes[0].texts].count("endpoint 24 h") == 1
     fig = growth_curve_figure(curves)
     assert fig.legends[0].get_title().get_text() == "Mean \u00b1 SD of n = 2\u20133 wells"
 

@@ -58,7 +58,7 @@ def _relative_map(rows, figs: _Figures, shape, word: str, at: float) -> dict:
 
     if not {"cell_line", "treatment", "count"} <= set(rows.columns):
         return {}
-    rel = relative_to_condition(rows, "count").dropna()
+    rel = relative_to_condition(rows, "count").dropna().round(0) + 0.0  # + 0.0: no "-0"
     if rel.empty:
         return {}
     lim = max(float(rel.abs().max()), 1.0)

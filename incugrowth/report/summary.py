@@ -17,6 +17,8 @@ _FILE_NOTES = {
     "anova.csv": "the two-way ANOVA table at the endpoint",
     "dunnett.csv": "Dunnett's comparisons of each treatment with its control",
     "dunnett_log2.csv": "the same comparisons on log2 fold change (sensitivity analysis)",
+    "dunnett_pct.csv": "the same comparisons on percent change (with --scale log2)",
+    "edge_effects.csv": "outer against inner wells of each condition at the endpoint",
     "assumptions.csv": "checks of the ANOVA assumptions",
     "dip.csv": "drug-induced proliferation (DIP) rates per well",
     "gr.csv": "growth-rate inhibition (GR) values",

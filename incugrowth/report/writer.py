@@ -19,6 +19,7 @@ from incugrowth.report.endpoint import (
     _endpoint_section,
     _generic_rows,
     _n_cell_lines,
+    _scale_advice,
     _sensitivity,
 )
 from incugrowth.report.experiment import _baseline_words, _experiment, _growth_panels, _n_wells
@@ -90,7 +91,9 @@ def write_report(
     conds = _Conditions(tables["growth"], _orders(tables, control)[1])
     experiment = _experiment(tables, run, figs, control, colors)
     word = _measure_word(run)
-    endpoint = _endpoint_section(tables, figs, control, conds, colors, word)
+    params = run.get("parameters") or {}
+    scale = params.get("scale") or "pct"
+    endpoint = _endpoint_section(tables, figs, control, conds, colors, word, scale)
     kind = _anova_kind(tables["anova"], _n_cell_lines(tables))
     context = {
         "title": f"Growth report: {experiment['facts']['plate']}",
@@ -98,7 +101,7 @@ def write_report(
         "version": run.get("incugrowth", __version__),
         "control": control,
         "experiment": experiment,
-        "panels": _growth_panels(tables, figs, control, word),
+        "panels": _growth_panels(tables, figs, control, word, params),
         "measure": word,
         "quantity": "confluence" if word == "confluence" else "count",
         "quantities": "confluence values" if word == "confluence" else "counts",
@@ -116,7 +119,8 @@ def write_report(
             else "Time (h)"
         ),
         "assumptions": _generic_rows(tables["assumptions"]),
-        "sensitivity": _sensitivity(tables),
+        "sensitivity": _sensitivity(tables, scale=scale),
+        "scale_advice": _scale_advice(tables["assumptions"], scale),
         "time_course": _time_course(tables, control),
         "metrics": _growth_metrics(tables, run, figs, control, conds, colors),
         "doses": _dose_response_section(tables, run, figs, control, colors),

@@ -18,7 +18,8 @@ difference in points (the number a growth study reports). The last line is
 
 The nucleus size: by default each frame's own estimate (``diameter=None``, as
 ``count_nuclei`` does frame by frame); ``--size sequence`` counts every frame of a sequence
-with one size, the median of its frames' estimates (:func:`sequence_diameter`);
+with one size from its frames' estimates, as the batch path does for a well
+(:func:`sequence_diameter`);
 ``--diameter D`` gives every frame the size ``D``.
 
 Usage::
@@ -102,11 +103,12 @@ def estimate_one(task: tuple) -> float:
 
 
 def sequence_diameter(estimates: np.ndarray) -> float:
-    """One size for all frames of a sequence: the median of their own estimates (NaN left
-    out)."""
-    estimates = np.asarray(estimates, dtype=float)
-    estimates = estimates[np.isfinite(estimates)]
-    return float(np.median(estimates)) if estimates.size else float("nan")
+    """One size for all frames of a sequence, as the batch path takes one per well:
+    :func:`incugrowth.image.calibrate.robust_size` (the median of the estimates that agree
+    with the others)."""
+    from incugrowth.image.calibrate import robust_size
+
+    return robust_size(estimates)[0]
 
 
 def evaluate_one(task: tuple) -> dict:
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "--size",
         choices=("frame", "sequence"),
         default="frame",
-        help="nucleus size from each frame (default) or one per sequence (median of its frames)",
+        help="nucleus size from each frame (default) or one per sequence (as per well)",
     )
     size.add_argument("--diameter", type=float, default=None, help="one fixed size (pixels)")
     parser.add_argument(

@@ -10,14 +10,23 @@ run on one core (OpenCV's threads are switched off), in a process that keeps the
 frees (``incugrowth.batch.reuse_freed_memory``), as the command line and the batch workers
 do; ``--fresh-memory`` leaves the allocator's defaults.
 
+``--baseline DIR`` also times the counter of another checkout (a folder holding its
+``incugrowth`` package, e.g. an earlier commit unpacked with ``git archive``) on the same
+frames, in a child process started between ours and the gallery recipe, and prints the ratio
+of our time to its (below 1: faster).
+
 Usage::
 
     python benchmarks/speed.py [/work/shared/data/nuclei-dev] [--limit 40] [--repeat 3]
+    python benchmarks/speed.py --baseline /tmp/incugrowth-74509b5
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,6 +93,20 @@ def row(name: str, frames, t_ours: float, t_gallery: float) -> dict:
     }
 
 
+def _baseline_times(args) -> dict:
+    """Our timings of the same frame sets with the counter of ``args.baseline``: this
+    script run again in a child process whose ``incugrowth`` is that checkout's."""
+    command = [sys.executable, __file__, "--ours-only", "--repeat", str(args.repeat)]
+    if args.dataset is not None:
+        command += [str(args.dataset), "--limit", str(args.limit)]
+    if args.fresh_memory:
+        command.append("--fresh-memory")
+    here = str(Path(__file__).parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(args.baseline), here]))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, nargs="?", help="folder with images/")
@@ -92,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fresh-memory", action="store_true", help="keep the allocator's default settings"
     )
+    parser.add_argument("--baseline", type=Path, help="checkout whose counter is timed too")
+    parser.add_argument("--ours-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # one core for both (scipy and scikit-image use one already)
     if not args.fresh_memory:
@@ -104,9 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         sets[args.dataset.name] = [read_image(p) for p in paths[::step][: args.limit]]
     # ours on every set first, as in a process that only counts; then the gallery recipe
     t_ours = {name: total_time(ours, frames, args.repeat) for name, frames in sets.items()}
+    if args.ours_only:  # the child of --baseline: times only, for the parent
+        print(json.dumps(t_ours))
+        return 0
+    t_base = _baseline_times(args) if args.baseline else None
     t_gallery = {name: total_time(gallery, frames, args.repeat) for name, frames in sets.items()}
     rows = [row(name, frames, t_ours[name], t_gallery[name]) for name, frames in sets.items()]
     table = pd.DataFrame(rows)
+    if t_base is not None:
+        table["baseline_ms_per_frame"] = [
+            1000 * t_base[name] / len(frames) for name, frames in sets.items()
+        ]
+        table["ours_to_baseline"] = [t_ours[name] / t_base[name] for name in sets]
     with pd.option_context("display.width", 120, "display.float_format", "{:.2f}".format):
         print(table.to_string(index=False))
     return 0

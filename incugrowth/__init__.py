@@ -14,7 +14,8 @@ The pipeline, one module a stage::
     fig = ig.plots.growth_curve_figure(curves, stars=stats["dunnett"],
                                        endpoint_h=end["endpoint_h"].iloc[0])
 
-``ig.pipeline.run(...)`` does all of it and writes the tables, figures and ``report.html``.
+``ig.pipeline.run(...)`` does all of it and writes the tables, figures and ``report.html``;
+``ig.combine_runs([...run folders...], outdir)`` combines repeated plates (plate = replicate).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _LAZY = {
     "read_export": ("incugrowth.exports", "read_export"),
     "read_plate_map": ("incugrowth.platemap", "read_plate_map"),
     "find_frames": ("incugrowth.frames", "find_frames"),
+    "combine_runs": ("incugrowth.combine", "combine_runs"),
 }
 _SUBMODULES = {
     "exports",
@@ -44,18 +46,26 @@ _SUBMODULES = {
     "report",
     "pipeline",
     "batch",
+    "dead",
+    "dead_figures",
     "dip",
     "doseresponse",
     "prism",
     "config",
     "report_figures",
     "cli",
+    "combine",
+    "dish",
+    "platemap_checks",
+    "qc_plate",
+    "tables",
 }
 
 __all__ = [
     "IncugrowthError",
     "IncugrowthWarning",
     "__version__",
+    "combine_runs",
     "find_frames",
     "read_export",
     "read_plate_map",

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -34,6 +35,7 @@ __all__ = [
     "count_frames",
     "measure_path",
     "records_to_counts",
+    "size_table",
     "reuse_freed_memory",
 ]
 
@@ -41,10 +43,11 @@ JOURNAL = "frame_counts.jsonl"
 _QC_FLAGS = ("out_of_focus", "saturated", "empty")
 #: Part of the journal key: raised when a record gains a field that older records lack, or
 #: a measurement changes (2: ``blank``; 3: the phase confluence's threshold; 4: the focus
-#: score, noise-corrected and scaled to the nucleus size; 5: the phase confluence's local
-#: contrast over the dish's level, halo peeled), so that frames
+#: score, noise-corrected and scaled to the nucleus size; 5: one size per well, the size
+#: used ``diameter_px`` and the frame's own ``frame_diameter_px``; 6: the phase confluence's
+#: local contrast over the dish's level, halo peeled), so that frames
 #: measured before are measured again rather than misread or mixed with new values.
-_RECORD_VERSION = 5
+_RECORD_VERSION = 6
 
 
 def measure_path(
@@ -57,9 +60,11 @@ def measure_path(
 ) -> dict:
     """Read one frame and measure it; never raises for a bad file (the record says why).
 
-    ``kind`` is ``"nuclei"`` (count, QC) or ``"confluence"`` (phase confluence in percent,
-    and the frame's own dish level ``dish_contrast``; `dish` is the well's dish level, see
-    :mod:`incugrowth.dish`).
+    ``kind`` is ``"nuclei"`` (count with `diameter`, or with the frame's own estimate when
+    it is None or NaN; QC), ``"confluence"`` (phase confluence in percent, and the frame's
+    own dish level ``dish_contrast``; `dish` is the well's dish level, see
+    :mod:`incugrowth.dish`) or ``"size"`` (the frame's own nucleus size estimate only,
+    ``frame_diameter_px``).
     """
     from incugrowth.frames import read_frame
 
@@ -74,9 +79,15 @@ def measure_path(
         rec.update(measure_phase(image, dish=dish))
         rec["blank"] = bool(image.size and not np.nanmax(image) > np.nanmin(image))
         return rec
-    from incugrowth.image import measure_frame
+    from incugrowth.image import estimate_diameter, measure_frame
 
+    if kind == "size":
+        rec["frame_diameter_px"] = float(estimate_diameter(image))
+        return rec
+    if diameter is not None and not np.isfinite(diameter):
+        diameter = None  # no size known for the plate: the frame's own
     m = measure_frame(image, diameter=diameter, segmenter=segmenter)
+    m["diameter_px"] = m.pop("diameter")
     for key, value in m.items():
         if isinstance(value, np.generic):
             value = value.item()
@@ -87,6 +98,8 @@ def measure_path(
 
 def _options_key(kind: str, diameter, segmenter) -> str:
     name = None if segmenter is None else getattr(segmenter, "__qualname__", repr(segmenter))
+    if diameter is not None:
+        diameter = None if not np.isfinite(diameter) else round(float(diameter), 4)
     text = json.dumps([__version__, _RECORD_VERSION, kind, diameter, name])
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -271,10 +284,13 @@ def _run_dask(fn, paths, scheduler):
     from distributed import as_completed
 
     # workers may run in another folder: they get absolute paths, the records the given ones
-    given = {os.path.abspath(p): p for p in paths}
+    tasks = [(t,) if isinstance(t, str) else t for t in paths]
+    given = {os.path.abspath(t[0]): t[0] for t in tasks}
     try:
         window = 4 * max(1, sum(client.nthreads().values()))
-        queue = deque(given)
+        queue = deque(
+            os.path.abspath(t[0]) if len(t) == 1 else (os.path.abspath(t[0]), *t[1:]) for t in tasks
+        )
         ac = as_completed(loop=client.loop)  # this client's, not a default one
         while queue and ac.count() < window:
             ac.add(client.submit(fn, queue.popleft(), pure=False))
@@ -298,13 +314,23 @@ def _run_dask(fn, paths, scheduler):
 
 
 class _Measure:
-    """Picklable per-frame job (closures cannot go to worker processes)."""
+    """Picklable per-frame job (closures cannot go to worker processes).
+
+    Called with a path, or a ``(path, diameter)`` task when the size differs from frame
+    to frame (one per well).
+    """
 
     def __init__(self, kind, diameter, segmenter, options):
         self.kind, self.diameter, self.segmenter, self.options = kind, diameter, segmenter, options
         self.caller = os.getpid()
 
-    def __call__(self, path: str) -> dict:
+    def __call__(self, task) -> dict:
+        path, diameter = (task, self.diameter) if isinstance(task, str) else task
+        options = (
+            self.options
+            if isinstance(task, str)
+            else _options_key(self.kind, diameter, self.segmenter)
+        )
         if os.getpid() != self.caller:
             # a worker process: the workers already use every core, so OpenCV's own threads
             # would only compete (in the caller's process, e.g. jobs=1 or a threads-only Dask
@@ -319,10 +345,10 @@ class _Measure:
             # not kept in the journal (no key); on a Dask worker, a frame the client sees
             # but the worker does not is an error (see _run_dask)
             error = str(input_error(path, "frame file not found"))
-            return {"path": path, "kind": self.kind, "error": error, "_options": self.options,
+            return {"path": path, "kind": self.kind, "error": error, "_options": options,
                     "_file": None, "_missing_on": socket.gethostname()}  # fmt: skip
-        rec = measure_path(path, kind=self.kind, diameter=self.diameter, segmenter=self.segmenter)
-        rec["_options"] = self.options
+        rec = measure_path(path, kind=self.kind, diameter=diameter, segmenter=self.segmenter)
+        rec["_options"] = options
         rec["_file"] = key
         return rec
 
@@ -337,6 +363,7 @@ def count_frames(
     scheduler=None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    prepared: bool = False,
 ) -> pd.DataFrame:
     """Measure every frame of a frames table; returns one record per frame (same order).
 
@@ -352,31 +379,44 @@ def count_frames(
         A Dask scheduler address (or client): frames are measured on its workers instead.
     cache_dir : path, optional
         Where the journal of measured frames lives; frames already in it are not measured again.
+
+    prepared : bool
+        The measurement's compiled loops were made ready in this process already (by an
+        earlier pass of the same batch), so workers start without preparing them again.
+
+    A ``diameter_px`` column in `frames` gives each frame its own nucleus size (one per well,
+    see :func:`incugrowth.image.calibrate.well_sizes`), overriding `diameter`.
     """
     if jobs is not None and jobs < 0:
         raise IncugrowthError(f"--jobs takes a number of processes (1 or more), got {jobs}")
     options = _options_key(kind, diameter, segmenter)
     journal = _Journal(None if cache_dir is None else Path(cache_dir))
     paths = [str(p) for p in frames["path"]]
+    tasks = _tasks(frames, paths, kind, segmenter)
     results: dict[str, dict] = {}
     todo = []
-    for p in paths:
-        rec = journal.lookup(p, options)
+    for p, task in zip(paths, tasks, strict=True):
+        key = options if task is None else _options_key(kind, task[1], segmenter)
+        rec = journal.lookup(p, key)
         if rec is None:
-            todo.append(p)
+            todo.append(p if task is None else task)
         else:
             results[p] = rec
     jobs = jobs or os.cpu_count() or 1
+    if todo and segmenter is None:
+        _say_if_compiling()
     fn = _Measure(kind, diameter, segmenter, options)
     stream = _run_dask(fn, todo, scheduler) if scheduler else _run_local(fn, todo, jobs)
-    bar = _progress(len(todo), progress, "measuring" if kind == "confluence" else "counting")
+    desc = {"confluence": "measuring", "size": "sizing"}.get(kind, "counting")
+    bar = _progress(len(todo), progress, desc)
     try:
-        if todo and segmenter is None and (scheduler is not None or jobs > 1):
+        ready = todo and segmenter is None and (scheduler is not None or jobs > 1)
+        if ready and not prepared:
             # compile (or load) the measurement's loops here, once, before workers start
             from incugrowth.image.measure import prepare
 
             bar.set_postfix_str("preparing (the first run compiles, about 20 s)")
-            prepare(kind)
+            prepare("nuclei" if kind == "size" else kind)  # sizes use the counter's loops
             bar.set_postfix_str("")
         for rec in stream:
             if rec["_file"] is not None:  # a frame gone before it was read has no key
@@ -389,7 +429,37 @@ def count_frames(
     out = pd.DataFrame([results[p] for p in paths])
     out.attrs["measured"] = len(todo)
     out.attrs["reused"] = len(paths) - len(todo)
+    out.attrs["prepared"] = bool(ready or prepared)
     return out
+
+
+def _tasks(frames: pd.DataFrame, paths: list[str], kind: str, segmenter) -> list:
+    """Per-frame ``(path, diameter)`` tasks when `frames` gives each frame its size
+    (``diameter_px``), else None for each frame (one size for all)."""
+    if kind != "nuclei" or segmenter is not None or "diameter_px" not in frames:
+        return [None] * len(paths)
+    sizes = pd.to_numeric(frames["diameter_px"], errors="coerce").to_numpy(float)
+    return [(p, float(d) if np.isfinite(d) else None) for p, d in zip(paths, sizes, strict=True)]
+
+
+_SAID_COMPILING = False
+
+
+def _say_if_compiling() -> None:
+    """One line on stderr, once a process, when the counter's compiled loops are not cached
+    yet: the first count of a new installation then waits about 25 s without a frame done."""
+    global _SAID_COMPILING
+    from incugrowth.image.measure import compiled_loops_cached
+
+    if _SAID_COMPILING or compiled_loops_cached() is not False:
+        return
+    _SAID_COMPILING = True
+    print(
+        "incugrowth: compiling the counter for this installation (once, about 25 s; "
+        "later runs load it from the cache)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -413,9 +483,13 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     plate's usual frame size), ``out_of_focus`` (below the focus threshold, or much less
     sharp than the other frames of its well, see :func:`incugrowth.image.flag_focus_drops`),
     ``saturated``, ``empty`` (no nucleus in a
-    frame that has an image: a valid count of 0), and ``count_jump`` (a count far from its
-    neighbours in time, see :func:`incugrowth.image.flag_count_jumps`). A blank frame
-    carries none of the image-quality flags (``out_of_focus``, ``saturated``, ``empty``).
+    frame that has an image: a valid count of 0), ``size_disagrees`` (the frame's own
+    nucleus size estimate, ``frame_diameter_px``, is outside 0.67-1.5 times the size it was
+    counted with, ``diameter_px``, see :func:`incugrowth.image.calibrate.size_disagrees`)
+    and ``count_jump`` (a count far from its neighbours in time, see
+    :func:`incugrowth.image.flag_count_jumps`). A blank frame carries none of the
+    image-quality flags (``out_of_focus``, ``saturated``, ``empty``, ``size_disagrees``);
+    an empty frame has no nucleus to size, so no ``size_disagrees``.
     """
     rec = records.drop(columns=[c for c in records if c.startswith("_") or c == "kind"])
     df = frames[["path", "well", "field", "elapsed_h"]].merge(rec, on="path", how="left")
@@ -442,6 +516,11 @@ def records_to_counts(frames: pd.DataFrame, records: pd.DataFrame) -> pd.DataFra
     for name in _QC_FLAGS:  # the columns say what qc_flag says
         if name in df.columns:
             df[name] = flags[name]
+    if {"diameter_px", "frame_diameter_px"} <= set(df.columns):
+        from incugrowth.image.calibrate import size_disagrees
+
+        flags["size_disagrees"] = size_disagrees(df["frame_diameter_px"], df["diameter_px"])
+        flags["size_disagrees"] &= ~(flags["blank"] | flags["unreadable"] | flags["empty"])
     flags["count_jump"] = _count_jumps(df)
     df["qc_flag"] = flags.apply(lambda r: ";".join(n for n, v in r.items() if v), axis=1)
     if flags["unreadable"].any():
@@ -531,6 +610,14 @@ def count_folder(
     used: the growth measure in ``count`` is then the phase confluence (percent) of each
     frame, with a warning, and ``attrs["measure"]`` is ``"confluence"`` (else ``"count"``).
 
+    Without a `segmenter`, the nucleus size is one per well (see :func:`_size_wells`):
+    ``diameter_px`` is the size each frame was counted with, ``frame_diameter_px`` the
+    frame's own estimate for the frames of the sample that set the size (the check; QC
+    flag ``size_disagrees`` where they disagree; NaN for the others), and
+    :func:`size_table` gives the per-well table of sizes (from ``attrs["sizes"]``); wells
+    whose counts rest on an uncertain size are named in a warning. ``attrs["sized"]`` is
+    the number of frames whose size was estimated before counting by this call.
+
     The table's ``attrs["measured"]`` is the number of nuclear frames counted by this call
     (the others came from the journal in `cache_dir`), ``attrs["reused"]`` the rest, and
     ``attrs["phase_measured"]`` the number of phase frames whose confluence it measured.
@@ -544,6 +631,11 @@ def count_folder(
         kind = "phase"
     if kind == "phase" and segmenter is None:
         return _confluence_as_measure(nuclear, diameter, jobs, scheduler, cache_dir, progress)
+    sizes, sized, prepared = None, 0, False
+    if segmenter is None:
+        nuclear, sizes, sized, prepared = _size_wells(
+            nuclear, diameter, jobs, scheduler, cache_dir, progress
+        )
     records = count_frames(
         nuclear,
         diameter=diameter,
@@ -552,8 +644,13 @@ def count_folder(
         scheduler=scheduler,
         cache_dir=cache_dir,
         progress=progress,
+        prepared=prepared,
     )
+    if sizes is not None:
+        records = _with_known_sizes(records, nuclear)
     counts = records_to_counts(nuclear, records)
+    if sizes is not None:
+        sizes = _finish_sizes(sizes, counts)
     phase = frames[frames["channel"] == "phase"]
     conf = None
     if confluence and len(phase) and nuclear["channel"].iloc[0] != "phase":
@@ -564,7 +661,138 @@ def count_folder(
     counts.attrs["reused"] = records.attrs["reused"]
     counts.attrs["phase_measured"] = conf.attrs["measured"] if conf is not None else 0
     counts.attrs["measure"] = "count"
+    counts.attrs["sized"] = sized
+    if sizes is not None:  # plain records: attrs are compared when tables are joined
+        counts.attrs["sizes"] = sizes.to_dict("records")
+        counts.attrs["plate_px"] = sizes.attrs.get("plate_px")
     return counts
+
+
+def size_table(counts: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-well nucleus size table of a counts table made by :func:`count_folder`
+    (``sizes.csv``), or None when it has none (a custom segmenter, phase frames, or a
+    table read back from a file).
+
+    Columns: ``well``, ``diameter_px`` (the size its frames were counted with), ``source``
+    (``well``, ``plate``, ``given`` or ``none``), ``n_estimated``, ``n_agree``, ``spread``,
+    ``uncertain`` and ``frames_flagged`` (frames with the QC flag ``size_disagrees``); see
+    :func:`incugrowth.image.calibrate.well_sizes`.
+    """
+    records = counts.attrs.get("sizes")
+    if records is None:
+        return None
+    table = pd.DataFrame.from_records(records)
+    table.attrs["plate_px"] = counts.attrs.get("plate_px")
+    return table
+
+
+def _size_wells(nuclear, diameter, jobs, scheduler, cache_dir, progress):
+    """The frames table with each frame's size (``diameter_px``, one per well) and own
+    estimate (``frame_diameter_px``, NaN for frames not estimated), the per-well size
+    table, the number of frames estimated now, and whether the counter's loops were
+    prepared for workers.
+
+    A sample of each well's frames (see
+    :func:`~incugrowth.image.calibrate.sample_for_size`: all of a small well, about one in
+    ten of a large one) is read and estimated first, and
+    :func:`~incugrowth.image.calibrate.well_sizes` makes the well's size of them. The other
+    frames are not estimated: one size per well saves the per-frame estimate, and the
+    sample is the check (QC flag ``size_disagrees``). A given `diameter` is every well's
+    size; the sample is still estimated, to flag the frames it does not fit.
+    """
+    from incugrowth.image.calibrate import sample_for_size, well_sizes
+
+    nuclear = nuclear.copy()
+    sample = nuclear.loc[sample_for_size(nuclear)]
+    records = count_frames(
+        sample,
+        kind="size",
+        jobs=jobs,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    estimate = records.get("frame_diameter_px", pd.Series(np.nan, index=records.index))
+    nuclear["frame_diameter_px"] = np.nan
+    nuclear.loc[sample.index, "frame_diameter_px"] = estimate.to_numpy(float)
+    sizes = well_sizes(nuclear.loc[sample.index, ["well", "frame_diameter_px"]], diameter=diameter)
+    if diameter is None and cache_dir is not None:
+        sizes = _keep_counted_sizes(sizes, nuclear, Path(cache_dir))
+    nuclear["diameter_px"] = nuclear["well"].map(sizes.set_index("well")["diameter_px"])
+    return nuclear, sizes, records.attrs["measured"], records.attrs["prepared"]
+
+
+#: A well already counted (in the journal) keeps the size it was counted with while its
+#: new size is within this factor of it: a growing acquisition (``watch``) adds frames to
+#: each well's sample, which moves its median a little, and a change of a few percent is
+#: not worth counting the well again.
+KEEP_SIZE = 1.05
+
+
+def _keep_counted_sizes(sizes: pd.DataFrame, nuclear: pd.DataFrame, cache_dir: Path):
+    """`sizes` with each well's size replaced by the one most of its frames were counted
+    with before (their records in the journal), where that is within :data:`KEEP_SIZE`."""
+    journal = _Journal(cache_dir)
+    well_of = dict(zip(nuclear["path"].astype(str), nuclear["well"], strict=True))
+    before: dict = {}
+    for (path, options), rec in journal.done.items():
+        size = rec.get("diameter_px")
+        if path in well_of and rec.get("kind") == "nuclei" and isinstance(size, float):
+            if options == _options_key("nuclei", size, None):  # this version's record
+                before.setdefault(well_of[path], []).append(size)
+    sizes = sizes.copy()
+    for i, row in sizes.iterrows():
+        counted = before.get(row["well"])
+        if not counted or not np.isfinite(row["diameter_px"]):
+            continue
+        old = pd.Series(counted).mode().iloc[0]
+        if abs(np.log(old / row["diameter_px"])) <= np.log(KEEP_SIZE):
+            sizes.loc[i, "diameter_px"] = old
+    return sizes
+
+
+def _with_known_sizes(records: pd.DataFrame, nuclear: pd.DataFrame) -> pd.DataFrame:
+    """`records` with the frames' own size estimates (made before counting)."""
+    known = nuclear.set_index("path")["frame_diameter_px"]
+    return records.assign(frame_diameter_px=records["path"].map(known).to_numpy(float))
+
+
+def _finish_sizes(sizes: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """The per-well size table with the frames flagged ``size_disagrees``, and a warning
+    naming the wells whose counts rest on an uncertain size."""
+    flagged = counts["qc_flag"].str.contains("size_disagrees", regex=False)
+    sizes = sizes.copy()
+    sizes["frames_flagged"] = (
+        sizes["well"].map(flagged.groupby(counts["well"]).sum()).fillna(0).astype(int)
+    )
+    # a well with nothing to count (every frame empty, blank or unreadable) rests on no size
+    nothing = counts["qc_flag"].str.contains("empty|blank|unreadable").groupby(counts["well"])
+    sizes.loc[sizes["well"].map(nothing.all()).eq(True), "uncertain"] = False
+    uncertain = sizes[sizes["uncertain"]]
+    if len(uncertain):
+        from incugrowth.kinetics import _short_list
+
+        named = [f"{row.well} ({_why_uncertain(row)})" for row in uncertain.itertuples()]
+        warnings.warn(
+            f"{len(uncertain)} well(s) are counted with an uncertain nucleus size: "
+            f"{_short_list(named, limit=6)}; look at their frames (the sizes per well are in "
+            "sizes.csv, or beside the counts of `count` in <name>_sizes.csv) and give the "
+            "nucleus diameter in pixels (--diameter) if the size is off",
+            IncugrowthWarning,
+            stacklevel=3,
+        )
+    return sizes
+
+
+def _why_uncertain(row) -> str:
+    """Why the size of a well (a row of the size table) is uncertain, in a few words."""
+    if 3 * row.n_agree < 2 * row.n_estimated:
+        return f"its frames disagree; the plate's {row.diameter_px:.1f} px used"
+    if row.source == "plate":
+        return f"too few frames, off the plate's {row.diameter_px:.1f} px used"
+    if row.source == "none":
+        return "no frame to estimate the size on"
+    return f"its frames' sizes spread {100 * row.spread:.0f} %"
 
 
 def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Command line: `incugrowth run | count | simulate | report`.
+"""Command line: `incugrowth run | count | simulate | report | combine | run-many | ...`.
 
 Flags map one to one onto the arguments of the library functions they call.
 """
@@ -13,7 +13,7 @@ import click
 
 from incugrowth import __version__
 from incugrowth._memory import reuse_freed_memory
-from incugrowth.errors import IncugrowthError, input_error
+from incugrowth.errors import IncugrowthError, IncugrowthWarning, input_error
 
 __all__ = ["main", "cli"]
 
@@ -25,6 +25,8 @@ Examples:
   incugrowth run --export count.txt confluence.txt --plate-map plate.PlateMap \\
                  -o out --endpoint 72 --control untreated
   incugrowth run --export exports/*.txt --plate-map plate.csv -o out
+  incugrowth run --export red_count.txt green_count.txt --plate-map plate.csv -o out \\
+                 --dead-metric "Green Object Count (Per Image)"
 """
 
 
@@ -166,10 +168,23 @@ _RUN_OPTIONS = [
     click.option("--metric", default=None, help="Count metric to use when an export has several."),
     click.option("--channel", default=None, help="Frame channel to count [default: red]."),
     click.option(
+        "--dead-metric",
+        default=None,
+        metavar="NAME",
+        help='Dead-cell count metric of the export(s), e.g. "Green Object Count (Per Image)": '
+        "adds the dead fraction and the cytostatic/cytotoxic verdicts.",
+    ),
+    click.option(
+        "--dead-channel",
+        default=None,
+        metavar="CHANNEL",
+        help="Dead-cell dye channel of the frames (e.g. green), counted like the nuclear one.",
+    ),
+    click.option(
         "--diameter",
         type=float,
         default=None,
-        help="Nucleus diameter (px) [default: estimated per frame].",
+        help="Nucleus diameter (px) [default: estimated once per well].",
     ),
     click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores]."),
     click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler."),
@@ -189,6 +204,19 @@ _RUN_OPTIONS = [
         "--time-course",
         is_flag=True,
         help="Also Dunnett at every time point and the repeated-measures ANOVA, per cell line.",
+    ),
+    click.option(
+        "--scale",
+        type=click.Choice(["pct", "log2"]),
+        default="pct",
+        show_default=True,
+        help="Response of the endpoint ANOVA and Dunnett: percent change or log2 fold change "
+        "(the other scale's comparisons are written beside).",
+    ),
+    click.option(
+        "--sharey",
+        is_flag=True,
+        help="One y axis for all cell lines in the growth-curve figures, to compare lines.",
     ),
     click.option("--no-figures", is_flag=True, help="Skip the figures."),
     click.option("--no-report", is_flag=True, help="Skip report.html."),
@@ -306,11 +334,18 @@ def run(**opts):
         )
         + f"; {len(result.warnings)} warning(s)"
     )
+    effects = result.tables.get("effects")
+    if effects is not None and len(effects):
+        tally = effects["verdict"].value_counts()
+        words = [f"{tally[w]} {w}" for w in ("cytotoxic", "cytostatic", "no effect", "unclear")
+                 if w in tally]  # fmt: skip
+        click.echo(f"verdicts (effects.csv): {', '.join(words)}")
 
 
 @cli.command(
     epilog="\b\nExamples:\n  incugrowth simulate sim --design fig4 --seed 1\n"
-    "  incugrowth simulate small --wells D1,D2 --times 0,24,48,72 --crop 256x256 --jobs 2"
+    "  incugrowth simulate small --wells D1,D2 --times 0,24,48,72 --crop 256x256 --jobs 2\n"
+    "  incugrowth simulate days --plates 3 --no-frames"
 )
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option(
@@ -333,12 +368,37 @@ def run(**opts):
 @click.option("--crop", default=None, help="Write only the central WIDTHxHEIGHT of each frame.")
 @click.option("--jobs", type=int, default=None, help="Parallel processes [default: all cores].")
 @click.option("--no-frames", is_flag=True, help="Write truth, export and plate maps only.")
-def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs, no_frames):
+@click.option(
+    "--plates",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Repeated plates of one experiment, in OUTDIR/plate1 ... plateN, with a plate effect "
+    "and plate x condition noise (truth in plates.csv, plate_conditions.csv).",
+)
+@click.option(
+    "--dead-frames",
+    is_flag=True,
+    help="Also render the dead-cell channel (frames/green/); its counts are in "
+    "export_green_count.txt either way.",
+)
+def simulate(
+    outdir,
+    design,
+    seed,
+    frame_size,
+    times,
+    fields,
+    wells,
+    crop,
+    jobs,
+    no_frames,
+    plates,
+    dead_frames,
+):
     """Simulate an IncuCyte experiment with known truth (frames, export, plate maps)."""
-    from incugrowth.simulate import simulate_experiment
+    from incugrowth.simulate import simulate_experiment, simulate_plates
 
-    info = simulate_experiment(
-        outdir,
+    options = dict(
         design=design,
         seed=seed,
         frame_shape=_size(frame_size, "--size"),
@@ -347,9 +407,15 @@ def simulate(outdir, design, seed, frame_size, times, fields, wells, crop, jobs,
         wells=None if wells is None else [w.strip() for w in wells.split(",")],
         crop=None if crop is None else _size(crop, "--crop"),
         render_frames=not no_frames,
+        dead_frames=dead_frames,
         jobs=jobs,
         progress=sys.stderr.isatty(),
     )
+    if plates is not None:
+        info = simulate_plates(outdir, plates, **options)
+        click.echo(f"simulated {plates} plate(s) of design {design!r} (seed {seed}) into {outdir}")
+        return info
+    info = simulate_experiment(outdir, **options)
     click.echo(f"simulated design {design!r} (seed {seed}) into {outdir}")
     return info
 
@@ -388,7 +454,7 @@ def _size(text: str, hint: str) -> tuple[int, int]:
     "--diameter",
     type=float,
     default=None,
-    help="Nucleus diameter (px) [default: estimated per frame].",
+    help="Nucleus diameter (px) [default: estimated once per well].",
 )
 @click.option(
     "--jobs",
@@ -398,7 +464,12 @@ def _size(text: str, hint: str) -> tuple[int, int]:
 )
 @click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler.")
 def count(folder, output, channel, diameter, jobs, scheduler):
-    """Count nuclei in every frame of an IncuCyte image export (one row per frame)."""
+    """Count nuclei in every frame of an IncuCyte image export (one row per frame).
+
+    The nucleus size is estimated once per well (from a sample of its frames) and every
+    frame of the well is counted with it; the sizes per well are written beside OUTPUT
+    (for counts.csv: counts_sizes.csv).
+    """
     import warnings
 
     from incugrowth._io import write_csv
@@ -420,19 +491,28 @@ def count(folder, output, channel, diameter, jobs, scheduler):
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     write_csv(counts, output)
+    from incugrowth.batch import size_table
+
+    sizes = size_table(counts)
+    sizes_text = ""
+    if sizes is not None:
+        sizes_path = output.with_name(f"{output.stem}_sizes.csv")
+        write_csv(sizes, sizes_path)
+        sizes_text = f" and {sizes_path.name} (nucleus size per well)"
     flagged = int((counts["qc_flag"] != "").sum())
     phase = counts.attrs.get("phase_measured", 0)
     phase_text = f", {phase} phase frames measured now" if phase else ""
     click.echo(
         f"{len(counts)} frames ({counts.attrs.get('measured', len(counts))} counted now"
-        f"{phase_text}), {flagged} with a QC flag; wrote {output}"
+        f"{phase_text}), {flagged} with a QC flag; wrote {output}{sizes_text}"
     )
 
 
 @cli.command(epilog="\b\nExample:\n  incugrowth report results")
 @click.argument("outdir", type=click.Path(path_type=Path))
 def report(outdir):
-    """Rebuild OUTDIR/report.html and the Prism tables (OUTDIR/prism/) from a finished run."""
+    """Rebuild OUTDIR/report.html and the Prism tables (OUTDIR/prism/) from a finished run
+    (or the report of a combine folder)."""
     from incugrowth.report import report_command
 
     click.echo(f"wrote {report_command(outdir)}")
@@ -510,10 +590,20 @@ def watch(interval_s, idle_timeout_s, **opts):
     default=None,
     help="Local processes when there is no scheduler.",
 )
-def run_many(configs, scheduler, jobs):
+@click.option(
+    "--combine",
+    "combine_outdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="OUTDIR",
+    help="Then combine the plates (repeated experiments) into OUTDIR, as `incugrowth combine`.",
+)
+def run_many(configs, scheduler, jobs, combine_outdir):
     """Analyse many plates, one experiment file (TOML) each; a bad plate does not stop the rest."""
     from incugrowth.pipeline import run_many as run_many_pipeline
 
+    if combine_outdir is not None:
+        _check_outdir(combine_outdir)
     _check_scheduler(scheduler)
     failed = []
 
@@ -528,8 +618,131 @@ def run_many(configs, scheduler, jobs):
     for cfg, res in zip(configs, results):
         if not isinstance(res, Exception):
             click.echo(f"{cfg}: outputs in {res.outdir}; {len(res.warnings)} warning(s)")
+    done = [res for res in results if not isinstance(res, Exception)]
+    if combine_outdir is not None:
+        if len(done) < 2:
+            click.echo(
+                f"incugrowth: error: {combine_outdir}: not combined: {len(done)} plate(s) "
+                "finished, combining needs two or more",
+                err=True,
+            )
+            raise click.exceptions.Exit(2)
+        _combine(
+            [res.outdir for res in done],
+            combine_outdir,
+            control=done[0].parameters["control"],
+            controls=done[0].parameters.get("controls") or {},
+        )
     if failed:
         raise click.exceptions.Exit(2)
+
+
+_COMBINE_EPILOG = """\b
+Examples:
+  incugrowth combine results/day1 results/day2 results/day3 -o results/combined
+  incugrowth combine --config combined.toml
+  incugrowth combine day1.toml day2.toml day3.toml -o results/combined
+  incugrowth run-many day1.toml day2.toml day3.toml --combine results/combined
+"""
+
+
+def _load_combine_config(ctx, param, value):
+    """Eager ``--config`` of combine: the experiment file fills the defaults."""
+    if value is None:
+        return None
+    from incugrowth.config import load_combine_config
+
+    cfg = load_combine_config(value)
+    if "controls" in cfg:
+        cfg["treatment_controls"] = [f"{t}={c}" for t, c in cfg.pop("controls").items()]
+    ctx.default_map = {**(ctx.default_map or {}), **cfg}
+    return value
+
+
+@cli.command(epilog=_COMBINE_EPILOG)
+@click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_combine_config,
+    help="Experiment file (TOML) listing the runs (runs = [...]) and these options.",
+)
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), help="Output folder.")
+@click.option(
+    "--control",
+    default="untreated",
+    show_default=True,
+    help="Treatment that the others are compared with, within each cell line.",
+)
+@click.option(
+    "--treatment-control",
+    "treatment_controls",
+    multiple=True,
+    metavar="T=C",
+    help="Own control for one treatment, e.g. \"2'3'-cGAMP=Lipofectamine\".",
+)
+@click.option("--runs", hidden=True, multiple=True, type=click.Path(path_type=Path))
+@click.option("--no-figures", is_flag=True, help="Skip the figures.")
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+def combine(run_dirs, outdir, control, treatment_controls, runs, no_figures, no_report):
+    """Combine finished runs of repeated plates, the plate as the replicate.
+
+    Each RUN_DIR is the output folder of `incugrowth run` for one plate (or a plate's
+    experiment file, .toml, which is run first). The endpoint percent
+    change is averaged over the wells of each plate x condition, then analysed as
+    pct_change ~ plate + cell_line * treatment (two-way ANOVA with the plate as a block,
+    Type III) with Dunnett's comparisons against each treatment's control within each cell
+    line; a mixed model of the wells is written beside it as a sensitivity analysis.
+    """
+    run_dirs = list(run_dirs) or list(runs)
+    if len(run_dirs) < 2:
+        raise click.UsageError("give two or more RUN_DIRs (or runs = [...] in --config)")
+    if outdir is None:
+        raise click.UsageError("-o/--outdir is required (or give it in --config)")
+    _check_outdir(outdir)
+    _combine(
+        _run_plates(run_dirs),
+        outdir,
+        control=control,
+        controls=_parse_controls(treatment_controls),
+        figures=not no_figures,
+        report=not no_report,
+    )
+
+
+def _run_plates(items) -> list[Path]:
+    """The run folders to combine; a plate's experiment file (.toml) is run first."""
+    out = []
+    for item in map(Path, items):
+        if item.suffix.lower() != ".toml":
+            out.append(item)
+            continue
+        from incugrowth.config import load_config
+        from incugrowth.pipeline import run as run_pipeline
+
+        result = run_pipeline(**load_config(item))
+        click.echo(f"{item}: outputs in {result.outdir}; {len(result.warnings)} warning(s)")
+        out.append(result.outdir)
+    return out
+
+
+def _combine(run_dirs, outdir, **options) -> None:
+    from incugrowth.combine import combine_runs
+
+    result = combine_runs(run_dirs, outdir, **options)
+    for text in result.warnings:
+        click.echo(f"warning: {text}", err=True)
+    for text in result.messages:
+        click.echo(f"note: {text}", err=True)
+    report = result.outdir / "report.html"
+    click.echo(
+        f"combined {len(run_dirs)} plates, endpoint {result.parameters['endpoint_h']:g} h; "
+        f"outputs in {result.outdir}"
+        + (f" (report: {report})" if report.exists() else "")
+        + f"; {len(result.warnings)} warning(s)"
+    )
 
 
 def _os_error_text(exc: OSError) -> str:
@@ -538,8 +751,23 @@ def _os_error_text(exc: OSError) -> str:
     return f"{where}{exc.strerror or exc}"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command line says it: ``warning: <text>``, without the source file
+    and line of Python's default format (which name the code, not the input)."""
+    kind = "" if issubclass(category, IncugrowthWarning) else f" ({category.__name__})"
+    click.echo(f"warning: {message}{kind}", err=True)
+
+
 def main(argv=None) -> int:
     """Entry point: run the command line and return the exit status."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv) -> int:
     try:
         status = cli.main(args=argv, prog_name="incugrowth", standalone_mode=False)
     except IncugrowthError as exc:

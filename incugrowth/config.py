@@ -13,6 +13,13 @@ Example ``experiment.toml``::
 
     [controls]
     "2'3'-cGAMP" = "Lipofectamine"
+
+An experiment file of repeated plates lists the finished runs to combine, or the plates'
+experiment files (``.toml``, run first) (``incugrowth combine --config combined.toml``)::
+
+    runs = ["results/day1", "results/day2", "results/day3"]
+    outdir = "results/combined"
+    control = "untreated"
 """
 
 from __future__ import annotations
@@ -25,7 +32,14 @@ from pathlib import Path
 from incugrowth._io import atomic_path
 from incugrowth.errors import IncugrowthError, input_error
 
-__all__ = ["RUN_PARAMETERS", "config_from_run", "load_config", "write_config"]
+__all__ = [
+    "COMBINE_PARAMETERS",
+    "RUN_PARAMETERS",
+    "config_from_run",
+    "load_combine_config",
+    "load_config",
+    "write_config",
+]
 
 #: Parameters of `run` an experiment file may hold, with the type each must have.
 RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
@@ -47,8 +61,68 @@ RUN_PARAMETERS: dict[str, tuple[type, ...]] = {
     "normalize": (bool,),
     "rate_window": (list,),
     "time_course": (bool,),
+    "dead_metric": (str,),
+    "dead_channel": (str,),
+    "scale": (str,),
+    "sharey": (bool,),
 }
 _PATHS = ("frames", "plate_map", "outdir")
+
+#: Parameters of `combine` an experiment file may hold (the arguments of
+#: :func:`incugrowth.combine.combine_runs`).
+COMBINE_PARAMETERS: dict[str, tuple[type, ...]] = {
+    "runs": (list,),
+    "outdir": (str,),
+    "control": (str,),
+    "controls": (dict,),
+}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise input_error(path, "experiment file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise input_error(path, f"not valid TOML ({exc})") from None
+
+
+def load_combine_config(path: str | os.PathLike) -> dict:
+    """Read an experiment file listing runs to combine into arguments of ``combine_runs``.
+
+    Relative paths (``runs``, ``outdir``) are read relative to the experiment file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "c.toml").write_text('runs = ["day1", "day2"]\\noutdir = "combined"\\n')
+    >>> cfg = load_combine_config(d / "c.toml")
+    >>> [pathlib.Path(r).name for r in cfg["runs"]], cfg["outdir"] == str(d / "combined")
+    (['day1', 'day2'], True)
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    out = {}
+    for key, value in raw.items():
+        if key not in COMBINE_PARAMETERS:
+            known = ", ".join(sorted(COMBINE_PARAMETERS))
+            hint = (
+                " (a run's parameter: combine takes finished runs)" if key in RUN_PARAMETERS else ""
+            )
+            raise input_error(path, f"unknown parameter {key!r}{hint}; known: {known}")
+        if not isinstance(value, COMBINE_PARAMETERS[key]):
+            kinds = " or ".join(t.__name__ for t in COMBINE_PARAMETERS[key])
+            raise input_error(path, f"{key!r} must be {kinds}, got {value!r}")
+        out[key] = value
+    if "runs" in out:
+        if not all(isinstance(r, str) for r in out["runs"]):
+            raise input_error(path, f"'runs' must list folders (strings), got {out['runs']!r}")
+        out["runs"] = [str(path.parent / r) for r in out["runs"]]
+    if "outdir" in out:
+        out["outdir"] = str(path.parent / out["outdir"])
+    return out
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -64,15 +138,13 @@ def load_config(path: str | os.PathLike) -> dict:
     (72, True)
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise input_error(path, "experiment file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise input_error(path, f"not valid TOML ({exc})") from None
+    raw = _read_toml(path)
     out = {}
     for key, value in raw.items():
+        if key == "runs":
+            raise input_error(
+                path, "lists runs to combine: use it with `incugrowth combine --config`"
+            )
         if key not in RUN_PARAMETERS:
             raise input_error(
                 path, f"unknown parameter {key!r}; known: {', '.join(sorted(RUN_PARAMETERS))}"

@@ -127,6 +127,10 @@ def run(
     time_course: bool = False,
     progress: bool = False,
     partial: bool = False,
+    dead_metric: str | None = None,
+    dead_channel: str | None = None,
+    scale: str = "pct",
+    sharey: bool = False,
 ) -> RunResult:
     """Run the analysis of one plate and write its outputs into ``outdir``.
 
@@ -168,12 +172,32 @@ def run(
     partial : bool
         An acquisition still running: when the endpoint is not imaged yet, write the curves
         and leave the endpoint statistics out (with a message) instead of failing.
+    dead_metric, dead_channel : str, optional
+        A dead-cell count beside the nuclear count: the metric of the exports (in the same
+        file as the nuclear count or another) or the channel of the frames (counted like the
+        nuclear channel). Adds the dead fraction (``dead.csv``, ``dead_curves.csv``), its
+        endpoint statistics (``anova_dead.csv``, ``dunnett_dead.csv``) and the verdict per
+        cell line and treatment (``effects.csv``, see :mod:`incugrowth.dead`).
+    scale : {"pct", "log2"}
+        The response of the endpoint ANOVA and Dunnett's comparisons (``anova.csv``,
+        ``dunnett.csv``): percent change (the reference study's) or log2 fold change; the
+        other scale's comparisons are written beside (``dunnett_log2.csv`` or
+        ``dunnett_pct.csv``).
+    sharey : bool
+        One y axis for every cell line's panel of the growth-curve figures.
     """
     exports = _export_list(exports)
+    from incugrowth.stats.endpoint import check_scale
+
+    check_scale(scale)
     if (exports is None) == (frames is None):
         raise IncugrowthError("give either exports or a frames folder (exactly one of them)")
     if rate_window:
         kinetics.check_rate_window(*rate_window)  # before any frame is counted
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import check_dead_input
+
+        check_dead_input(dead_metric, dead_channel, exports, frames)
     outdir = Path(outdir)
     params = {
         # Absolute paths, so that run.json (and an experiment file made from it) still
@@ -195,8 +219,17 @@ def run(
         "normalize": normalize,
         "rate_window": list(rate_window) if rate_window else None,
         "time_course": time_course,
+        "scale": scale,
+        "sharey": sharey,
         "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "client",
     }
+    # only when given, so that run.json of a run without a dead-cell input is as before
+    if dead_metric is not None or dead_channel is not None:
+        from incugrowth.dead import VERDICT_RULE
+
+        given = {"dead_metric": dead_metric, "dead_channel": dead_channel}
+        params |= {k: v for k, v in given.items() if v is not None}
+        params["dead_verdict"] = dict(VERDICT_RULE)
     timer = _Timer()
     messages: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
@@ -213,6 +246,9 @@ def run(
             with timer.step("plate_map"):
                 plate = read_plate_map(plate_map)
             _check_controls(plate, plate_map, control, controls or {})  # before any counting
+            from incugrowth.platemap_checks import check_names
+
+            check_names(plate, control=control, path=plate_map)
             with timer.step("counts"):
                 if exports is not None:
                     inputs += _check_inputs(exports, "export")
@@ -221,10 +257,12 @@ def run(
                 # made once the inputs are known to exist, so that a run stopped by a
                 # missing input leaves no empty output folder behind
                 outdir.mkdir(parents=True, exist_ok=True)
-                counts = _counts(
+                counts, dead_counts = _counts(
                     exports,
                     frames,
                     metric=metric,
+                    dead_metric=dead_metric,
+                    dead_channel=dead_channel,
                     channel=channel,
                     diameter=diameter,
                     jobs=jobs,
@@ -233,6 +271,12 @@ def run(
                     progress=progress,
                 )
             tables["counts"] = counts
+            from incugrowth.batch import size_table
+
+            sizes = size_table(counts) if frames is not None else None
+            if sizes is not None:
+                tables["sizes"] = sizes
+                params["nucleus_size_px"] = _size_summary(sizes)
             params["measure"] = _measure_of(counts)
             with timer.step("kinetics"):
                 growth = kinetics.growth_table(counts, plate, how=combine, baseline_h=baseline_h)
@@ -264,7 +308,15 @@ def run(
             if end is not None:
                 tables["endpoint"] = end
                 with timer.step("stats"):
-                    tables.update(_statistics(end, control, vehicles, messages))
+                    tables.update(_statistics(end, control, vehicles, messages, scale))
+                tables["edge_effects"] = _edge_effects(end)
+            if dead_counts is not None:
+                with timer.step("dead"):
+                    tables.update(
+                        _dead_outputs(
+                            growth, dead_counts, end, tables, combine, control, vehicles, messages
+                        )
+                    )
             if time_course:
                 with timer.step("time_course"):
                     tables.update(_time_course(growth, control, vehicles, messages))
@@ -282,7 +334,7 @@ def run(
             )
             if figures:
                 with timer.step("figures"):
-                    figure_paths = _figures(tables, stage / "figures", control, params["measure"])
+                    figure_paths = _figures(tables, stage / "figures", control, params)
         # a warning raised by two steps (the DIP fit is made for two tables) is reported once
         warning_texts = list(dict.fromkeys(_warning_text(w) for w in caught))
         result = RunResult(
@@ -370,7 +422,8 @@ def _publish(stage: Path, outdir: Path) -> dict[Path, Path]:
 
 
 #: Figures written into ``figures/`` by a run and its report (each as PNG, SVG and PDF):
-#: these names, and ``growth_<cell line>`` and ``dose_response_<title>``.
+#: these names, ``growth_<cell line>``, ``dose_response_<title>`` and ``dead_fraction`` (and
+#: ``dead_fraction_<cell line>``).
 _FIGURE_STEMS = (
     "growth_curves",
     "plate_map",
@@ -379,13 +432,15 @@ _FIGURE_STEMS = (
     "dip_rates",
     "plate_counts",
     "plate_qc",
+    "plate_relative",
     "frame_gallery",
 )
 
 
 def _is_figure(path: Path) -> bool:
     return path.suffix in (".png", ".svg", ".pdf") and (
-        path.stem in _FIGURE_STEMS or path.stem.startswith(("growth_", "dose_response_"))
+        path.stem in _FIGURE_STEMS
+        or path.stem.startswith(("growth_", "dose_response_", "dead_fraction"))
     )
 
 
@@ -464,6 +519,22 @@ def _growth_metrics(growth, end, control, vehicles, endpoint_h, tolerance_h) -> 
     return out
 
 
+def _size_summary(sizes: pd.DataFrame) -> dict:
+    """The nucleus sizes for run.json: the plate's, and each well's size and source."""
+    plate = sizes.attrs.get("plate_px")
+    return {
+        "plate": None if plate is None or not np.isfinite(plate) else float(plate),
+        "wells": {
+            str(r.well): {
+                "diameter_px": None if not np.isfinite(r.diameter_px) else float(r.diameter_px),
+                "source": str(r.source),
+                "uncertain": bool(r.uncertain),
+            }
+            for r in sizes.itertuples()
+        },
+    }
+
+
 def _measure_of(counts: pd.DataFrame) -> str:
     """What the ``count`` column measures: ``"confluence"`` (phase-contrast frames only, or
     an export's confluence metric chosen with ``metric=``) or ``"count"`` (cells)."""
@@ -475,47 +546,99 @@ def _measure_of(counts: pd.DataFrame) -> str:
     return "count"
 
 
-def _counts(exports, frames, *, metric, cache_dir, **counting) -> pd.DataFrame:
-    """The counts table, from metric exports or by counting the frames of an image export."""
+def _counts(exports, frames, *, metric, dead_metric, dead_channel, cache_dir, **counting):
+    """The counts table, from metric exports or by counting the frames of an image export,
+    and the dead-cell counts table when a dead-cell input is given (else None)."""
     if exports is not None:
         from incugrowth.exports import export_to_counts, read_exports
 
-        return export_to_counts(read_exports(exports), metric=metric)
+        export = read_exports(exports)
+        if dead_metric is not None:
+            from incugrowth.dead import split_dead_export
+
+            return split_dead_export(export, dead_metric, metric=metric)
+        return export_to_counts(export, metric=metric), None
+    if dead_channel is not None:
+        from incugrowth.dead import count_dead_frames
+
+        return count_dead_frames(frames, dead_channel, cache_dir=cache_dir, **counting)
     from incugrowth.batch import count_folder
 
-    return count_folder(frames, cache_dir=cache_dir, **counting)
+    return count_folder(frames, cache_dir=cache_dir, **counting), None
 
 
-def _statistics(end, control, vehicles, messages) -> dict[str, pd.DataFrame]:
-    """Endpoint ANOVA and Dunnett on percent change, and the same on the log scale.
+def _dead_outputs(growth, dead_counts, end, tables, combine, control, vehicles, messages):
+    """The dead fraction's tables, its endpoint statistics (doses apart, as for growth) and
+    the verdicts (see incugrowth.dead)."""
+    from incugrowth import dead
+
+    out = {"dead": dead.dead_table(growth, dead_counts, how=combine)}
+    out["dead_curves"] = dead.dead_curves(out["dead"])
+    if end is None:
+        return out
+    at_end, merged = _dose_conditions(dead.dead_endpoint(out["dead"], end), vehicles or None)
+    stats, notes = dead.dead_statistics(at_end, control=control, controls=merged)
+    out.update(stats)
+    messages.extend(notes)
+    gr = tables.get("gr")
+    if gr is not None and len(gr):
+        hours = set(end["elapsed_h"].astype(float).round(3))
+        gr, _ = _dose_conditions(gr[gr["elapsed_h"].round(3).isin(hours)], vehicles or None)
+    out["effects"] = dead.effects_table(
+        tables.get("dunnett"), stats.get("dunnett_dead"), gr=gr, doses=at_end
+    )
+    return out
+
+
+def _statistics(end, control, vehicles, messages, scale="pct") -> dict[str, pd.DataFrame]:
+    """Endpoint ANOVA and Dunnett on the chosen scale, the other scale's Dunnett beside it.
 
     Percent change of growing cultures has a variance that rises with the mean, which the
     assumption checks often flag; the log2 fold change (log2 of count / baseline count) is
-    the usual remedy, so its comparisons are written beside (``dunnett_log2.csv``) as a
-    sensitivity analysis that the report sets against the main result.
+    the usual remedy. The primary scale (``scale``) gives ``anova.csv`` and ``dunnett.csv``;
+    the other scale's comparisons are ``dunnett_log2.csv`` (or ``dunnett_pct.csv``), which
+    the report sets against the main result. What weakens the analysis (an ANOVA not
+    computed, a cell line skipped, assumption checks that fail) is a warning.
     """
-    from incugrowth.stats import endpoint_statistics
+    from incugrowth.stats import endpoint_statistics_on_scale
 
     end, merged = _dose_conditions(end, vehicles or None)
     try:
-        res = endpoint_statistics(end, dv="pct_change", control=control, controls=merged)
+        res = endpoint_statistics_on_scale(end, scale=scale, control=control, controls=merged)
     except IncugrowthError as exc:
-        messages.append(f"statistics not computed: {exc}")
+        _downgrade(f"statistics not computed: {exc}")
         return {}
-    messages.extend(res.get("messages", []))
-    out = {"anova": res["anova"], "dunnett": res["dunnett"]}
-    if res.get("checks") is not None:
-        out["assumptions"] = res["checks"]
-    logged = end.assign(log2_fold_change=np.log2(end["count"] / end["baseline_count"]))
-    logged = logged[np.isfinite(logged["log2_fold_change"])]
-    try:
-        log_res = endpoint_statistics(
-            logged, dv="log2_fold_change", control=control, controls=merged
-        )
-    except IncugrowthError:
-        return out
-    out["dunnett_log2"] = log_res["dunnett"]
+    for text in res["messages"]:
+        if text.startswith("one cell_line only"):  # the right analysis of one cell line
+            messages.append(text)
+        else:
+            _downgrade(f"statistics: {text}")
+    if res["advice"]:
+        _downgrade(res["advice"])
+    out = {"anova": res["anova"], "dunnett": res["dunnett"], "assumptions": res["checks"]}
+    if res["other"] is not None:
+        out["dunnett_log2" if scale == "pct" else "dunnett_pct"] = res["other"]
     return out
+
+
+def _edge_effects(end: pd.DataFrame) -> pd.DataFrame:
+    """Outer against inner wells of each condition, warned about when they differ (see
+    incugrowth.qc_plate)."""
+    from incugrowth.qc_plate import edge_effects, warn_edge_effect
+
+    try:
+        table = edge_effects(end)
+    except (IncugrowthError, KeyError) as exc:  # wells off a standard plate: no check
+        _downgrade(f"edge-effect check not made: {exc}")
+        return pd.DataFrame()
+    warn_edge_effect(table)
+    return table
+
+
+def _downgrade(text: str) -> None:
+    """A step that gave less than asked (a test not computed, an assumption that fails): a
+    warning, counted and listed with the others."""
+    warnings.warn(text, IncugrowthWarning, stacklevel=3)
 
 
 def _dose_conditions(end: pd.DataFrame, controls: dict | None):
@@ -556,7 +679,7 @@ def _time_course(growth, control, vehicles, messages) -> dict[str, pd.DataFrame]
             by_time.append(d.assign(cell_line=line))
             rm.append(rm_two_way_anova(sub).assign(cell_line=line))
         except IncugrowthError as exc:
-            messages.append(f"time-course statistics for {line} not computed: {exc}")
+            _downgrade(f"time-course statistics for {line} not computed: {exc}")
     out = {}
     if by_time:
         out["dunnett_by_time"] = _cell_line_first(pd.concat(by_time, ignore_index=True))
@@ -577,10 +700,12 @@ def _plate_controls(plate: pd.DataFrame) -> dict[str, str]:
     return dict(zip(sub["treatment"], sub["control"]))
 
 
-def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:
+def _figures(tables, figdir: Path, control: str, params: dict) -> list[Path]:
     """The growth figures, drawn as the report draws them (the control first)."""
     from incugrowth import plots
 
+    measure = params["measure"]
+    shown = {"sharey": params.get("sharey", False), "scale": params.get("scale", "pct")}
     curves = tables["curves"]
     dunnett = tables.get("dunnett")
     paths: list[Path] = []
@@ -588,15 +713,19 @@ def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:
     at = float(end["endpoint_h"].iloc[0]) if end is not None and len(end) else None
     ylabel = f"Change in {measure_word(measure)} (%)"
     fig = plots.growth_curve_figure(
-        curves, stars=dunnett, control=control, endpoint_h=at, ylabel=ylabel
+        curves, stars=dunnett, control=control, endpoint_h=at, ylabel=ylabel, **shown
     )
     paths += plots.save_figure(fig, figdir / "growth_curves")
     for line in dict.fromkeys(curves["cell_line"]):
         fig = plots.growth_curve_figure(
             curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at,
-            ylabel=ylabel,
+            ylabel=ylabel, scale=shown["scale"],
         )  # fmt: skip
         paths += plots.save_figure(fig, figdir / f"growth_{plots.slug(line)}")
+    if "dead_curves" in tables:
+        from incugrowth.dead_figures import save_dead_figures
+
+        paths += save_dead_figures(tables, figdir, control)
     return paths
 
 

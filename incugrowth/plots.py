@@ -23,6 +23,7 @@ __all__ = [
     "style",
     "growth_curve_figure",
     "n_wells_text",
+    "own_controls",
     "plot_growth_curves",
     "save_figure",
     "slug",
@@ -193,6 +194,9 @@ def growth_curve_figure(
     panel_size: tuple[float, float] = (3.2, 2.6),
     control: str = "untreated",
     endpoint_h: float | None = None,
+    replicates: str = "wells",
+    sharey: bool = False,
+    scale: str = "pct",
 ) -> Figure:
     """One panel per cell line: mean +/- SD per treatment over time (Figure 4 style).
 
@@ -215,6 +219,16 @@ def growth_curve_figure(
         The hour the comparisons in ``stars`` were made at (``endpoint_h`` of the endpoint
         table): a dashed line marks it and the marks sit at the curves' values there. Without
         it they sit at the last time point.
+    replicates : {"wells", "plates"}
+        What the error bars are across: the legend counts them from ``n_wells`` or
+        ``n_plates`` (curves of combined plates).
+    sharey : bool
+        One y axis for every panel, to compare cell lines (default: each panel its own).
+    scale : {"pct", "log2"}
+        The scale the comparisons in ``stars`` were made on, named in the legend when it is
+        log2 fold change. A treatment compared with a control other than ``control`` (the
+        ``control`` column of ``stars``) is named with it in the legend:
+        "2'3'-cGAMP (vs. Lipofectamine)".
 
     Examples
     --------
@@ -227,7 +241,7 @@ def growth_curve_figure(
     >>> fig = growth_curve_figure(curves, stars=dunnett, endpoint_h=72)
     >>> print(fig.legends[0].get_title().get_text())
     Mean ± SD of n = 3 wells
-    marks: Dunnett vs. control, 72 h
+    marks: Dunnett vs. untreated, 72 h
     """
     with style():
         lines = (
@@ -237,7 +251,7 @@ def growth_curve_figure(
         ncols = max(1, min(ncols, len(lines)))
         nrows = max(1, math.ceil(len(lines) / ncols))
         fig = Figure(figsize=(panel_size[0] * ncols + 1.6, panel_size[1] * nrows), dpi=150)
-        axes = fig.subplots(nrows, ncols, squeeze=False)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
         for ax, line in zip(axes.flat, lines):
             star_map = _stars_for(stars, line)
             plot_growth_curves(
@@ -251,18 +265,23 @@ def growth_curve_figure(
                 endpoint_h=endpoint_h,
             )
             ax.set_title(str(line))
+            if sharey and ax not in axes[:, 0]:
+                ax.set_ylabel("")
         for ax in list(axes.flat)[len(lines) :]:
             ax.set_visible(False)
         handles, labels = _legend_entries(axes.flat)
+        own = own_controls(stars, control)
+        labels = [f"{lab} (vs. {own[lab]})" if lab in own else lab for lab in labels]
         shown = curves[curves["cell_line"].isin(lines)]
         title = f"Mean \u00b1 {error.upper()}"
-        n = n_wells_text(shown)
+        n = n_wells_text(shown, f"n_{replicates}")
         if n == "1":
-            title = "One well per condition"
+            title = f"One {replicates[:-1]} per condition"
         elif n:
-            title += f" of n = {n} wells"
+            title += f" of n = {n} {replicates}"
         if any(_stars_for(stars, line) for line in lines):
-            title += "\nmarks: Dunnett vs. control" + (
+            on = " on log2 fold change" if scale == "log2" else ""
+            title += f"\nmarks: Dunnett vs. {control}{on}" + (
                 f", {endpoint_h:g} h" if endpoint_h is not None else ", last time point"
             )
         fig.legend(
@@ -278,7 +297,25 @@ def growth_curve_figure(
     return fig
 
 
-def n_wells_text(curves: pd.DataFrame) -> str:
+def own_controls(dunnett: pd.DataFrame | None, control: str) -> dict[str, str]:
+    """The treatments of a dunnett table compared with another control than ``control``,
+    with that control: ``{"2'3'-cGAMP": "Lipofectamine"}``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"treatment": ["IFN beta", "2'3'-cGAMP"],
+    ...                   "control": ["untreated", "Lipofectamine"]})
+    >>> own_controls(d, "untreated")
+    {"2'3'-cGAMP": 'Lipofectamine'}
+    """
+    if dunnett is None or dunnett.empty or "control" not in dunnett.columns:
+        return {}
+    pairs = dunnett[["treatment", "control"]].drop_duplicates()
+    pairs = pairs[pairs["control"].astype(str) != str(control)]
+    return dict(zip(pairs["treatment"].astype(str), pairs["control"].astype(str)))
+
+
+def n_wells_text(curves: pd.DataFrame, column: str = "n_wells") -> str:
     """The number of wells behind each point of ``curves``: ``"3"``, or a range ``"2-3"``.
 
     Examples
@@ -288,9 +325,9 @@ def n_wells_text(curves: pd.DataFrame) -> str:
     >>> n_wells_text(pd.DataFrame({"mean": [1.0]}))
     ''
     """
-    if "n_wells" not in curves.columns:
+    if column not in curves.columns:
         return ""
-    n = pd.to_numeric(curves["n_wells"], errors="coerce")
+    n = pd.to_numeric(curves[column], errors="coerce")
     n = n[n > 0]
     if n.empty:
         return ""
@@ -320,7 +357,7 @@ def _mark_endpoint(ax, hours: float) -> None:
     ax.text(
         hours,
         0.98,
-        f"{hours:g} h ",
+        f"endpoint {hours:g} h ",
         rotation=90,
         ha="right",
         va="top",
@@ -331,32 +368,64 @@ def _mark_endpoint(ax, hours: float) -> None:
 
 
 def _place_stars(ax, labels) -> None:
-    """A column of labels right of the plot, each at the height of its curve's endpoint value,
-    nudged apart so that none overlap and none sit on a curve. (Their hour is on the dashed
-    line at the endpoint and in the legend's title.)"""
+    """Each label just right of its curve's point at the endpoint, in the curve's colour,
+    nudged apart vertically only where two would overlap. (Their hour is on the dashed line
+    at the endpoint and in the legend's title.)"""
     if not labels:
         return
+    from matplotlib.transforms import ScaledTranslation
+
     lo, hi = ax.get_ylim()
-    gap = 0.07 * (hi - lo)
+    gap = 0.065 * (hi - lo)
     labels = sorted(labels)
-    ys = [labels[0][0]]
-    for y, *_ in labels[1:]:
-        ys.append(max(y, ys[-1] + gap))
-    # Centre the stack on the points it labels, so that it does not only drift upwards.
-    shift = np.mean([lab[0] for lab in labels]) - np.mean(ys)
-    trans = ax.get_yaxis_transform()  # x in axes fraction, y in data
-    for (_, _, text, color), y_text in zip(labels, ys):
+    right = ax.transData + ScaledTranslation(4 / 72, 0, ax.figure.dpi_scale_trans)
+    for (_, x, text, color), y_text in zip(labels, _spread([lab[0] for lab in labels], gap)):
         ax.text(
-            1.02,
-            y_text + shift,
+            x,
+            y_text,
             text,
             va="center",
             ha="left",
             fontsize=7,
+            fontweight="bold",
             color=color,
-            transform=trans,
+            transform=right,
             clip_on=False,
+            bbox={
+                "boxstyle": "square,pad=0.1",
+                "facecolor": "white",
+                "edgecolor": "none",
+                "alpha": 0.75,
+            },
         )
+
+
+def _spread(ys: list[float], gap: float) -> list[float]:
+    """Positions for labels at the sorted heights ``ys``, at least ``gap`` apart: labels
+    that crowd together form a stack centred on the points they label; the others stay at
+    their points.
+
+    Examples
+    --------
+    >>> _spread([0.0, 1.0, 10.0], gap=2.0)
+    [-0.5, 1.5, 10.0]
+    """
+    stacks: list[list[float]] = []
+    for y in ys:
+        stacks.append([y])
+        # a stack that now overlaps the one below merges with it (and is centred again)
+        while len(stacks) > 1:
+            low, high = stacks[-2], stacks[-1]
+            top_of_low = _centred(low, gap)[-1]
+            if _centred(high, gap)[0] - top_of_low >= gap:
+                break
+            stacks[-2:] = [low + high]
+    return [y for stack in stacks for y in _centred(stack, gap)]
+
+
+def _centred(points: list[float], gap: float) -> list[float]:
+    start = float(np.mean(points)) - gap * (len(points) - 1) / 2
+    return [start + i * gap for i in range(len(points))]
 
 
 def _legend_entries(axes):

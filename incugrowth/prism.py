@@ -28,7 +28,13 @@ import pandas as pd
 from incugrowth._io import write_csv
 from incugrowth.platemap import well_sort_key
 
-__all__ = ["prism_endpoint_table", "prism_growth_table", "write_prism_tables"]
+__all__ = [
+    "prism_endpoint_table",
+    "prism_growth_table",
+    "prism_plates_table",
+    "write_prism_plate_tables",
+    "write_prism_tables",
+]
 
 
 def _conditions(df: pd.DataFrame, control: str) -> pd.DataFrame:
@@ -151,4 +157,65 @@ def write_prism_tables(
     if endpoint is not None and len(endpoint):
         table = prism_endpoint_table(endpoint, value=value, control=control)
         paths.append(write_csv(table, outdir / "prism_endpoint.csv"))
+    return paths
+
+
+def prism_plates_table(
+    means: pd.DataFrame, *, row: str = "cell_line", control: str = "untreated"
+) -> pd.DataFrame:
+    """Plate means as a Prism grouped table for matched experiments: one column per plate.
+
+    Each treatment is a data set whose subcolumns are the plates (``<treatment>_<plate>``),
+    so the values of one plate stay in the same subcolumn across rows and data sets: Prism's
+    layout for a two-way ANOVA of repeated experiments ("each subcolumn is one experiment",
+    matched values stacked in a subcolumn). ``row`` is the row title column of ``means``
+    (``cell_line``, or ``elapsed_h`` for growth over time).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"plate": ["day1", "day1", "day2", "day2"], "cell_line": "A",
+    ...                   "treatment": ["IFN", "untreated"] * 2, "mean": [50.0, 200, 60, 230]})
+    >>> prism_plates_table(m)
+      Cell line  untreated_day1  untreated_day2  IFN_day1  IFN_day2
+    0         A           200.0           230.0      50.0      60.0
+    """
+    treatments = list(dict.fromkeys(means["treatment"]))
+    treatments.sort(key=lambda t: t != control)
+    plates = list(dict.fromkeys(means["plate"]))
+    rows = list(dict.fromkeys(means[row]))
+    if row == "elapsed_h":
+        rows = sorted(rows)
+    values = means.set_index([row, "treatment", "plate"])["mean"]
+    values = values[~values.index.duplicated()]
+    title = "Time (h)" if row == "elapsed_h" else "Cell line"
+    out: dict = {title: rows}
+    for t in treatments:
+        for p in plates:
+            out[f"{t}_{p}"] = [float(values.get((r, t, p), np.nan)) for r in rows]
+    return pd.DataFrame(out)
+
+
+def write_prism_plate_tables(
+    outdir: str | os.PathLike,
+    plate_means: pd.DataFrame,
+    plate_curves: pd.DataFrame,
+    *,
+    control: str = "untreated",
+) -> list[Path]:
+    """Write the combined plates as Prism tables, one column per plate.
+
+    ``prism_endpoint.csv`` (rows cell line: the plate means at the endpoint) and
+    ``prism_growth_<cell line>.csv`` per cell line (rows time: each plate's mean curve).
+    Returns the paths written.
+    """
+    from incugrowth.plots import slug
+
+    outdir = Path(outdir)
+    paths = [
+        write_csv(prism_plates_table(plate_means, control=control), outdir / "prism_endpoint.csv")
+    ]
+    for line in dict.fromkeys(plate_curves["cell_line"].dropna()):
+        sub = plate_curves[plate_curves["cell_line"] == line]
+        table = prism_plates_table(sub, row="elapsed_h", control=control)
+        paths.append(write_csv(table, outdir / f"prism_growth_{slug(line)}.csv"))
     return paths

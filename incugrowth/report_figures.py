@@ -256,8 +256,14 @@ def endpoint_figure(
     x: str = "treatment",
     order=None,
     colors: dict[str, str] | None = None,
+    endpoint_h: float | None = None,
+    scale: str = "pct",
 ) -> Figure:
     """Each well's value as a dot, with the mean and SD bars; one panel per cell line.
+
+    The figure's title says the hour (``endpoint_h``) and what the marks compare: each
+    treatment with ``control``, or with its own control where ``stars`` names another
+    ("2'3'-cGAMP vs. Lipofectamine"), on ``scale`` ("pct" or "log2" fold change).
 
     Dots take the fixed colour of their treatment. ``x`` names the column whose values are
     the groups along the x axis (the treatment, or a condition label that adds the dose), in
@@ -274,6 +280,8 @@ def endpoint_figure(
     >>> fig = endpoint_figure(end)
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['untreated', 'IFN gamma']
+    >>> print(endpoint_figure(end, endpoint_h=72.0).get_suptitle())
+    At 72 h
     """
     lines = (
         list(cell_lines) if cell_lines is not None else list(dict.fromkeys(endpoint["cell_line"]))
@@ -325,7 +333,24 @@ def endpoint_figure(
             axes[0, 0].set_ylim(min(bottom, 0) - 0.08 * span, top + 0.2 * span)
         for ax in list(axes.flat)[len(lines) :]:
             ax.set_visible(False)
+        title = _endpoint_title(stars, control, endpoint_h, scale)
+        if title:
+            fig.suptitle(title, fontsize=8, ha="left", x=0.01)
     return fig
+
+
+def _endpoint_title(stars, control: str, endpoint_h, scale: str) -> str:
+    """'At 72 h; marks: Dunnett vs. untreated; 2'3'-cGAMP vs. Lipofectamine'."""
+    from incugrowth.plots import own_controls
+
+    parts = [f"At {endpoint_h:g} h"] if endpoint_h is not None else []
+    if stars is not None and len(stars) and "stars" in stars.columns:
+        on = " on log2 fold change" if scale == "log2" else ""
+        marks = f"marks: Dunnett vs. {control}{on}"
+        own = own_controls(stars, control)
+        marks += "".join(f"; {t} vs. {c}" for t, c in own.items())
+        parts.append(marks)
+    return "; ".join(parts)
 
 
 def _groups_of(compared, present: list, treatment_of: dict) -> list[int]:

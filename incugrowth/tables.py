@@ -11,6 +11,7 @@ __all__ = ["TABLES", "measure_word"]
 #: Tables written by `run`, in order, with their file names.
 TABLES = (
     "counts",
+    "sizes",
     "growth",
     "curves",
     "curves_vs_control",
@@ -22,9 +23,16 @@ TABLES = (
     "anova",
     "dunnett",
     "dunnett_log2",
+    "dunnett_pct",
     "assumptions",
+    "edge_effects",
     "dunnett_by_time",
     "rm_anova",
+    "dead",
+    "dead_curves",
+    "anova_dead",
+    "dunnett_dead",
+    "effects",
 )
 
 

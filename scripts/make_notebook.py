@@ -25,6 +25,9 @@ comparisons), count nuclei in the frames, and write the report.
 as in Figure 4 of Zaretsky et al., N Engl J Med 2016.
 """)
 code("""
+# Figures are shown as images, also when the notebook runs headless (nbconvert, nbclient).
+%matplotlib inline
+
 from pathlib import Path
 import tempfile
 
@@ -82,7 +85,8 @@ dunnett = res["dunnett"]
 dunnett[["cell_line", "treatment", "control", "mean_diff", "ci_low", "ci_high", "p_adj", "stars"]]
 """)
 code("""
-fig = ig.plots.growth_curve_figure(curves, stars=dunnett)
+# The marks are the 72 h comparisons: pass the hour they were made at (the dashed line).
+fig = ig.plots.growth_curve_figure(curves, stars=dunnett, endpoint_h=end["endpoint_h"].iloc[0])
 fig
 """)
 md("""
@@ -98,7 +102,8 @@ dip.groupby(["cell_line", "treatment"], sort=False)["dip_rate"].mean().unstack()
 """)
 code("""
 gr = ig.dip.gr_values(growth, control="untreated", controls=controls)
-gr[gr.elapsed_h == 72].pivot(index="cell_line", columns="treatment", values="gr").round(2)
+gr72 = gr[gr.elapsed_h == 72].pivot(index="cell_line", columns="treatment", values="gr")
+gr72.reindex(index=plate.cell_line.unique(), columns=plate.treatment.unique()).round(2)
 """)
 md("""
 ## 4. Count nuclei in the frames
@@ -143,14 +148,21 @@ md("""
 ## 5. The whole run, and the report
 
 `ig.pipeline.run` does all of the above and writes the tables, figures, `run.json` and a
-self-contained `report.html` (the same as `incugrowth run` on the command line).
+self-contained `report.html` (the same as `incugrowth run` on the command line; its arguments
+are the command line's options). `ig.report.write_report(out)` rebuilds the report from the
+tables in `out`, as `incugrowth report` does.
 """)
 code("""
 out = Path(tempfile.mkdtemp()) / "results"
 result = ig.pipeline.run(exports=[DATA / "export_red_count.txt"], plate_map=DATA / "plate_map.csv",
                          outdir=out)
+print("report:", result.outdir / "report.html")
 sorted(p.name for p in out.iterdir())
 """)
+
+# Fixed cell ids: regenerating an unchanged notebook leaves the file unchanged.
+for i, cell in enumerate(cells):
+    cell["id"] = f"cell-{i:02d}"
 
 nb = nbf.v4.new_notebook(
     cells=cells,

@@ -158,7 +158,7 @@ def test_a_cell_line_without_control_wells_reports_and_keeps_the_tables(tmp_path
     }
     assert set(dunnett.loc[dunnett["cell_line"] == "M464", "control"]) == {"Lipofectamine"}
     run = json.loads((out / "run.json").read_text())
-    assert any("M464" in m and "untreated" in m for m in run["messages"])
+    assert any("M464" in m and "untreated" in m for m in run["warnings"])
 
 
 def test_single_well_conditions_give_a_message_not_a_crash(tmp_path, capsys):
@@ -170,7 +170,7 @@ def test_single_well_conditions_give_a_message_not_a_crash(tmp_path, capsys):
     args = ["run", "--export", str(export), "--plate-map", str(plate), "-o", str(out)]
     assert main([*args, "--no-figures"]) == 0
     run = json.loads((out / "run.json").read_text())
-    assert any("replicate" in m or "residual" in m for m in run["messages"]), run["messages"]
+    assert any("replicate" in m or "residual" in m for m in run["warnings"]), run["warnings"]
     assert (out / "report.html").exists()
     curves = pd.read_csv(out / "curves.csv")
     assert (curves["n_wells"] == 1).all() and curves["sd"].isna().all()

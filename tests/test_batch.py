@@ -92,8 +92,13 @@ def test_journal_resumes_and_rerun_counts_nothing(tmp_path):
     with open(cache / batch.JOURNAL, "a") as fh:
         fh.write('{"path": "torn')
     third = batch.count_folder(folder, jobs=1, cache_dir=cache)
-    assert third.attrs["measured"] == 1
-    row = third[(third["well"] == "B2") & (third["elapsed_h"] == 12)]
+    # the changed frame is sized again; when it moves its well's size, the well's frames
+    # are counted again with the new size, else only it
+    assert third.attrs["sized"] == 1
+    b2 = third["well"] == "B2"
+    moved = third.loc[b2, "diameter_px"].iloc[0] != first.loc[b2, "diameter_px"].iloc[0]
+    assert third.attrs["measured"] == (len(TIMES) if moved else 1)
+    row = third[b2 & (third["elapsed_h"] == 12)]
     assert row["count"].item() == 9
 
 
@@ -121,18 +126,23 @@ def test_a_frame_rewritten_while_it_is_measured_is_measured_again(tmp_path, monk
     cache = tmp_path / "cache"
     target = next((folder / "red").glob("*_B2_1_00d12h00m.tif"))
     read_frame = frames.read_frame
+    reads = []
 
     def read_then_rewrite(path):
         image = read_frame(path)
-        if os.fspath(path) == str(target):  # the export rewrites it meanwhile
+        reads.append(os.fspath(path))
+        # the export rewrites it while it is counted (its second read: the first one
+        # estimated its size)
+        if reads.count(str(target)) == 2:
             tifffile.imwrite(target, frame_with_nuclei(9, seed=5))
         return image
 
     monkeypatch.setattr(frames, "read_frame", read_then_rewrite)
-    first = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    # the size given: the well's size from its frames could change with the rewritten one
+    first = batch.count_folder(folder, jobs=1, cache_dir=cache, diameter=12.0)
     assert first["count"].tolist() == [3, 4]  # the frame as it was read
     monkeypatch.undo()
-    again = batch.count_folder(folder, jobs=1, cache_dir=cache)
+    again = batch.count_folder(folder, jobs=1, cache_dir=cache, diameter=12.0)
     assert again.attrs["measured"] == 1
     assert again["count"].tolist() == [3, 9]
 
@@ -158,8 +168,9 @@ def test_a_frame_gone_during_the_run_is_unreadable_and_not_kept(tmp_path, monkey
         counts = batch.count_folder(folder, jobs=1, cache_dir=cache)
     assert counts["qc_flag"].tolist() == ["", "unreadable"]
     assert not any(c.startswith("_") for c in counts.columns)
-    kept = [json.loads(line)["path"] for line in (cache / batch.JOURNAL).read_text().splitlines()]
-    assert kept == [str(target).replace("00d12h", "00d00h")]  # the frame that was there only
+    lines = (cache / batch.JOURNAL).read_text().splitlines()
+    kept = {json.loads(line)["path"] for line in lines}  # its size estimate and its count
+    assert kept == {str(target).replace("00d12h", "00d00h")}  # the frame that was there only
     monkeypatch.undo()
     again = batch.count_folder(folder, jobs=1, cache_dir=cache)
     assert again.attrs["measured"] == 1 and again["count"].tolist() == [3, 4]
@@ -661,3 +672,37 @@ def test_frames_that_name_no_channel_are_told_apart_by_their_look(tmp_path):
     assert counts.attrs["measure"] == "count"
     assert counts["count"].tolist() == [truth_count(w, int(t)) for w, t in
                                         zip(counts["well"], counts["elapsed_h"])]  # fmt: skip
+
+
+def test_a_cold_compile_cache_is_said_once(tmp_path, monkeypatch, capsys):
+    """The first count of a new installation compiles the counter (about 25 s): one line
+    says so, once a process, and nothing is said when the compiled loops are cached."""
+    from incugrowth.image import measure
+
+    folder = write_export(tmp_path / "frames", times=(0,), wells=("B2",))
+    monkeypatch.setattr(batch, "_SAID_COMPILING", False)
+    monkeypatch.setattr(measure, "compiled_loops_cached", lambda: True)
+    batch.count_folder(folder, jobs=1)
+    assert "compiling" not in capsys.readouterr().err
+    monkeypatch.setattr(measure, "compiled_loops_cached", lambda: False)
+    batch.count_folder(folder, jobs=1)
+    batch.count_folder(folder, jobs=1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "compiling" in line]
+    assert lines == [
+        "incugrowth: compiling the counter for this installation (once, about 25 s; later "
+        "runs load it from the cache)"
+    ]
+
+
+def test_the_compile_cache_is_seen_warm_then_stale(monkeypatch):
+    from numba.core.registry import CPUDispatcher
+
+    from incugrowth.image import _kernels, measure
+
+    measure.prepare()  # compiled (or loaded) and cached now
+    assert measure.compiled_loops_cached() is True
+    loops = [v for v in vars(_kernels).values() if isinstance(v, CPUDispatcher)]
+    loop = next(v for v in loops if os.path.exists(v._cache._cache_file._index_path))
+    # an index made from another version of the source loads as empty
+    monkeypatch.setattr(loop._cache._cache_file, "_load_index", lambda: {})
+    assert measure.compiled_loops_cached() is False

@@ -33,6 +33,16 @@ def test_notebook_runs(path):
         if out.get("name") == "stderr"
     ]
     assert not any("IProgress not found" in text for text in stderr), stderr
+    # The figures show as images, not as "<Figure size 1680x780 with 6 Axes>": the growth
+    # curves and the outlined nuclei.
+    images = [
+        cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+    ]
+    assert any("growth_curve_figure" in src for src in images), images
+    assert any("find_boundaries" in src for src in images), images
     # Every code cell produced something a reader can see, or ran silently by design.
     assert sum(1 for c in nb.cells if c.cell_type == "code" and c.get("outputs")) >= 8
 

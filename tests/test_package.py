@@ -22,3 +22,16 @@ def test_dir_lists_the_public_names_only():
     assert "importlib" not in names and "annotations" not in names
     for name in names:
         getattr(incugrowth, name)
+
+
+def test_every_package_data_pattern_names_files():
+    """pyproject.toml's package data lists only files that exist (a pattern matching
+    nothing hides a missing file from the package build)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    for package, patterns in config["tool"]["setuptools"]["package-data"].items():
+        for pattern in patterns:
+            assert list((root / package).glob(pattern)), f"{package}/{pattern} matches nothing"

@@ -89,6 +89,14 @@ def test_frames_of_the_sample_count_close_to_truth(tmp_path):
     assert error.median() <= 0.05
     assert abs(in_focus["count"].sum() / in_focus["count_in_frame"].sum() - 1) <= 0.05
     assert "confluence" in counts.columns and counts["confluence"].between(0, 100).all()
+    # one nucleus size per well, written per well and in run.json
+    assert (counts.groupby("well")["diameter_px"].nunique() == 1).all()
+    sizes = pd.read_csv(out / "sizes.csv")
+    assert sorted(sizes["well"]) == sorted(counts["well"].unique())
+    assert (sizes["source"] == "well").all() and not sizes["uncertain"].any()
+    run_sizes = json.loads((out / "run.json").read_text())["parameters"]["nucleus_size_px"]
+    by_well = sizes.set_index("well")["diameter_px"]
+    assert {w: v["diameter_px"] for w, v in run_sizes["wells"].items()} == by_well.to_dict()
     # the counter's libraries are recorded with the others
     import cv2
     import numba

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from incugrowth.image import _kernels
+from incugrowth.image import _histogram
 
 __all__ = [
     "as_float_image",
@@ -202,7 +202,7 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         from skimage.filters import threshold_li as skimage_li
 
         return float(skimage_li(values)) + low
-    mass, moment = _kernels.histogram_sums(values, width, bins)  # running totals
+    mass, moment = _histogram.histogram_sums(values, width, bins)  # running totals
 
     def step(threshold, cut):
         back, fore = (
@@ -211,7 +211,7 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         )
         return (back - fore) / (np.log(back) - np.log(fore)) if back > 0 else threshold
 
-    total = _kernels.pairwise_sum(values)  # values.sum(); the mean is total / size
+    total = _histogram.pairwise_sum(values)  # values.sum(); the mean is total / size
     threshold, previous = total / values.size, -np.inf
     for _ in range(100):  # on the histogram: to within a bin
         cut = _bins_below(threshold, width, bins)
@@ -225,7 +225,7 @@ def threshold_li(values: np.ndarray, bins: int = 65536) -> float:
         previous, threshold = threshold, step(threshold, cut)
     work = np.empty_like(values)
     for _ in range(20):  # on the values: exact
-        n_above, fore = _kernels.sum_above(values, threshold, work)
+        n_above, fore = _histogram.sum_above(values, threshold, work)
         if n_above in (0, values.size):
             break
         fore /= n_above  # values[values > threshold].mean()
@@ -266,11 +266,11 @@ def threshold_otsu(image: np.ndarray):
     if not low < high:  # one value (scikit-image returns it)
         return image.reshape(-1)[0]
     edges = np.histogram_bin_edges(image, bins=256, range=(low, high))
-    counts = _kernels.bin_counts(np.ascontiguousarray(image), edges)
+    counts = _histogram.bin_counts(np.ascontiguousarray(image), edges)
     return skimage_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0))
 
 
 def _mad_sigma(lap: np.ndarray) -> float:
     """Noise deviation from the median absolute deviation of its Laplacian `lap`."""
-    _, mad = _kernels.median_deviation(lap)
+    _, mad = _histogram.median_deviation(lap)
     return float(1.4826 * mad / np.sqrt(20.0))

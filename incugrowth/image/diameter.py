@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage as ndi
 
-from incugrowth.image._kernels import inscribed_radius, label_count
+from incugrowth.image._distance import inscribed_radius
+from incugrowth.image._histogram import median_deviation
+from incugrowth.image._labels import label_count
 from incugrowth.image._util import (
     as_float_image,
     background_grid,
@@ -13,6 +16,7 @@ from incugrowth.image._util import (
     gaussian_laplace,
     label,
     max_filter,
+    noise_sigma,
     threshold_otsu,
     upsample,
 )
@@ -44,6 +48,23 @@ WINDOW_PIXELS = 360_000
 #: ... when at least this many objects of about the measured size lie in it; otherwise the
 #: whole frame is measured.
 ENOUGH = 30
+
+#: Longest side (pixels) of the reduced copy on which faint nuclei are looked for.
+FAINT_SIDE = 384
+
+#: Number of pixels of the regular sample on which the faint objects' medians are taken.
+SAMPLE = 20_000
+
+#: Below this signal-to-noise ratio per pixel, nuclei are faint: the objects bright at
+#: their own scale are chromatin and noise, and the size of the faint objects is taken when
+#: it is at least SPOTS times theirs ...
+FAINT_SNR = 3.0
+SPOTS = 1.5
+
+#: ... and up to SPOTS_SNR too, when the faint objects are bright between the bright ones
+#: (above SPOTS_GAP, see :func:`_spots_in_nuclei`).
+SPOTS_SNR = 10.0
+SPOTS_GAP = 0.15
 
 #: Most rounds of each fixed-point search (they stop once the estimate changes by < 10 %).
 ROUNDS = 6
@@ -165,12 +186,98 @@ def _diameter(frame: np.ndarray) -> float:
     # Uneven illumination or a dense cluster can make the first guess as large as the frame;
     # a nucleus is at most a quarter of the frame's smaller side.
     largest = min(frame.shape) / 4
+    diameter = _bright_diameter(frame, largest)
+    if not np.isfinite(diameter):
+        return diameter
+    faint, snr, mask = _faint_diameter(frame)
+    if not (np.isfinite(faint) and faint > SPOTS * diameter and snr < SPOTS_SNR):
+        return diameter
+    if snr < FAINT_SNR or _spots_in_nuclei(frame, diameter, mask) > SPOTS_GAP:
+        return min(faint, largest)
+    return diameter
+
+
+def _bright_diameter(frame: np.ndarray, largest: float) -> float:
+    """The size of the objects bright at their own scale (the first search of
+    :func:`estimate_diameter`), on a central window when that holds enough of them."""
     window = _central_window(frame)
     if window is not None:
         diameter, count = _search(window, largest)
         if np.isfinite(diameter) and count >= ENOUGH:
             return diameter
     return _search(frame, largest)[0]
+
+
+def _faint_copy(frame: np.ndarray) -> tuple[np.ndarray, int]:
+    """`frame` reduced by block means to at most FAINT_SIDE pixels a side, and the factor."""
+    factor = max(1, int(round(max(frame.shape) / FAINT_SIDE)))
+    if factor == 1:
+        return frame, 1
+    h, w = (side // factor for side in frame.shape)
+    block = np.ascontiguousarray(frame[: h * factor, : w * factor])
+    return cv2.resize(block, (w, h), interpolation=cv2.INTER_AREA), factor
+
+
+def _faint_diameter(frame: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Size of the objects that stand out of the noise once smoothed, their signal-to-noise
+    ratio per pixel, and their mask on the reduced copy of :func:`_faint_copy`.
+
+    The objects are those of :func:`_faint_mask` with the copy smoothed by a Gaussian of
+    1.5 pixels (holes that chromatin texture leaves in them filled). The ratio is
+    the median of the objects less the median of the rest, over the frame's pixel noise.
+    """
+    small, factor = _faint_copy(frame)
+    every = max(1, int(np.sqrt(small.size / SAMPLE)))  # medians of a regular sample
+    sigma = noise_sigma(frame)
+    copy_sigma = sigma if factor == 1 else noise_sigma(small)
+    mask = _faint_mask(small, 1.5, copy_sigma, every)
+    if not mask.any() or mask.all():
+        return float("nan"), float("inf"), mask
+    typical, _ = _typical_size(mask)
+    level = _median_in(small, mask, every) - _median_in(small, ~mask, every)
+    snr = level / sigma if sigma > 0 else float("inf")
+    return ELONGATION * factor * typical, snr, mask
+
+
+def _faint_mask(small: np.ndarray, smoothing: float, noise: float, every: int) -> np.ndarray:
+    """Pixels of `small` smoothed by a Gaussian of `smoothing` that lie above its median by
+    4 times the smoothed pixel `noise` (and 3 robust deviations), opened by a 3 x 3 square
+    against specks, holes filled."""
+    smooth = gaussian(small, smoothing)
+    middle, spread = map(float, median_deviation(smooth[::every, ::every]))
+    noise = noise / (2 * np.sqrt(np.pi) * smoothing)
+    mask = smooth > middle + max(4 * noise, 3 * 1.4826 * spread)
+    mask = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return ndi.binary_fill_holes(mask.view(bool))
+
+
+def _median_in(values: np.ndarray, mask: np.ndarray, every: int) -> float:
+    """Median of `values` in `mask`, from every `every`-th row and column (all of them when
+    that sample misses the mask)."""
+    sample = values[::every, ::every][mask[::every, ::every]]
+    if sample.size == 0:
+        sample = values[mask]
+    return float(np.median(sample))
+
+
+def _spots_in_nuclei(frame: np.ndarray, diameter: float, mask: np.ndarray) -> float:
+    """How bright the faint objects (`mask`) are between the bright objects at `diameter`
+    within them, relative to those: about 0.1 or below when the faint objects are small
+    nuclei joined by their dim surroundings, 0.2 or more when they are nuclei and the
+    bright objects their chromatin."""
+    small, _ = _faint_copy(frame)
+    smooth = gaussian(small, 1.5)
+    every = max(1, int(np.sqrt(small.size / SAMPLE)))
+    pyramid = _Pyramid(frame)
+    factor = pyramid.factor_for(diameter)
+    bright = _bright_mask(pyramid[factor], diameter / factor).view(np.uint8)
+    bright = cv2.resize(bright, mask.shape[::-1], interpolation=cv2.INTER_NEAREST).view(bool)
+    inside, between = bright & mask, mask & ~bright
+    if not inside.any() or not between.any():
+        return 0.0
+    background = _median_in(smooth, ~mask, every)
+    level = _median_in(smooth, inside, every) - background
+    return (_median_in(smooth, between, every) - background) / level if level > 0 else 0.0
 
 
 def _central_window(frame: np.ndarray) -> np.ndarray | None:
@@ -218,6 +325,16 @@ def estimate_diameter(image) -> float:
     diameter of typical, slightly elongated nuclei is the next trial. The search starts
     from the objects of a global Otsu threshold and stops when the diameter changes by less
     than 10 %.
+
+    Dim nuclei with chromatin texture hold the search at the size of their bright spots.
+    So the frame is also reduced to at most :data:`FAINT_SIDE` pixels a side and smoothed,
+    and the objects above its background by 4 times the smoothed noise (holes filled) are
+    measured the same way. Their size is taken when it is at least :data:`SPOTS` times the
+    first estimate and either the objects stand out of the pixel noise by less than
+    :data:`FAINT_SNR` (the bright objects are then chromatin and noise), or by less than
+    :data:`SPOTS_SNR` while they stay bright between the bright objects they hold (at
+    least :data:`SPOTS_GAP` of their level above the background: nucleoplasm between
+    chromocentres, where small nuclei joined by their dim surroundings fall to about 0.1).
 
     A large bright structure with inner detail can hold the search at its own size; when
     the result is above 24 px and rests on at most :data:`FEW` objects of about that

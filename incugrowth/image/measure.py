@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from incugrowth.image._kernels import label_count
@@ -10,7 +12,7 @@ from incugrowth.image.diameter import _diameter
 from incugrowth.image.nuclei import _segment_frame, segment_nuclei
 from incugrowth.image.qc import _frame_qc
 
-__all__ = ["measure_frame", "prepare"]
+__all__ = ["compiled_loops_cached", "measure_frame", "prepare"]
 
 
 def measure_frame(image, *, diameter=None, segmenter=None) -> dict:
@@ -93,3 +95,36 @@ def prepare(kind: str = "nuclei") -> None:
                 phase_confluence(image)
             else:
                 measure_frame(image)
+
+
+def compiled_loops_cached() -> bool | None:
+    """Whether numba's disk cache holds the compiled loops for this installation and its
+    current source (True: loading them takes under a second; False: the first use compiles
+    them, about 25 s), or None when this cannot be told.
+
+    Examples
+    --------
+    >>> compiled_loops_cached() in (True, False, None)
+    True
+    """
+    try:
+        from numba.core.registry import CPUDispatcher
+
+        from incugrowth.image import _kernels
+
+        found = False
+        for loop in vars(_kernels).values():
+            if not isinstance(loop, CPUDispatcher):
+                continue
+            cache_file = getattr(loop._cache, "_cache_file", None)
+            if cache_file is None:  # no disk cache: every process compiles
+                return False
+            # helpers compiled into their callers have no cache file of their own
+            if not os.path.exists(cache_file._index_path):
+                continue
+            if not cache_file._load_index():  # made from another version of the source
+                return False
+            found = True
+        return found
+    except Exception:  # numba's cache layout is internal: when it changes, say nothing
+        return None

@@ -6,23 +6,18 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from incugrowth.image._kernels import (
-    above_fraction,
+from incugrowth.image._distance import distance
+from incugrowth.image._flood import flood_regions, pairs_within, relabel_within
+from incugrowth.image._histogram import median_deviation
+from incugrowth.image._labels import (
     boundary_pairs,
     cut_below,
     cut_below_within,
-    distance,
-    flood_regions,
     join_shallow,
-    local_tops,
-    median_deviation,
     object_stats,
-    pairs_within,
     relabel_max,
-    relabel_within,
-    relief_of,
-    sample_outside,
 )
+from incugrowth.image._pixels import above_fraction, local_tops, relief_of, sample_outside
 from incugrowth.image._util import (
     as_float_image,
     background,
@@ -41,6 +36,10 @@ __all__ = ["count_nuclei", "segment_nuclei"]
 #: same at every magnification. Frames with smaller nuclei are used as they are.
 WORKING_DIAMETER = 16.0
 
+#: Frames whose nuclei are strongly textured or noisy (see ``texture`` in
+#: :func:`segment_nuclei`) are smoothed at the nucleus diameter over this.
+TEXTURE_SMOOTHING = 6.0
+
 
 def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.ndarray:
     """Label each nucleus of a fluorescence frame.
@@ -51,7 +50,11 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
     that size, and the labels are mapped back to the frame at the end. Then:
 
     1. smooth with a Gaussian of ``d / 16`` and subtract the background under objects of
-       size ``d`` (grey opening), which flattens uneven illumination;
+       size ``d`` (grey opening), which flattens uneven illumination. Nuclei of at least
+       :data:`WORKING_DIAMETER` pixels whose detail finer than ``d / 6`` is stronger than
+       ``texture`` times their mean brightness (chromatin texture, bright chromocentres,
+       noise of a dim frame) are smoothed at ``d / 6`` instead, so that one textured
+       nucleus is one object;
     2. foreground: Li's minimum cross-entropy threshold, low enough to keep dim nuclei;
        nucleus-shaped objects down to ``dim`` times that threshold are taken back when
        they stand apart from the bright foreground;
@@ -72,7 +75,8 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
        sizes vary twofold within a frame, and more when ``d`` is overestimated);
     6. drop objects still smaller than ``min_area`` times that area (specks on their own),
        and objects whose peak does not stand out of the background by ``snr`` times the
-       noise.
+       noise (of the shrunk frame when it was shrunk: shrinking averages noise down, and
+       dim large nuclei stand out of that noise, not of the frame's per-pixel noise).
 
     Parameters
     ----------
@@ -86,7 +90,8 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
         callable with :func:`functools.partial` if it needs one.
     **options
         For the built-in segmenter: ``split`` (0.03), ``core`` (0.65), ``cut`` (0.3),
-        ``min_area`` (0.1), ``snr`` (5.0), ``dim`` (0.3), as described above.
+        ``min_area`` (0.1), ``snr`` (5.0), ``dim`` (0.3), ``texture`` (0.25; 0 never
+        smooths texture away), as described above.
 
     Returns
     -------
@@ -125,7 +130,9 @@ def _segment_frame(frame, diameter, options, sigma=None):
     if scale >= 1:
         return _segment(frame, diameter, sigma, **options)
     shape = tuple(max(8, round(side * scale)) for side in frame.shape)
-    labels = _segment(_shrink(frame, shape), WORKING_DIAMETER, sigma, **options)
+    shrunk = _shrink(frame, shape)
+    # shrinking averages the noise down: the noise that counts is the shrunk frame's
+    labels = _segment(shrunk, WORKING_DIAMETER, noise_sigma(shrunk), **options)
     return _nearest(labels, frame.shape)
 
 
@@ -174,20 +181,36 @@ def _custom(image, segmenter, options):
 
 
 def _segment(
-    frame, diameter, sigma, *, split=0.03, core=0.65, cut=0.3, min_area=0.1, snr=5.0, dim=0.3
+    frame,
+    diameter,
+    sigma,
+    *,
+    split=0.03,
+    core=0.65,
+    cut=0.3,
+    min_area=0.1,
+    snr=5.0,
+    dim=0.3,
+    texture=0.2,
 ):
     # Python floats, so that NumPy scalars given as options round as the defaults do
-    split, core, cut, min_area, snr, dim = map(float, (split, core, cut, min_area, snr, dim))
+    split, core, cut, min_area, snr, dim, texture = map(
+        float, (split, core, cut, min_area, snr, dim, texture)
+    )
     radius = diameter / 2
     empty = np.zeros(frame.shape, dtype=np.int32)
-    smooth = gaussian(frame, max(0.7, diameter / 16))
-    flat = smooth - background(smooth, diameter)
-    if flat.max() <= flat.min():
+    flat, cutoff = _flatten(frame, diameter, max(0.7, diameter / 16))
+    if flat is None:
         return empty
-    # Li's threshold depends on the histogram only: a regular sample of the pixels will do
-    every = max(1, int(np.sqrt(flat.size / 250_000)))
-    cutoff = threshold_li(flat[::every, ::every])
     foreground = flat > cutoff
+    if diameter >= WORKING_DIAMETER and texture and _texture(flat, foreground, diameter) > texture:
+        # chromatin texture or noise as strong as this splits one nucleus into several:
+        # smooth it away at a fraction of the nucleus size (smaller nuclei show no
+        # texture, only noise and their own edges, which the smoothing would blur)
+        flat, cutoff = _flatten(frame, diameter, diameter / TEXTURE_SMOOTHING)
+        if flat is None:
+            return empty
+        foreground = flat > cutoff
     if dim:
         foreground |= _dim_nuclei(flat, foreground, cutoff, dim, radius)
     if not foreground.any() or foreground.all():
@@ -221,6 +244,35 @@ def _segment(
     lookup = np.zeros(n + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, np.count_nonzero(keep) + 1, dtype=np.int32)
     return labelled.renumber(labels, lookup[target], flat)
+
+
+def _flatten(frame, diameter, sigma):
+    """`frame` smoothed by a Gaussian of `sigma`, less its background under objects of
+    `diameter`, and Li's threshold of that; (None, None) when it is constant."""
+    smooth = gaussian(frame, sigma)
+    flat = smooth - background(smooth, diameter)
+    if flat.max() <= flat.min():
+        return None, None
+    # Li's threshold depends on the histogram only: a regular sample of the pixels will do
+    every = max(1, int(np.sqrt(flat.size / 250_000)))
+    return flat, threshold_li(flat[::every, ::every])
+
+
+def _texture(flat, foreground, diameter):
+    """Strength of the detail finer than a sixth of a nucleus (chromatin texture and
+    noise) inside the nuclei: its standard deviation over the mean of `flat` in
+    `foreground`, measured on every second pixel.
+
+    At their true size, the nuclei of nuclei-dev score 0.11-0.30 (95 % below 0.23), the
+    textured, dim ones of the confocal time-lapse set 0.26-0.58 (median 0.41).
+    """
+    half = np.ascontiguousarray(flat[::2, ::2])
+    inside = foreground[::2, ::2]
+    if np.count_nonzero(inside) < 10:
+        return 0.0
+    band = half - gaussian(half, diameter / 12)
+    level = float(np.mean(half[inside]))
+    return float(np.std(band[inside]) / level) if level > 0 else 0.0
 
 
 class _Labelled:

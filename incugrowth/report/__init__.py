@@ -14,7 +14,9 @@ one module per section (:mod:`~incugrowth.report.experiment`,
 :mod:`~incugrowth.report.doses`, :mod:`~incugrowth.report.time_course`,
 :mod:`~incugrowth.report.plate_maps`, :mod:`~incugrowth.report.gallery`,
 :mod:`~incugrowth.report.summary`), :mod:`~incugrowth.report.methods` (the methods paragraph)
-and :mod:`~incugrowth.report.writer` (the page itself).
+and :mod:`~incugrowth.report.writer` (the page itself). The report of combined plates
+(``incugrowth combine``) is :mod:`~incugrowth.report.combined`, its figures in
+:mod:`~incugrowth.report.combined_figures`.
 """
 
 # Internal helpers that tests import from here, re-exported explicitly.

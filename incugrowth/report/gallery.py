@@ -63,6 +63,19 @@ def _tile_title(hours: float, labels: np.ndarray) -> str:
     return f"{hours:g} h: {shown} {noun} in crop\n({total} in whole frame)"
 
 
+def _recorded_frames(tables):
+    """The frames the run counted (``well``, ``field``, ``elapsed_h``, ``path``), from its
+    counts table: the report shows what the run measured, without listing the frames folder
+    again (which would also repeat the run's warnings about it). None when the counts do not
+    name their frames."""
+    counts = tables.get("counts")
+    columns = ["well", "field", "elapsed_h", "path"]
+    if counts is None or any(c not in counts.columns for c in columns):
+        return None
+    frames = counts[columns].dropna(subset=["path"])
+    return frames if len(frames) else None
+
+
 def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> dict:
     params = run.get("parameters") or {}
     folder = params.get("frames")
@@ -77,7 +90,7 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
             "of its own to show; run with --frames to see the detected nuclei."
         }
     try:
-        from incugrowth.frames import find_frames, read_frame
+        from incugrowth.frames import read_frame
         from incugrowth.report_figures import frame_gallery_figure, outline_nuclei
 
         confluence = _measure_word(run) == "confluence"
@@ -86,14 +99,28 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
         else:
             from incugrowth.image import segment_nuclei
 
-        frames = find_frames(folder)
-        try:
-            from incugrowth.frames import select_channel
+        frames = _recorded_frames(tables)
+        if frames is None:  # counts written without their frames' paths: list the folder
+            import warnings
 
-            frames = select_channel(frames, params.get("channel"))
-        except ImportError:
-            pass
+            from incugrowth.frames import find_frames
+
+            with warnings.catch_warnings():  # the run warned about this folder already
+                warnings.simplefilter("ignore")
+                frames = find_frames(folder)
+            try:
+                from incugrowth.frames import select_channel
+
+                frames = select_channel(frames, params.get("channel"))
+            except ImportError:
+                pass
         rows = []
+        sizes = tables.get("sizes")
+        size_of = (
+            sizes.set_index("well")["diameter_px"].to_dict()
+            if sizes is not None and "diameter_px" in sizes.columns
+            else {}
+        )
         picks = _gallery_wells(
             tables, control, max(1, max_thumbnails // 3), available=frames["well"].unique()
         )
@@ -112,7 +139,10 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
                     mask = phase_mask(image)
                     labels, title = mask.astype(np.int32), f"{t:g} h: {mask.mean():.0%} covered"
                 else:
-                    labels = segment_nuclei(image, diameter=params.get("diameter"))
+                    # the size the well was counted with (one per well), else as counted
+                    size = size_of.get(pick["well"], params.get("diameter"))
+                    size = None if size is None or not np.isfinite(size) else float(size)
+                    labels = segment_nuclei(image, diameter=size)
                     title = _tile_title(t, labels)
                 crop = _center_crop(outline_nuclei(image, labels), _GALLERY_CROP)
                 tiles.append((crop, title))

@@ -8,9 +8,12 @@ tables, laid out like a real experiment folder::
 
     frames/red/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif     16-bit, LZW
     frames/phase/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif   8-bit, LZW
+    frames/green/<prefix>_<Well>_<Field>_<DD>d<HH>h<MM>m.tif   dead cells (dead_frames=True)
     truth.csv            one row per true nucleus of every rendered frame
-    truth_counts.csv     one row per well, field and time
+    truth_counts.csv     one row per well, field and time (live and dead counts)
+    truth_effects.csv    the true effect of each treatment and the verdict it should get
     export_red_count.txt IncuCyte S3/SX5 metric export, Red Object Count (Per Image)
+    export_green_count.txt  the dead-cell count, Green Object Count (Per Image)
     plate_map.csv        long plate map
     plate_map.PlateMap   IncuCyte plate map XML
 
@@ -23,6 +26,19 @@ onset on (cytostatic inhibition). Replicate wells differ by lognormal factors on
 (``RATE_SD``) and the seeding of each field (``SEEDING_SD``); the true count of a frame is a
 Poisson draw around ``N(t)`` (cells moving in and out of the field). Seeding and capacity
 refer to a full 1408 x 1040 frame and scale with the frame area.
+
+Dead cells
+----------
+A dead-cell dye (Cytotox Green) beside the nuclear label: every well keeps a background share
+of dead cells (``background_dead``, 5 %) of its live count, and a treatment with a kill rate
+(``kill_rate_per_h``) adds dead cells at that rate per live cell from the onset on, which stay
+labelled. The live count is the kinetic model above (the net of division and death), so it
+is the same with or without the dead-cell channel. In ``fig4`` the interferons are
+cytostatic (growth slowed, no extra death) and 2'3'-cGAMP cytotoxic where it acts; in
+``doses`` low doses of IFN gamma are cytostatic and 30-100 ng/ml kill. ``truth_effects.csv``
+gives each treatment's verdict (:func:`~incugrowth.simulate.kinetics.true_effects`). Dead
+nuclei are drawn in the green frames like red nuclei, a little smaller and brighter, placed
+at random (not in colonies).
 
 Rendering
 ---------
@@ -50,6 +66,7 @@ Modules
 -------
 :mod:`~incugrowth.simulate.designs` (plate designs), :mod:`~incugrowth.simulate.kinetics`
 (growth and true counts), :mod:`~incugrowth.simulate.layout` (colonies),
+:mod:`~incugrowth.simulate.plates` (repeated plates, with plate effects),
 :mod:`~incugrowth.simulate.render` (frames), :mod:`~incugrowth.simulate.writers` (IncuCyte
 files) and :mod:`~incugrowth.simulate.experiment` (the whole folder).
 """
@@ -65,6 +82,7 @@ from incugrowth.simulate.designs import (
 )
 from incugrowth.simulate.experiment import simulate_experiment
 from incugrowth.simulate.kinetics import simulate_counts
+from incugrowth.simulate.plates import simulate_plates
 from incugrowth.simulate.render import synthetic_frame
 from incugrowth.simulate.writers import time_token, write_export, write_plate_map_xml
 
@@ -79,6 +97,7 @@ __all__ = [
     "register_design",
     "simulate_counts",
     "simulate_experiment",
+    "simulate_plates",
     "synthetic_frame",
     "time_token",
     "write_export",

@@ -12,6 +12,10 @@ REFERENCE_SHAPE = (1040, 1408)
 DEFAULT_TIMES = tuple(float(t) for t in range(0, 97, 4))
 
 _STREAM_WELL, _STREAM_FIELD, _STREAM_COUNT, _STREAM_LAYOUT, _STREAM_FRAME, _STREAM_PLATE = range(6)
+# The dead-cell channel draws from streams of its own, so the live channel is as without it.
+_STREAM_DEAD, _STREAM_DEAD_FRAME = 6, 7
+#: Added to a well's code for the layout of its dead cells (a layout stream of its own).
+_DEAD_LAYOUT_CODE = 100_000
 
 
 def _well_code(well: str) -> int:

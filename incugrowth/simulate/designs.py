@@ -19,6 +19,8 @@ _KINETIC_DEFAULTS = {
     "lag_h": 8.0,
     "onset_h": 16.0,
     "effect": 0.0,
+    "background_dead": 0.05,
+    "kill_rate_per_h": 0.0,
 }
 _REQUIRED = ["well", "cell_line", "treatment", "seeding", "rate_per_h"]
 
@@ -33,7 +35,11 @@ class Design:
     ``rate_per_h`` (specific growth rate), ``capacity`` (nuclei per full frame at
     confluence), ``lag_h`` (time constant of the ramp-up after plating), ``onset_h`` (time
     the treatment starts to act) and ``effect`` (fraction of the growth rate removed after the
-    onset: 0 no effect, 1 full cytostasis, above 1 net loss).
+    onset: 0 no effect, 1 full cytostasis, above 1 net loss). The dead-cell channel has
+    ``background_dead`` (the share of dead cells among all cells without treatment, the same
+    at every time) and ``kill_rate_per_h`` (dead cells made per live cell and hour from the
+    onset on; they stay labelled). The live count is as ``effect`` sets it: the net of
+    division and death.
 
     Examples
     --------
@@ -100,8 +106,15 @@ def _complete_wells(wells: pd.DataFrame, name: str) -> pd.DataFrame:
         df["replicate"] = (
             df.groupby(["cell_line", "treatment", "dose"], dropna=False).cumcount() + 1
         )
-    for col in ("seeding", "rate_per_h", "capacity", "lag_h", "onset_h", "effect"):
+    for col in ("seeding", "rate_per_h", *_KINETIC_DEFAULTS):
         df[col] = pd.to_numeric(df[col], errors="raise").astype(float)
+    dead = ~df["background_dead"].between(0.0, 1.0, inclusive="left")
+    dead |= df["kill_rate_per_h"] < 0
+    if dead.any():
+        raise IncugrowthError(
+            f"design {name!r}: well {df.loc[dead, 'well'].iloc[0]}: background_dead must be "
+            "from 0 to below 1 and kill_rate_per_h 0 or more"
+        )
     bad = df[(df["seeding"] <= 0) | (df["capacity"] <= df["seeding"])]
     if len(bad):
         raise IncugrowthError(
@@ -207,6 +220,11 @@ _FIG4_EFFECTS = {
     "M407 JAK2-KO": {"IFN alfa": 0.7, "IFN beta": 0.75, "IFN gamma": 0.0, "2'3'-cGAMP": 0.75},
 }
 LIPOFECTAMINE_TOXICITY = 0.05  # Lipofectamine alone, and as the vehicle of cGAMP
+# Dead cells made per live cell and hour from the onset (the dead-cell channel): cGAMP kills
+# (cytotoxic) where it acts, every line but JAK1-KO; the interferons only slow growth
+# (cytostatic), with the background share of dead cells (BACKGROUND_DEAD) of every well.
+CGAMP_KILL_RATE = 0.02
+BACKGROUND_DEAD = 0.05
 _ROWS = "ABCDEFGH"
 
 
@@ -227,11 +245,13 @@ def fig4_design() -> Design:
             if treatment in ("Lipofectamine", "2'3'-cGAMP"):
                 effect = 1.0 - (1.0 - effect) * (1.0 - LIPOFECTAMINE_TOXICITY)
             control = "Lipofectamine" if treatment == "2'3'-cGAMP" else ""
+            acts = _FIG4_EFFECTS[line].get(treatment, 0.0) > 0
+            kill = CGAMP_KILL_RATE if treatment == "2'3'-cGAMP" and acts else 0.0
             for rep in (1, 2, 3):
                 well = f"{_ROWS[i // 12]}{i % 12 + 1}"
                 rows.append(
                     (well, line, treatment, dose, unit, control, rep, 220.0,
-                     _FIG4_RATES[line], 3500.0, 8.0, 16.0, effect)
+                     _FIG4_RATES[line], 3500.0, 8.0, 16.0, effect, BACKGROUND_DEAD, kill)
                 )  # fmt: skip
                 i += 1
     cols = [*_PLATE_COLUMNS, "replicate", "seeding", "rate_per_h", *_KINETIC_DEFAULTS]
@@ -246,20 +266,36 @@ DOSES_IFN_GAMMA = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 @register_design("doses")
-def doses_design(*, emax: float = 0.9, ec50: float = 2.0, hill: float = 1.0) -> Design:
+def doses_design(
+    *,
+    emax: float = 0.9,
+    ec50: float = 2.0,
+    hill: float = 1.0,
+    kill_max: float = 0.04,
+    kill_ec50: float = 30.0,
+    kill_hill: float = 3.0,
+) -> Design:
     """IFN gamma dose response on M407: untreated and 0.1-100 ng/ml, three replicate rows.
 
     Replicates are rows B-D; column 2 is untreated and columns 3-9 the doses, ascending. The
-    effect follows a Hill curve, ``emax * d**hill / (ec50**hill + d**hill)``.
+    effect follows a Hill curve, ``emax * d**hill / (ec50**hill + d**hill)``, and so does the
+    kill rate of the dead-cell channel (``kill_max``, ``kill_ec50``, ``kill_hill``), steeper
+    and at higher doses: low doses slow growth only (cytostatic), 30 and 100 ng/ml kill.
     """
     rows = []
     for r, row in enumerate("BCD", start=1):
         for c, dose in enumerate((np.nan, *DOSES_IFN_GAMMA), start=2):
             untreated = np.isnan(dose)
             effect = 0.0 if untreated else emax * dose**hill / (ec50**hill + dose**hill)
+            kill = (
+                0.0
+                if untreated
+                else kill_max * dose**kill_hill / (kill_ec50**kill_hill + dose**kill_hill)
+            )
             rows.append(
                 (f"{row}{c}", "M407", "untreated" if untreated else "IFN gamma", dose,
-                 "" if untreated else "ng/ml", "", r, 220.0, 0.031, 3500.0, 8.0, 16.0, effect)
+                 "" if untreated else "ng/ml", "", r, 220.0, 0.031, 3500.0, 8.0, 16.0, effect,
+                 BACKGROUND_DEAD, kill)
             )  # fmt: skip
     cols = [*_PLATE_COLUMNS, "replicate", "seeding", "rate_per_h", *_KINETIC_DEFAULTS]
     return Design(

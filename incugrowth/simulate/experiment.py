@@ -14,6 +14,8 @@ import pandas as pd
 from incugrowth._io import write_csv
 from incugrowth.errors import IncugrowthError
 from incugrowth.simulate._common import (
+    _DEAD_LAYOUT_CODE,
+    _STREAM_DEAD_FRAME,
     _STREAM_FRAME,
     REFERENCE_SHAPE,
     _check_shape,
@@ -23,9 +25,10 @@ from incugrowth.simulate._common import (
     _well_code,
 )
 from incugrowth.simulate.designs import Design, _canonical_well_or_raise, get_design
-from incugrowth.simulate.kinetics import _seeded, simulate_counts
+from incugrowth.simulate.kinetics import DEAD_METRIC, _seeded, simulate_counts, true_effects
 from incugrowth.simulate.layout import _layout_for
 from incugrowth.simulate.render import (
+    _frame_dead,
     _frame_nuclei,
     _illumination,
     _render_phase,
@@ -49,10 +52,14 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
     shape, window = task["shape"], task["window"]
     counts, times, blurred = task["counts"], task["times"], task["out_of_focus"]
     layout = _layout_for(seed, code, fld, int(max(counts)), int(task["founders"]), shape)
+    dead = task["dead"]
+    if task["dead_frames"]:
+        n_dead = int(max(dead))  # scattered: every dead nucleus is placed on its own
+        dead_layout = _layout_for(seed, code + _DEAD_LAYOUT_CODE, fld, n_dead, n_dead, shape)
     illum = _illumination(tuple(shape), tuple(window), seed)
     win_shape = (window[2], window[3])
     truth, stats = [], []
-    for n, t, oof in zip(counts, times, blurred):
+    for n, t, oof, nd in zip(counts, times, blurred, dead):
         rng = _rng(seed, _STREAM_FRAME, code, fld, _minute(t))
         nuc = _frame_nuclei(layout, int(n), window)
         red, nuclei = _render_red(nuc, win_shape, illum, rng, bool(oof))
@@ -60,6 +67,15 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
         name = f"{task['prefix']}_{well}_{fld}_{time_token(t)}.tif"
         _write_tiff(Path(task["outdir"]) / "frames" / "red" / name, red)
         _write_tiff(Path(task["outdir"]) / "frames" / "phase" / name, phase)
+        n_dead_in_frame = None
+        if task["dead_frames"]:
+            # the dead-cell channel draws from its own streams: the red and phase frames are
+            # as without it
+            dead_nuc = _frame_dead(dead_layout, int(nd), window)
+            rng_dead = _rng(seed, _STREAM_DEAD_FRAME, code, fld, _minute(t))
+            green, _ = _render_red(dead_nuc, win_shape, illum, rng_dead, bool(oof))
+            _write_tiff(Path(task["outdir"]) / "frames" / "green" / name, green)
+            n_dead_in_frame = len(dead_nuc["y"])
         m = len(nuc["y"])
         truth.append(
             pd.DataFrame(
@@ -77,6 +93,7 @@ def _render_task(task: dict) -> tuple[pd.DataFrame, list[dict]]:
                 "field": fld,
                 "elapsed_h": float(t),
                 "count_in_frame": m,
+                "dead_in_frame": n_dead_in_frame,
                 "confluence_true": round(confluence, 3),
             }
         )
@@ -107,6 +124,7 @@ def simulate_experiment(
     frame_times: Sequence[float] | None = None,
     crop: tuple[int, int] | None = None,
     render_frames: bool = True,
+    dead_frames: bool = False,
     jobs: int | None = None,
     progress: bool = True,
 ) -> dict:
@@ -137,6 +155,10 @@ def simulate_experiment(
     render_frames : bool
         False writes only the truth counts (and an empty ``truth.csv``), the export and the
         plate maps (fast).
+    dead_frames : bool
+        Also render the dead-cell channel (``frames/green/``; ``dead_in_frame`` in
+        ``truth_counts.csv``). Its counts are in ``export_green_count.txt`` and
+        ``truth_counts.csv`` either way.
     jobs : int, optional
         Worker processes for rendering (default: all cores; 1 renders in this process).
     progress : bool
@@ -156,7 +178,7 @@ def simulate_experiment(
     >>> info = simulate_experiment(tempfile.mkdtemp(), times=[0, 24, 72], render_frames=False,
     ...                            progress=False)
     >>> info["n_wells"], info["n_frames"], sorted(info["paths"])[:3]
-    (90, 0, ['export', 'plate_map_csv', 'plate_map_xml'])
+    (90, 0, ['export', 'export_dead', 'plate_map_csv'])
     """
     d = get_design(design)
     t = _check_times(times)
@@ -176,6 +198,16 @@ def simulate_experiment(
         "export": write_export(
             counts, out / "export_red_count.txt", vessel=f"sim_{d.name} (seed {seed})"
         ),
+        # the dead-cell count in a file of its own, so that the red export alone is read as
+        # before (one count metric)
+        "export_dead": write_export(
+            counts.drop(columns="count").rename(columns={"dead": "count"}),
+            out / "export_green_count.txt",
+            metric=DEAD_METRIC,
+            vessel=f"sim_{d.name} (seed {seed})",
+            analysis="Cytotox Green dead-cell count",
+        ),
+        "truth_effects": write_csv(true_effects(d), out / "truth_effects.csv"),
     }
 
     render_wells = list(d.wells["well"]) if wells is None else _check_wells(wells, d)
@@ -200,6 +232,8 @@ def simulate_experiment(
                         "counts": sel["count"].to_numpy(),
                         "times": sel["elapsed_h"].to_numpy(),
                         "out_of_focus": sel["out_of_focus"].to_numpy(),
+                        "dead": sel["dead"].to_numpy(),
+                        "dead_frames": bool(dead_frames),
                         "founders": int(round(_seeded(seed, code, f, seeding[well] * area))),
                         "prefix": f"sim_{d.name}",
                         "outdir": str(out),
@@ -222,6 +256,12 @@ def simulate_experiment(
     frame_stats = pd.DataFrame(stats, columns=[*keys, "count_in_frame", "confluence_true"])
     truth_counts = truth_counts.merge(frame_stats, on=keys, how="left")
     truth_counts["count_in_frame"] = truth_counts["count_in_frame"].astype("Int64")
+    # the dead-cell channel's columns come last, after those of the live channel
+    dead_stats = pd.DataFrame(stats, columns=[*keys, "dead_in_frame"])
+    truth_counts["dead"] = counts["dead"].to_numpy()
+    truth_counts["dead_expected"] = counts["dead_expected"].round(3).to_numpy()
+    truth_counts = truth_counts.merge(dead_stats, on=keys, how="left")
+    truth_counts["dead_in_frame"] = truth_counts["dead_in_frame"].astype("Int64")
     if len(truth):
         order = {w: i for i, w in enumerate(d.wells["well"])}
         truth = truth.sort_values(

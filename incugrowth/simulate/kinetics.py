@@ -11,6 +11,7 @@ import pandas as pd
 from incugrowth.errors import IncugrowthError
 from incugrowth.simulate._common import (
     _STREAM_COUNT,
+    _STREAM_DEAD,
     _STREAM_FIELD,
     _STREAM_WELL,
     REFERENCE_SHAPE,
@@ -41,6 +42,24 @@ def _cumulative_rate(t: np.ndarray, rate: float, lag: float, onset: float, effec
 def _logistic(t, n0, capacity, rate, lag, onset, effect):
     growth = _cumulative_rate(t, rate, lag, onset, effect)
     return capacity / (1.0 + (capacity / n0 - 1.0) * np.exp(-growth))
+
+
+#: Time step (h) of the integral of killing over the live count; a fixed grid from 0, so the
+#: dead count at a time does not depend on the times asked for.
+_DEAD_STEP_H = 0.05
+
+
+def _dead_expected(t, n0, capacity, rate, lag, onset, effect, background, kill):
+    """Expected dead cells at times `t`: the background share of all cells, plus those
+    killed from the onset on (``kill`` per live cell and hour), which stay labelled."""
+    live = _logistic(t, n0, capacity, rate, lag, onset, effect)
+    dead = live * background / (1.0 - background)
+    if kill > 0 and len(t):
+        grid = np.arange(0.0, float(np.max(t)) + 2 * _DEAD_STEP_H, _DEAD_STEP_H)
+        flux = kill * _logistic(grid, n0, capacity, rate, lag, onset, effect) * (grid >= onset)
+        killed = np.concatenate([[0.0], np.cumsum((flux[1:] + flux[:-1]) * _DEAD_STEP_H / 2)])
+        dead = dead + np.interp(t, grid, killed)
+    return dead
 
 
 def _seeded(seed: int, code: int, field_: int, seeding: float) -> float:
@@ -77,8 +96,9 @@ def simulate_counts(
     DataFrame
         ``well``, ``field``, ``elapsed_h``, ``count`` (the true number of nuclei in the
         frame), ``expected`` (the kinetic model's mean), ``out_of_focus`` (the frame is
-        rendered blurred), then the plate-map columns ``cell_line``, ``treatment``, ``dose``,
-        ``dose_unit``, ``control`` and ``replicate``.
+        rendered blurred), ``dead`` and ``dead_expected`` (the dead cells, as ``count`` and
+        ``expected`` the live ones), then the plate-map columns ``cell_line``,
+        ``treatment``, ``dose``, ``dose_unit``, ``control`` and ``replicate``.
 
     Examples
     --------
@@ -103,12 +123,18 @@ def simulate_counts(
         for f in range(1, int(fields) + 1):
             n0 = _seeded(seed, code, f, row.seeding * area)
             mu = _logistic(t, n0, row.capacity * area, rate, row.lag_h, row.onset_h, row.effect)
+            dead_mu = _dead_expected(
+                t, n0, row.capacity * area, rate, row.lag_h, row.onset_h, row.effect,
+                row.background_dead, row.kill_rate_per_h,
+            )  # fmt: skip
             count = np.empty(len(t), dtype=np.int64)
+            dead = np.empty(len(t), dtype=np.int64)
             blur = np.empty(len(t), dtype=bool)
             for k, tk in enumerate(t):
                 g = _rng(seed, _STREAM_COUNT, code, f, _minute(tk))
                 count[k] = g.poisson(mu[k])
                 blur[k] = g.random() < OUT_OF_FOCUS_RATE
+                dead[k] = _rng(seed, _STREAM_DEAD, code, f, _minute(tk)).poisson(dead_mu[k])
             blocks.append(
                 pd.DataFrame(
                     {
@@ -118,9 +144,73 @@ def simulate_counts(
                         "count": count,
                         "expected": mu,
                         "out_of_focus": blur,
+                        "dead": dead,
+                        "dead_expected": dead_mu,
                     }
                 )
             )
     counts = pd.concat(blocks, ignore_index=True)
     meta = d.wells[[*_PLATE_COLUMNS, "replicate"]]
     return counts.merge(meta, on="well", how="left", validate="many_to_one")
+
+
+#: Metric name of the simulated dead-cell export (``export_green_count.txt``).
+DEAD_METRIC = "Green Object Count (Per Image)"
+
+#: Kill rates (per live cell and hour, above the control's) from which a treatment is
+#: cytotoxic in truth, and up to which it kills nothing; growth effects (the share of the
+#: control's growth rate removed) from which it is cytostatic, and up to which it has none.
+#: Treatments in between have no expected verdict.
+TRUE_KILL_RATE = (0.0005, 0.005)
+TRUE_GROWTH_EFFECT = (0.1, 0.5)
+
+
+def true_effects(design: str | Design = "fig4", *, control: str = "untreated") -> pd.DataFrame:
+    """The true effect of each treatment against its control, and the verdict it should get.
+
+    Returns
+    -------
+    DataFrame
+        One row per cell line, treatment and dose (controls left out): ``control``,
+        ``effect`` (share of the control's growth rate removed, ``1 - (1 - e) / (1 - e_c)``),
+        ``kill_rate_per_h`` (above the control's) and ``verdict``: ``cytotoxic`` (kill rate
+        at least :data:`TRUE_KILL_RATE` [1]), ``cytostatic`` (no kill and an effect of at
+        least :data:`TRUE_GROWTH_EFFECT` [1]), ``no effect`` (neither kill nor an effect
+        above :data:`TRUE_GROWTH_EFFECT` [0]) or empty (in between).
+
+    Examples
+    --------
+    >>> t = true_effects("fig4").set_index(["cell_line", "treatment"])["verdict"]
+    >>> t["M407", "IFN gamma"], t["M407", "2'3'-cGAMP"], t["M407 JAK1-KO", "IFN alfa"]
+    ('cytostatic', 'cytotoxic', 'no effect')
+    """
+    d = get_design(design)
+    keys = ["cell_line", "treatment", "dose"]
+    conditions = d.wells.groupby(keys, dropna=False, sort=False).agg(
+        control=("control", "first"),
+        effect=("effect", "mean"),
+        kill_rate_per_h=("kill_rate_per_h", "mean"),
+    )
+    conditions = conditions.reset_index()
+    conditions["control"] = conditions["control"].replace("", control)
+    base = conditions.groupby(["cell_line", "treatment"], sort=False)[
+        ["effect", "kill_rate_per_h"]
+    ].mean()
+    out = conditions[conditions["treatment"] != control].copy()
+    ref = base.reindex(list(zip(out["cell_line"], out["control"])))
+    out["effect"] = 1.0 - (1.0 - out["effect"].to_numpy()) / (1.0 - ref["effect"].to_numpy())
+    out["kill_rate_per_h"] = out["kill_rate_per_h"].to_numpy() - ref["kill_rate_per_h"].to_numpy()
+    no_kill, kills = TRUE_KILL_RATE
+    no_effect, slows = TRUE_GROWTH_EFFECT
+    kill, effect = out["kill_rate_per_h"], out["effect"]
+    out["verdict"] = np.select(
+        [
+            kill >= kills,
+            (kill <= no_kill) & (effect >= slows),
+            (kill <= no_kill) & (effect <= no_effect),
+        ],
+        ["cytotoxic", "cytostatic", "no effect"],
+        default="",
+    )
+    out[["effect", "kill_rate_per_h"]] = out[["effect", "kill_rate_per_h"]].round(6)
+    return out.reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Rendering of red (nuclear) and phase frames from a colony layout, with camera artefacts."""
+"""Rendering of red (nuclear), dead-cell and phase frames, with camera artefacts."""
 
 from __future__ import annotations
 
@@ -138,6 +138,29 @@ def _frame_nuclei(layout: dict, n: int, window) -> dict:
         "dividing": dividing,
         "cell_scale": layout["cell_scale"][:n],
         "cell_aspect": layout["cell_aspect"][:n],
+    }
+    return {key: value[keep] for key, value in out.items()}
+
+
+# Dead-cell channel (Cytotox-like): condensed nuclei, a little smaller and brighter, scattered.
+DEAD_RADIUS_SCALE = 0.85
+DEAD_BRIGHTNESS = 1.3
+
+
+def _frame_dead(layout: dict, n: int, window) -> dict:
+    """The first ``n`` dead nuclei of a layout inside the window (window coords), drawn by
+    :func:`_render_red` as the dead-cell channel's frame."""
+    y0, x0, hh, ww = window
+    yi = np.rint(layout["y"][:n]).astype(int) - y0
+    xi = np.rint(layout["x"][:n]).astype(int) - x0
+    keep = (yi >= 0) & (yi < hh) & (xi >= 0) & (xi < ww)
+    out = {
+        "y": yi,
+        "x": xi,
+        "radius": layout["radius"][:n] * DEAD_RADIUS_SCALE,
+        "aspect": layout["aspect"][:n],
+        "angle": layout["angle"][:n],
+        "brightness": RED_PEAK * DEAD_BRIGHTNESS * layout["brightness"][:n],
     }
     return {key: value[keep] for key, value in out.items()}
 

@@ -71,6 +71,8 @@ def _checks(frame: pd.DataFrame, dv: str, factors: list[str]) -> pd.DataFrame:
     resid = (frame[dv] - keyed.transform("mean")).to_numpy()
     groups = [g.to_numpy() for _, g in keyed if len(g) >= 2]
     log_hint = "consider analysing log counts, log(1 + pct_change/100), instead of percent change"
+    if dv != "pct_change":  # advice about percent change does not fit another response
+        log_hint = f"look for outlier wells and for a transformation of {dv!r} that evens them"
     rows = []
 
     if len(resid) >= 3 and np.ptp(resid) > 0:

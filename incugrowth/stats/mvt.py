@@ -19,8 +19,13 @@ _TAIL = 9.0  # standard deviations beyond which a normal density is negligible (
 
 
 def _scale_nodes(df: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights for E[f(S)], S = sqrt(chi2(df)/df): trapezoid rule in log S."""
+    """Nodes and weights for E[f(S)], S = sqrt(chi2(df)/df): trapezoid rule in log S.
+
+    Infinite ``df`` (a normal approximation, as for a mixed model) is the single node S = 1.
+    """
     nu = float(df)
+    if np.isinf(nu):
+        return np.ones(1), np.ones(1)
     lo = -(40.0 / nu + 1.0)
     hi = optimize.brentq(lambda u: 0.5 * nu * np.expm1(2 * u) - nu * u - 40.0, 1e-12, 50.0)
     step = 1.0 / (3.0 * np.sqrt(2.0 * nu))  # a third of the SD of log S
@@ -128,3 +133,103 @@ def _family_inference(variances, edges, t, df, alternative, conf_level):
         lambda q: box(sign * q) - conf_level, low * (1 - 1e-9), high * (1 + 1e-9), xtol=1e-11
     )
     return p_adj, float(crit)
+
+
+#: Integration points and seed of the quasi-Monte Carlo integral of a general family (error
+#: about 1e-6; the same seed every time, so results do not change from run to run).
+_QMC_POINTS = 50_000
+_QMC_SEED = 20160901
+
+
+def _forest_variances(group_cov: np.ndarray, groups: list, edges) -> dict | None:
+    """Group variances of an equivalent forest, or None when the covariance has none.
+
+    The comparisons of a family are differences of group estimates. When the estimates'
+    covariance is a diagonal plus one constant (independent groups, or groups that share one
+    common random term, such as the plate effect of complete blocks), the constant cancels
+    in every difference and the family is that of independent groups with the diagonal as
+    their variances: the exact quadrature applies.
+    """
+    k = len(groups)
+    if k < 2:
+        return None
+    off = group_cov[~np.eye(k, dtype=bool)]
+    scale = float(np.max(np.abs(np.diag(group_cov))))
+    common = float(np.mean(off))
+    if np.max(np.abs(off - common)) > 1e-9 * scale:
+        return None
+    diag = np.diag(group_cov) - common
+    if np.any(diag <= 0):
+        return None
+    return {g: float(v) for g, v in zip(groups, diag)}
+
+
+def _box_general(corr: np.ndarray, lower, upper, df: float) -> float:
+    """P(lower <= T <= upper), T multivariate t (normal for infinite df) with ``corr``."""
+    if np.isinf(df):
+        dist = sps.multivariate_normal(mean=np.zeros(len(corr)), cov=corr)
+        return float(dist.cdf(upper, lower_limit=lower, rng=_QMC_SEED))
+    dist = sps.multivariate_t(shape=corr, df=df)
+    return float(dist.cdf(upper, lower_limit=lower, maxpts=_QMC_POINTS, random_state=_QMC_SEED))
+
+
+def _contrast_inference(group_cov, groups, edges, t, df, alternative, conf_level):
+    """Adjusted P values and critical value of a family of differences of correlated
+    estimates (a blocked or mixed model), as :func:`_family_inference` does for independent
+    group means.
+
+    ``group_cov`` is the covariance (up to a common factor) of the estimates of ``groups``;
+    ``edges[i] = (treatment, control)``. Exact quadrature when the covariance is that of a
+    forest (see :func:`_forest_variances`), else the quasi-Monte Carlo integral of the
+    multivariate t (Genz and Bretz, the method of R's mvtnorm) with a fixed seed.
+    """
+    group_cov = np.asarray(group_cov, float)
+    variances = _forest_variances(group_cov, list(groups), edges)
+    if variances is not None:
+        return _family_inference(variances, edges, t, df, alternative, conf_level)
+    index = {g: i for i, g in enumerate(groups)}
+    contrast = np.zeros((len(edges), len(groups)))
+    for i, (child, parent) in enumerate(edges):
+        contrast[i, index[child]], contrast[i, index[parent]] = 1.0, -1.0
+    cov = contrast @ group_cov @ contrast.T
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd)
+    return _general_inference(corr, np.asarray(t, float), df, alternative, conf_level)
+
+
+def _general_inference(corr, t, df, alternative, conf_level):
+    k = len(t)
+    dist = sps.norm if np.isinf(df) else sps.t(df)
+    if alternative == "two-sided":
+        raw = 2.0 * dist.sf(np.abs(t))
+    elif alternative == "greater":
+        raw = dist.sf(t)
+    else:
+        raw = dist.cdf(t)
+
+    def box(q):
+        if alternative == "two-sided":
+            lo, hi = np.full(k, -abs(q)), np.full(k, abs(q))
+        elif alternative == "greater":
+            lo, hi = np.full(k, -np.inf), np.full(k, q)
+        else:
+            lo, hi = np.full(k, q), np.full(k, np.inf)
+        if k == 1:
+            return float(dist.cdf(hi[0]) - dist.cdf(lo[0]))
+        return _box_general(corr, lo, hi, df)
+
+    if k == 1:
+        p_adj = raw.copy()
+    else:
+        p_adj = np.clip([1.0 - box(q) for q in t], raw, np.minimum(1.0, k * raw))
+    alpha = 1.0 - conf_level
+    sides = 2.0 if alternative == "two-sided" else 1.0
+    low = dist.ppf(1.0 - alpha / sides)
+    if k == 1:
+        return p_adj, float(low)
+    high = dist.ppf(1.0 - alpha / (sides * k))
+    sign = -1.0 if alternative == "less" else 1.0
+    crit = optimize.brentq(
+        lambda q: box(sign * q) - conf_level, low * (1 - 1e-9), high * (1 + 1e-6), xtol=1e-7
+    )
+    return np.asarray(p_adj, float), float(crit)

@@ -152,9 +152,9 @@ def phase_mask(
     is `min_contrast` times the dish's texture level, and at least :data:`EPSILON`. The
     dish level is `dish` when given (the well's or plate's reference, measured on its
     frames where the dish is visible, see :func:`reference_dish_contrast`), else the
-    frame's own :func:`dish_contrast`, but at most :data:`DISH_CEILING`: a frame covered
-    by cells has no dish to measure, and its flattest cells would raise the level and cut
-    the sheet in half.
+    frame's own :func:`dish_contrast`, at most :data:`DISH_CEILING` either way: a frame
+    covered by cells has no dish to measure, and its flattest cells would raise the level
+    and cut the sheet in half.
 
     Holes smaller than ``(4 scale)^2`` pixels are filled and objects as small removed.
     The halo correction then peels, from the outside in and for at
@@ -202,15 +202,17 @@ def _mask_and_level(image, scale, min_contrast, dish) -> tuple[np.ndarray, float
 
 def dish_level(own: float, dish: float | None = None) -> float:
     """The dish level :func:`phase_mask` uses: `dish` when it is a positive number, else
-    the frame's own level `own` but at most :data:`DISH_CEILING`.
+    the frame's own level `own`; at most :data:`DISH_CEILING` either way (a noisier dish
+    would raise the level above the texture of cells as smooth as the simulator's; the
+    halo peeling and debris removal clear the dish's noise instead).
 
     Examples
     --------
-    >>> dish_level(0.02), dish_level(0.02, dish=0.007), dish_level(0.005)
-    (0.012, 0.007, 0.005)
+    >>> dish_level(0.02), dish_level(0.02, dish=0.007), dish_level(0.005, dish=0.03)
+    (0.012, 0.007, 0.012)
     """
     if dish is not None and np.isfinite(dish) and dish > 0:
-        return float(dish)
+        return min(float(dish), DISH_CEILING)
     return min(float(own), DISH_CEILING)
 
 

@@ -1168,3 +1168,56 @@ def test_flag_focus_drops_judges_groups_of_enough_frames():
     assert flag_focus_drops(frames, min_frames=3).tolist()[5:] == [False, True, False]
     with pytest.raises(ValueError, match="`drop` must be between 0 and 1"):
         flag_focus_drops(frames, drop=1.5)
+
+
+def textured_nuclei_frame(centres, radius, shape, *, signal=25.0, noise=4.0, seed=0):
+    """8-bit frame of large, dim nuclei with chromatin texture, as a confocal time-lapse
+    shows them: slightly elliptical nuclei `signal` grey levels above a background of 90
+    (each 0.6-1 times as bright), their light modulated by +-45 % blobs a twelfth of a
+    nucleus across and a few bright chromocentres, blurred by 2 px, with camera noise of
+    `noise` grey levels (a nucleus stands out of it by 4-6 noise deviations per pixel)."""
+    from skimage.draw import ellipse
+
+    rng = np.random.default_rng(seed)
+    light = np.zeros(shape)
+    for y, x in centres:
+        a, b = radius * rng.uniform(0.9, 1.15, 2)
+        rr, cc = ellipse(y, x, a, b, shape=shape, rotation=rng.uniform(0, np.pi))
+        light[rr, cc] = signal * rng.uniform(0.6, 1.0)
+    chromatin = ndi.gaussian_filter(rng.standard_normal(shape), radius / 6)
+    light *= np.clip(1 + 0.45 * chromatin / chromatin.std(), 0.2, None)
+    spots = ndi.binary_dilation((rng.random(shape) < 0.3 / radius**2) & (light > 0), iterations=2)
+    light += 3 * signal * ndi.gaussian_filter(spots.astype(float), 1.5)
+    frame = 90 + ndi.gaussian_filter(light, 2.0) + noise * rng.standard_normal(shape)
+    return np.clip(np.round(frame), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("radius", "seed"), [(30, 0), (40, 1), (50, 2)])
+def test_large_textured_dim_nuclei_are_counted_once_each(radius, seed):
+    """60-100 px nuclei with chromatin texture, 8-bit and noisy: each counted once (not
+    split at its texture, no noise specks), with the size estimated and given."""
+    rng = np.random.default_rng(seed)
+    shape = (int(7.8 * radius), int(10.4 * radius))
+    centres = grid_centres(shape, 2.6 * radius, rng, jitter=0.08)
+    frame = textured_nuclei_frame(centres, radius, shape, seed=seed)
+    assert abs(estimate_diameter(frame) / (2 * radius) - 1) < DIAMETER_TOLERANCE
+    assert count_nuclei(frame) == len(centres)
+    assert count_nuclei(frame, diameter=2 * radius) == len(centres)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_textured_nuclei_in_every_dtype(dtype):
+    rng = np.random.default_rng(21)
+    shape = (312, 416)
+    centres = grid_centres(shape, 104, rng, jitter=0.08)
+    frame = textured_nuclei_frame(centres, 40, shape, seed=21).astype(np.float64) / 255
+    assert count_nuclei(as_dtype(frame, dtype)) == len(centres)
+
+
+@pytest.mark.parametrize("diameter", [None, 20, 60, 100])
+def test_noise_only_frames_give_no_nuclei_at_any_size(diameter):
+    """8-bit camera noise alone (as dim as the nuclei of the textured frames above, with
+    no nucleus) gives no nucleus, whatever size they are looked for at."""
+    rng = np.random.default_rng(22)
+    frame = np.clip(np.round(90 + 4 * rng.standard_normal((400, 400))), 0, 255).astype(np.uint8)
+    assert count_nuclei(frame, diameter=diameter) == 0

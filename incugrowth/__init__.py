@@ -55,6 +55,10 @@ _SUBMODULES = {
     "report_figures",
     "cli",
     "combine",
+    "dish",
+    "platemap_checks",
+    "qc_plate",
+    "tables",
 }
 
 __all__ = [

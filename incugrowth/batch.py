@@ -772,17 +772,27 @@ def _finish_sizes(sizes: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     if len(uncertain):
         from incugrowth.kinetics import _short_list
 
-        plate = sizes.attrs.get("plate_px", float("nan"))
+        named = [f"{row.well} ({_why_uncertain(row)})" for row in uncertain.itertuples()]
         warnings.warn(
-            f"{len(uncertain)} well(s) are counted with an uncertain nucleus size (their "
-            "frames' own estimates disagree, or are too few, so the plate's size of "
-            f"{plate:.1f} px is used, or they spread widely): "
-            f"{_short_list(uncertain['well'].astype(str), limit=6)}; check their frames "
-            "(sizes.csv) and give the nucleus diameter in pixels (--diameter) if it is off",
+            f"{len(uncertain)} well(s) are counted with an uncertain nucleus size: "
+            f"{_short_list(named, limit=6)}; look at their frames (the sizes per well are in "
+            "sizes.csv, or beside the counts of `count` in <name>_sizes.csv) and give the "
+            "nucleus diameter in pixels (--diameter) if the size is off",
             IncugrowthWarning,
             stacklevel=3,
         )
     return sizes
+
+
+def _why_uncertain(row) -> str:
+    """Why the size of a well (a row of the size table) is uncertain, in a few words."""
+    if 3 * row.n_agree < 2 * row.n_estimated:
+        return f"its frames disagree; the plate's {row.diameter_px:.1f} px used"
+    if row.source == "plate":
+        return f"too few frames, off the plate's {row.diameter_px:.1f} px used"
+    if row.source == "none":
+        return "no frame to estimate the size on"
+    return f"its frames' sizes spread {100 * row.spread:.0f} %"
 
 
 def _confluence_records(phase, jobs, scheduler, cache_dir, progress) -> pd.DataFrame:

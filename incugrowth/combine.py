@@ -303,8 +303,11 @@ def _align_times(curves: pd.DataFrame, reference: np.ndarray) -> pd.DataFrame:
     tolerance = min(0.5 * step, 1.0)
     t = curves["elapsed_h"].to_numpy(float)
     nearest = reference[np.abs(t[:, None] - reference[None, :]).argmin(axis=1)]
-    close = np.abs(nearest - t) <= tolerance
-    return curves.assign(elapsed_h=np.where(close, nearest, t))
+    moved = np.where(np.abs(nearest - t) <= tolerance, nearest, t)
+    pairs = pd.DataFrame({"t": t, "moved": moved}).drop_duplicates()
+    if pairs["moved"].duplicated().any():  # two scans onto one time point: keep them apart
+        return curves
+    return curves.assign(elapsed_h=moved)
 
 
 def _curves(runs: list[Run], growth: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -470,6 +473,7 @@ def combine_runs(
         if len(by_plate):
             tables["dunnett_by_plate"] = by_plate
         outdir.mkdir(parents=True, exist_ok=True)
+        _remove_previous_outputs(outdir)
         for name in TABLES:
             if name in tables:
                 write_csv(tables[name], outdir / f"{name}.csv")
@@ -505,6 +509,21 @@ def combine_runs(
         _write_report(outdir)
     _write_run_json(result, loaded, started, prism_paths, finished=True)
     return result
+
+
+def _remove_previous_outputs(outdir: Path) -> None:
+    """An earlier combine's outputs, so that none (a cell line no longer combined, a table
+    not computed this time) is taken for this one's."""
+    found = [outdir / f"{name}.csv" for name in TABLES] + [outdir / "report.html"]
+    found += list((outdir / "prism").glob("prism_*.csv"))
+    found += [
+        p
+        for p in (outdir / "figures").glob("*")
+        if p.suffix in (".png", ".svg", ".pdf")
+        and p.stem.startswith(("growth_", "plate_means", "forest"))
+    ]
+    for path in found:
+        path.unlink(missing_ok=True)
 
 
 def _figures(tables, figdir: Path, control: str, measure: str) -> list[Path]:

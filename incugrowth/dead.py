@@ -259,6 +259,8 @@ def count_dead_frames(
         frames = frames.assign(diameter_px=frames["well"].map(sizes))
     records = count_frames(frames, diameter=diameter, segmenter=segmenter, **options)
     dead = records_to_counts(frames, records)
+    dead.attrs["measured"] = records.attrs.get("measured", len(frames))
+    dead.attrs["reused"] = records.attrs.get("reused", 0)
     check_dead_matches(counts, dead, folder, f"{folder} ({dead_channel} channel)")
     return counts, dead
 

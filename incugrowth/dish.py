@@ -90,7 +90,8 @@ def apply_dish_reference(phase: pd.DataFrame, records: pd.DataFrame, jobs: int |
     own = pd.to_numeric(records.get("dish_contrast"), errors="coerce")
     ok = records["confluence"].notna() & own.notna() & records["dish_reference"].notna()
     used = np.array([max(MIN_CONTRAST * dish_level(o), EPSILON) for o in own.fillna(0)])
-    wanted = np.maximum(MIN_CONTRAST * records["dish_reference"].fillna(0).to_numpy(), EPSILON)
+    reference = records["dish_reference"].fillna(0)
+    wanted = np.array([max(MIN_CONTRAST * dish_level(0, r), EPSILON) for r in reference])
     again = ok & ~np.isclose(used, wanted, rtol=0.02)
     if not again.any():
         return records

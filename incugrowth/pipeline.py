@@ -626,7 +626,11 @@ def _edge_effects(end: pd.DataFrame) -> pd.DataFrame:
     incugrowth.qc_plate)."""
     from incugrowth.qc_plate import edge_effects, warn_edge_effect
 
-    table = edge_effects(end)
+    try:
+        table = edge_effects(end)
+    except (IncugrowthError, KeyError) as exc:  # wells off a standard plate: no check
+        _downgrade(f"edge-effect check not made: {exc}")
+        return pd.DataFrame()
     warn_edge_effect(table)
     return table
 

@@ -63,11 +63,29 @@ def _how(typo: str, meant: str) -> str | None:
         if typo.casefold() == meant.casefold():
             return "they differ only in case"
         return "they differ only in case, spaces or punctuation"
+    if _one_short_word_apart(typo, meant):  # "Drug A" and "Drug B", "siRNA 1a" and "1b"
+        return None
     limit = 1 if min(len(a), len(b)) < SHORT_NAME else MAX_EDITS
     n = _edits(a, b)
     if n <= limit:
         return f"they differ by {n} letter{'s' if n > 1 else ''}"
     return None
+
+
+def _one_short_word_apart(a: str, b: str) -> bool:
+    """Whether the names differ in one word only, of at most two letters in both: such a
+    word is a label ("A", "B"), not a typo.
+
+    Examples
+    --------
+    >>> _one_short_word_apart("Drug A", "Drug B"), _one_short_word_apart("IFN gama", "IFN gamma")
+    (True, False)
+    """
+    words_a, words_b = re.split(r"[\s_-]+", a.casefold()), re.split(r"[\s_-]+", b.casefold())
+    if len(words_a) != len(words_b):
+        return False
+    apart = [(x, y) for x, y in zip(words_a, words_b) if x != y]
+    return len(apart) == 1 and max(len(apart[0][0]), len(apart[0][1])) <= 2
 
 
 def _wells_text(wells: list[str], limit: int = 8) -> str:

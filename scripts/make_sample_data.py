@@ -29,6 +29,8 @@ GENERATED = [
     "truth.csv",
     "truth_counts.csv",
     "export_red_count.txt",
+    "export_green_count.txt",
+    "truth_effects.csv",
     "plate_map.csv",
     "plate_map.PlateMap",
     "README.md",
@@ -40,6 +42,13 @@ FILES = [
         "export_red_count.txt",
         "IncuCyte S3/SX5 metric export, `Red Object Count (Per Image)`, all 90 wells x "
         f"{len(TIMES)} times, tab-separated, CRLF; the values are the true full-frame counts",
+    ),
+    (
+        "export_green_count.txt",
+        "the same for the dead-cell count, `Green Object Count (Per Image)` (a Cytotox "
+        "Green-like dye; no frames of it here): `incugrowth run --export "
+        'export_red_count.txt export_green_count.txt --dead-metric "Green Object Count (Per '
+        'Image)"` adds the dead fraction and the cytostatic/cytotoxic verdicts',
     ),
     (
         "plate_map.csv",
@@ -55,7 +64,14 @@ FILES = [
         "one row per well, field and time: `count` (true nuclei in the full 1408 x 1040 "
         "frame, as in the export), `expected` (the kinetic model's mean), `out_of_focus`; for "
         "the frames below also `count_in_frame` (nuclei in the 256 x 256 crop) and "
-        "`confluence_true` (% of the crop covered by cells)",
+        "`confluence_true` (% of the crop covered by cells); `dead` and `dead_expected` the same "
+        "for the dead cells",
+    ),
+    (
+        "truth_effects.csv",
+        "the true effect of each treatment against its control (share of the growth rate "
+        "removed, kill rate) and the verdict it should get: the interferons `cytostatic` where "
+        "they act, 2'3'-cGAMP `cytotoxic`",
     ),
     (
         "truth.csv",

@@ -257,6 +257,31 @@ def test_a_condition_on_some_plates_is_analysed_on_those(runs, tmp_path, capsys)
         .eq(2)
         .all()
     )
+    from incugrowth.report.combined import combined_methods_text
+
+    run_doc = json.loads((out / "run.json").read_text())
+    text = combined_methods_text({"plate_means": pd.read_csv(out / "plate_means.csv")}, run_doc)
+    assert text.endswith(
+        "M464 x IFN gamma (2 plates) was not on every plate and analysed on the plates that had it."
+    )
+
+
+def test_plates_scanned_minutes_apart_share_time_points(runs, tmp_path):
+    late = copy_run(runs[2], tmp_path / "day3")
+    for name in ("growth.csv", "endpoint.csv"):
+        table = pd.read_csv(late / name)
+        table["elapsed_h"] += 0.25  # the third plate was scanned 15 minutes later
+        if "endpoint_h" in table.columns:
+            table["endpoint_h"] += 0.25
+        table.to_csv(late / name, index=False)
+    out = tmp_path / "out"
+    (out / "prism").mkdir(parents=True)
+    (out / "prism" / "prism_growth_gone.csv").write_text("left by an earlier combine\n")
+    res = combine_runs([runs[0], runs[1], late], out, figures=False, report=False)
+    assert sorted(res["curves"]["elapsed_h"].unique()) == TIMES
+    assert res["curves"]["n_plates"].eq(3).all()
+    assert res.parameters["endpoint_h"] == pytest.approx(72 + 0.25 / 3)
+    assert not (out / "prism" / "prism_growth_gone.csv").exists()
 
 
 def test_experiment_file_lists_the_runs(runs, tmp_path, capsys):

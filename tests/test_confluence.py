@@ -100,6 +100,31 @@ def test_the_halo_is_not_counted_as_cell():
     assert np.count_nonzero(mask & halos) < 0.1 * np.count_nonzero(halos)
 
 
+def test_clusters_are_not_read_with_their_gaps():
+    """Four clusters of 3 x 3 round dark cells, each in a bright halo, with a little dish
+    between the halos of neighbours: the gaps inside a cluster are not filled as holes, so
+    the confluence is the cells' area (9.2 %), not that of the clusters' outlines."""
+    rng = np.random.default_rng(11)
+    shape = (300, 400)
+    yy, xx = np.indices(shape)
+    frame = dish(shape, seed=12)
+    cells = np.zeros(shape, bool)
+    halos = np.zeros(shape, bool)
+    for cy, cx in [(80, 100), (80, 300), (220, 100), (220, 300)]:
+        for dy in (-30, 0, 30):
+            for dx in (-30, 0, 30):
+                r = np.hypot(yy - cy - dy, xx - cx - dx)
+                cells |= r < 10
+                halos |= (r >= 10) & (r < 13)
+    frame[cells] -= 0.12
+    frame[cells] += 0.03 * ndi.gaussian_filter(rng.standard_normal(shape), 1.0)[cells] / 0.28
+    frame[halos] += 0.18
+    truth = 100 * cells.mean()
+    outlines = 100 * ndi.binary_fill_holes(ndi.binary_closing(cells | halos, iterations=4)).mean()
+    assert outlines > 1.8 * truth
+    assert phase_confluence(frame) == pytest.approx(truth, abs=1.5)
+
+
 def test_the_dish_reference_keeps_a_smooth_confluent_sheet_whole():
     """Cells of little texture (a grain only 3 times the camera noise) cover the frame. The
     frame alone cannot tell its flattest cells from a dish and reads part of the sheet; with
@@ -194,3 +219,17 @@ def test_frames_without_a_level_keep_their_own_measure():
                             "dish_contrast": [np.nan, np.nan]})  # fmt: skip
     out = apply_dish_reference(phase, records)
     assert out["dish_reference"].isna().all() and out["confluence"].isna().all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_nearly_empty_fluorescence_frame_is_not_phase(seed):
+    """A dark 8-bit field (background a few counts, clipped at 0, with a smooth unevenness)
+    and one bright nucleus: its dark side is as rough as its bright side apart from the
+    nucleus, but the one nucleus makes it strongly right-skewed: fluorescence."""
+    rng = np.random.default_rng(seed)
+    shape = (256, 256)
+    field = 4 + ndi.gaussian_filter(rng.standard_normal(shape), 6) / 0.047
+    field += 0.6 * rng.standard_normal(shape)
+    yy, xx = np.indices(shape)
+    field += 200 * np.exp(-((yy - 120) ** 2 + (xx - 90) ** 2) / 30)
+    assert not looks_like_phase_contrast(np.clip(np.round(field), 0, 255).astype(np.uint8))

@@ -200,6 +200,15 @@ def test_dead_input_of_the_other_kind_is_an_error(tmp_path, capsys):
     assert "--dead-channel" in capsys.readouterr().err
 
 
+def test_experiment_file_from_a_dead_run_reruns_it(known_run, tmp_path):
+    from incugrowth.config import config_from_run, load_config
+
+    out, _ = known_run
+    cfg = load_config(config_from_run(out, tmp_path / "exp.toml"))
+    assert cfg["dead_metric"] == GREEN and len(cfg["exports"]) == 2
+    assert "dead_verdict" not in cfg  # recorded in run.json, not an option
+
+
 def test_experiment_file_holds_the_dead_input(tmp_path):
     from incugrowth.config import load_config
 
@@ -325,6 +334,12 @@ def test_run_on_simulated_frames_with_a_dead_channel(tmp_path):
     assert 1 <= at72["untreated"] <= 10 and at72["stat"] <= 10 and at72["tox"] > 60
     verdicts = pd.read_csv(out / "effects.csv").set_index("treatment")["verdict"]
     assert verdicts.to_dict() == {"stat": "cytostatic", "tox": "cytotoxic"}
+    # each well's dead-cell frames are counted with the well's nucleus size (the journal
+    # of the run holds them: nothing is counted again)
+    nuclear, dying = dead.count_dead_frames(frames, "green", jobs=1, cache_dir=out / ".cache")
+    assert dying.attrs["measured"] == 0
+    size = nuclear.groupby("well")["diameter_px"].median()
+    assert (dying["diameter_px"] == dying["well"].map(size)).all()
     # the nuclear count is the same with the dead channel beside it
     assert _run([*args[:4], "-o", tmp_path / "plain", "--jobs", "1"]) == 0
     assert (out / "counts.csv").read_bytes() == (tmp_path / "plain" / "counts.csv").read_bytes()
@@ -404,3 +419,40 @@ def test_dead_frames_take_the_nuclear_wells_sizes():
     counts = pd.DataFrame({"well": ["B2", "B2", "B3"], "diameter_px": [10.0, 10.0, 12.5]})
     assert dead._well_sizes(counts).to_dict() == {"B2": 10.0, "B3": 12.5}
     assert dead._well_sizes(counts.drop(columns="diameter_px")) is None
+
+
+def test_report_puts_the_verdicts_first_and_the_dead_fraction_beside_growth(known_run):
+    from incugrowth.report import write_report
+
+    out, plain = known_run
+    html = write_report(out, gallery=False).read_text(encoding="utf-8")
+    verdicts = html.index('id="verdicts"')
+    assert verdicts < html.index('<section id="experiment">')  # at the top, in "At a glance"
+    table = html[html.index("<tbody>", verdicts) : html.index("</table>", verdicts)]
+    assert table.count("<strong>cytotoxic</strong>") == 2
+    assert table.count("<strong>cytostatic</strong>") == 2
+    assert "2 cytotoxic, 2 cytostatic." in html
+    section = html[html.index('<section id="dead">') :]
+    section = section[: section.index("</section>")]
+    assert "<svg" in section and "Dead cells (% of all cells)" in section
+    assert "tox vs. untreated" in section and "***" in section
+    assert "Dead cells were read from the export metric" in html  # the methods sentence
+    assert "verdict per cell line and treatment" in html  # effects.csv in the output files
+    assert (out / "figures" / "dead_fraction.svg").exists()
+    plain_html = write_report(plain, gallery=False).read_text(encoding="utf-8")
+    for text in ('id="verdicts"', 'id="dead"', "Dead cells were", "dead_fraction"):
+        assert text not in plain_html, text
+
+
+def test_sample_data_verdicts_match_its_truth(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parents[1] / "sample_data"
+    exports = [data / "export_red_count.txt", data / "export_green_count.txt"]
+    args = ["--export", *exports, "--plate-map", data / "plate_map.csv", "-o", tmp_path]
+    assert _run([*args, "--dead-metric", DEAD_METRIC]) == 0
+    truth = pd.read_csv(data / "truth_effects.csv", keep_default_na=False)
+    found = pd.read_csv(tmp_path / "effects.csv", keep_default_na=False)
+    merged = truth.merge(found, on=["cell_line", "treatment"], suffixes=("_true", ""))
+    assert len(merged) == len(truth) == 25
+    assert (merged["verdict"] == merged["verdict_true"]).all()

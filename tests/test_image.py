@@ -1148,7 +1148,10 @@ def test_a_defocused_scan_is_flagged_against_the_other_frames_of_its_well(tmp_pa
         if k == 2:
             assert not frame_qc(image)["out_of_focus"]  # above the threshold for any frame
     counts = count_folder(tmp_path, jobs=1)
-    assert counts["qc_flag"].tolist() == ["", "", "out_of_focus", "", ""]
+    # its blurred nuclei also look larger than its well's size (QC flag size_disagrees)
+    flags = counts["qc_flag"].str.split(";")
+    assert flags.map(lambda f: "out_of_focus" in f).tolist() == [False, False, True, False, False]
+    assert counts["qc_flag"].tolist()[:2] + counts["qc_flag"].tolist()[3:] == [""] * 4
     assert counts["out_of_focus"].tolist() == [False, False, True, False, False]
 
 

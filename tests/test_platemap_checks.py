@@ -74,6 +74,17 @@ def test_a_condition_with_fewer_wells_is_named_with_its_wells(tmp_path, capsys):
     assert "M464 IFN gamma: 2 (C4, C6)" in lines[0] and "usual 3" in lines[0]
 
 
+def test_names_one_label_letter_apart_are_different_names():
+    plate = pd.DataFrame(
+        {
+            "well": ["A1", "A2", "A3", "A4", "B1", "B2"],
+            "cell_line": "M420",
+            "treatment": ["Drug A"] * 4 + ["Drug B"] * 2,
+        }
+    )
+    assert likely_typos(plate).empty
+
+
 def test_names_that_differ_in_their_digits_are_different_names():
     plate = pd.DataFrame(
         {

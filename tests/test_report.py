@@ -223,8 +223,8 @@ def test_every_image_is_embedded_and_every_svg_parses(report):
         assert 'src="data:image/' in tag
     svgs = re.findall(r"<svg\b.*?</svg>", text, re.S)
     # plate map, 3 growth panels, endpoint dots, GR heat map, DIP dots, one dose-response
-    # series, count heat map, QC heat map
-    assert len(svgs) == 10
+    # series, count heat map, count against its condition, QC heat map
+    assert len(svgs) == 11
     ids = []
     for svg in svgs:
         root = ET.fromstring(svg)
@@ -659,12 +659,12 @@ def test_growth_curve_legend_states_error_bars_wells_and_endpoint():
     dunnett = pd.DataFrame({"cell_line": ["M420"], "treatment": ["IFN gamma"], "stars": ["**"]})
     fig = growth_curve_figure(curves, stars=dunnett, error="sem", endpoint_h=24.0)
     title = fig.legends[0].get_title().get_text()
-    assert title == "Mean \u00b1 SEM of n = 2\u20133 wells\nmarks: Dunnett vs. control, 24 h"
+    assert title == "Mean \u00b1 SEM of n = 2\u20133 wells\nmarks: Dunnett vs. untreated, 24 h"
     # The mark sits at the curve's value at the endpoint hour, not at its last point.
     mark = next(t for t in fig.axes[0].texts if t.get_text() == "**")
     assert mark.get_position()[1] == pytest.approx(30.0)
     # the hour is named once on the plot: on the dashed line (and in the legend's title)
-    assert [t.get_text().strip() for t in fig.axes[0].texts].count("24 h") == 1
+    assert [t.get_text().strip() for t in fig.axes[0].texts].count("endpoint 24 h") == 1
     fig = growth_curve_figure(curves)
     assert fig.legends[0].get_title().get_text() == "Mean \u00b1 SD of n = 2\u20133 wells"
 

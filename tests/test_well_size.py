@@ -1,5 +1,7 @@
 """One nucleus size per well in the batch path: robust to bad frames, flagged, journaled."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,7 +124,7 @@ def test_count_warns_of_a_well_whose_frames_do_not_agree(tmp_path, capsys):
     assert main(["count", str(folder), "-o", str(out), "--jobs", "1"]) == 0
     err = capsys.readouterr()
     assert "1 well(s) are counted with an uncertain nucleus size" in err.err
-    assert ": D5;" in err.err and "--diameter" in err.err
+    assert "D5 (its frames disagree; the plate" in err.err and "--diameter" in err.err
     sizes = pd.read_csv(out.parent / "counts_sizes.csv")
     assert sizes["well"].tolist() == ["B2", "D5"]
     assert sizes["source"].tolist() == ["well", "plate"]
@@ -155,7 +157,7 @@ class warnings_as_list:
 
 def test_an_uncertain_well_is_named_in_a_warning(tmp_path):
     folder = write(tmp_path / "frames", "E3", sharp(2) + [frame(2, seed=9, specks=40)] * 2)
-    with pytest.warns(IncugrowthWarning, match=r"uncertain nucleus size .*: E3;"):
+    with pytest.warns(IncugrowthWarning, match=r"uncertain nucleus size: E3 \(its frames disagree"):
         batch.count_folder(folder, jobs=1)
 
 
@@ -192,3 +194,28 @@ def test_a_well_keeps_its_size_when_the_estimate_moves_a_little(tmp_path, monkey
         assert again.attrs["measured"] == counted
     assert first["diameter_px"].iloc[0] == pytest.approx(17.0, rel=0.02)
     assert again["diameter_px"].iloc[0] == pytest.approx(19.0, rel=0.02)
+
+
+def test_the_report_shows_each_wells_size_and_names_the_uncertain_ones(tmp_path):
+    from test_report import make_run_folder
+
+    from incugrowth.report import write_report
+
+    outdir = tmp_path / "out"
+    make_run_folder(outdir, frames=str(tmp_path / "frames"))
+    counts = pd.read_csv(outdir / "counts.csv")
+    wells = sorted(counts["well"].unique())
+    sizes = pd.DataFrame(
+        {"well": wells, "diameter_px": 12.43, "source": "well", "n_estimated": 12,
+         "n_agree": 12, "spread": 0.08, "uncertain": False, "frames_flagged": 0}
+    )  # fmt: skip
+    sizes.loc[1, ["diameter_px", "source", "uncertain", "spread"]] = [11.9, "plate", True, 0.6]
+    sizes.to_csv(outdir / "sizes.csv", index=False)
+    text = write_report(outdir, figures=False, gallery=False).read_text(encoding="utf-8")
+    section = text[text.index('<section id="sizes">') : text.index('<section id="warnings">')]
+    assert re.search(rf"rest on an uncertain size:\s*<code>{wells[1]}</code>\. Look", section)
+    assert section.count("<tr><td><code>") == len(wells)
+    assert "11.90 px" in section and "60 %" in section
+    methods = text[text.index('<section id="methods">') :]
+    assert f"12.43 px ({wells[0]}, {wells[2]}," in methods
+    assert f"11.90 px ({wells[1]}, the plate" in methods

@@ -4,7 +4,13 @@ Each function takes one 2-D frame (any real dtype, never modified) and returns p
 all are module-level functions, so they can be sent to process pools and Dask workers.
 """
 
-from incugrowth.image.confluence import looks_like_phase_contrast, phase_confluence, phase_mask
+from incugrowth.image.confluence import (
+    dish_contrast,
+    looks_like_phase_contrast,
+    phase_confluence,
+    phase_mask,
+    reference_dish_contrast,
+)
 from incugrowth.image.diameter import estimate_diameter
 from incugrowth.image.measure import measure_frame
 from incugrowth.image.nuclei import count_nuclei, segment_nuclei
@@ -12,6 +18,7 @@ from incugrowth.image.qc import flag_count_jumps, flag_focus_drops, focus_score,
 
 __all__ = [
     "count_nuclei",
+    "dish_contrast",
     "estimate_diameter",
     "flag_count_jumps",
     "flag_focus_drops",
@@ -21,5 +28,6 @@ __all__ = [
     "measure_frame",
     "phase_confluence",
     "phase_mask",
+    "reference_dish_contrast",
     "segment_nuclei",
 ]

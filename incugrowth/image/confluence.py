@@ -152,17 +152,19 @@ def phase_mask(
     is `min_contrast` times the dish's texture level, and at least :data:`EPSILON`. The
     dish level is `dish` when given (the well's or plate's reference, measured on its
     frames where the dish is visible, see :func:`reference_dish_contrast`), else the
-    frame's own :func:`dish_contrast`, but at most :data:`DISH_CEILING`: a frame covered
-    by cells has no dish to measure, and its flattest cells would raise the level and cut
-    the sheet in half.
+    frame's own :func:`dish_contrast`, at most :data:`DISH_CEILING` either way: a frame
+    covered by cells has no dish to measure, and its flattest cells would raise the level
+    and cut the sheet in half.
 
-    Holes smaller than ``(8 scale)^2`` pixels are filled and objects smaller than
-    ``(4 scale)^2`` removed. The halo correction then peels, from the outside in and for at
+    Holes smaller than ``(4 scale)^2`` pixels are filled and objects as small removed.
+    The halo correction then peels, from the outside in and for at
     most ``4 scale + 4`` pixels (the window's reach, about 3 sigma, and a halo's width),
     the border pixels that are not darker than the dish (the bright halo around cells, and
     the dish next to them that the window saw as textured); a cell's edge or body is dark in
-    phase contrast and stops the peeling. Objects left smaller than ``(6 scale)^2`` pixels
-    (debris) are removed.
+    phase contrast and stops the peeling. The peeling also opens the gaps between the cells
+    of a cluster (a gap is not filled as a hole before it). Holes left smaller than
+    ``(4 scale)^2`` pixels are filled, and objects smaller than ``(6 scale)^2`` (debris)
+    removed.
 
     Parameters
     ----------
@@ -191,23 +193,26 @@ def _mask_and_level(image, scale, min_contrast, dish) -> tuple[np.ndarray, float
     own = float(np.percentile(contrast[::2, ::2], 2.0))  # as dish_contrast
     level = dish_level(own, dish)
     mask = (contrast > max(min_contrast * level, EPSILON)).view(np.uint8)
-    mask = _fill_holes(mask, (8 * scale) ** 2)
+    mask = _fill_holes(mask, (4 * scale) ** 2)
     mask = _remove_small(mask, (4 * scale) ** 2)
     mask = _peel_halo(frame, mask, int(round(4 * scale)) + 4)
+    mask = _fill_holes(mask, (4 * scale) ** 2)
     return _remove_small(mask, (6 * scale) ** 2).view(bool), own
 
 
 def dish_level(own: float, dish: float | None = None) -> float:
     """The dish level :func:`phase_mask` uses: `dish` when it is a positive number, else
-    the frame's own level `own` but at most :data:`DISH_CEILING`.
+    the frame's own level `own`; at most :data:`DISH_CEILING` either way (a noisier dish
+    would raise the level above the texture of cells as smooth as the simulator's; the
+    halo peeling and debris removal clear the dish's noise instead).
 
     Examples
     --------
-    >>> dish_level(0.02), dish_level(0.02, dish=0.007), dish_level(0.005)
-    (0.012, 0.007, 0.005)
+    >>> dish_level(0.02), dish_level(0.02, dish=0.007), dish_level(0.005, dish=0.03)
+    (0.012, 0.007, 0.012)
     """
     if dish is not None and np.isfinite(dish) and dish > 0:
-        return float(dish)
+        return min(float(dish), DISH_CEILING)
     return min(float(own), DISH_CEILING)
 
 
@@ -316,7 +321,8 @@ def looks_like_phase_contrast(image) -> bool:
       the background are at least half as many as those as far above, and together they are
       at least 0.5 % of the frame (sparse to half covered frames); or
     - it has structure (the robust deviation of the smoothed detail is at least 0.4 times
-      that of the raw detail: white camera noise alone gives 0.28), and either its skewness
+      that of the raw detail: white camera noise alone gives 0.28), a skewness below 6 (a
+      few bright objects on a dark field give more), and either its skewness
       is negative (more dark than bright: never fluorescence) with at least 1 % of the
       pixels beyond 3 robust deviations (not noise), or its dark tail reaches at least half
       as far below the median as its bright tail above it (0.5 % and 99.5 % quantiles),
@@ -376,7 +382,7 @@ def looks_like_phase_contrast(image) -> bool:
         return True
     raw = (frame - back)[::2, ::2].ravel()
     structure = mad / max(float(median_deviation(raw)[1]), 1e-12)
-    if structure < 0.4:
+    if structure < 0.4 or skewness >= 6:  # noise, or a few bright objects on a dark field
         return False
     if skewness < 0:  # darker than the background more than brighter: never fluorescence
         tails = np.count_nonzero(np.abs(sample - middle) > 3 * spread) / sample.size

@@ -240,6 +240,14 @@ def combined_methods_text(tables: dict, run: dict) -> str:
         "line). Error bars are the SD across plates (n = plates). *** P<0.001, ** P<0.01, "
         "* P<0.05, NS not significant.",
     ]
+    if means is not None and len(plates):
+        counts = means.groupby(["cell_line", "treatment"], sort=False)["plate"].nunique()
+        fewer = [f"{c} x {t} ({n} plates)" for (c, t), n in counts.items() if n < len(plates)]
+        if fewer:
+            text.append(
+                f"{_list_text(fewer)} {'was' if len(fewer) == 1 else 'were'} not on every "
+                f"plate and analysed on the plates that had {'it' if len(fewer) == 1 else 'them'}."
+            )
     return " ".join(text)
 
 

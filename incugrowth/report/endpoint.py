@@ -13,7 +13,13 @@ from incugrowth.report.inline import _Figures
 
 
 def _endpoint_section(
-    tables, figs: _Figures, control: str, conds: _Conditions, colors: dict, word: str
+    tables,
+    figs: _Figures,
+    control: str,
+    conds: _Conditions,
+    colors: dict,
+    word: str,
+    scale: str = "pct",
 ) -> dict | None:
     from incugrowth.report_figures import endpoint_figure
 
@@ -24,6 +30,7 @@ def _endpoint_section(
     end = end.assign(condition=conds.label(end))
     lines = [x for x in _orders(tables, control)[0] if (end["cell_line"] == x).any()]
     conditions = conds.ordered(end["condition"])
+    used = float(end["endpoint_h"].iloc[0]) if "endpoint_h" in end.columns else None
     fig = endpoint_figure(
         end,
         value=value,
@@ -34,6 +41,8 @@ def _endpoint_section(
         order=conditions,
         colors=colors,
         ylabel=f"Change in {word} (%)" if value == "pct_change" else word.capitalize(),
+        endpoint_h=used,
+        scale=scale,
     )
     rows = []
     for line in lines:
@@ -50,7 +59,6 @@ def _endpoint_section(
             {"cell_line": c, "cells": [r["cells"][i] for r in rows]}
             for i, c in enumerate(conditions)
         ]
-    used = float(end["endpoint_h"].iloc[0]) if "endpoint_h" in end.columns else None
     # How the dunnett table compared a dose series: each dose on its own (rows named by
     # condition, as `run` does) or all doses together (rows named by the treatment).
     compared = set()
@@ -210,18 +218,37 @@ def _generic_rows(df: pd.DataFrame | None) -> dict | None:
     return {"columns": headers, "rows": rows}
 
 
-def _sensitivity(tables, alpha: float = 0.05) -> dict:
-    """Whether each Dunnett comparison keeps its conclusion on the log2 fold-change scale."""
-    main, logged = tables["dunnett"], tables["dunnett_log2"]
+def _sensitivity(tables, alpha: float = 0.05, scale: str = "pct") -> dict:
+    """Whether each Dunnett comparison keeps its conclusion on the other scale.
+
+    ``scale`` is the run's primary scale (``dunnett.csv``): percent change, with log2 fold
+    change beside it in ``dunnett_log2.csv``, or log2 fold change, with percent change in
+    ``dunnett_pct.csv``. ``p`` is always the percent-change P value and ``p_log`` the
+    log2 one.
+    """
+    other_name = "dunnett_pct" if scale == "log2" else "dunnett_log2"
+    main, logged = tables.get("dunnett"), tables.get(other_name)
+    out = _scale_words(scale)
     if main is None or main.empty or "p_adj" not in main.columns:
-        return {"note": "There are no comparisons with the control whose sensitivity to check."}
+        return {
+            **out,
+            "note": "There are no comparisons with the control whose sensitivity to check.",
+        }
     if logged is None:
         return {
-            "note": "dunnett_log2.csv is missing: the comparisons were not repeated on the log "
-            "scale, so how much the conclusions depend on the assumptions is not known."
+            **out,
+            "note": f"{other_name}.csv is missing: the comparisons were not repeated on "
+            f"{out['other']}, so how much the conclusions depend on the assumptions is not "
+            "known.",
         }
     if logged.empty or "p_adj" not in logged.columns:
-        return {"note": "dunnett_log2.csv is empty: the log-scale comparisons could not be made."}
+        return {
+            **out,
+            "note": f"{other_name}.csv is empty: the comparisons on {out['other']} could not "
+            "be made.",
+        }
+    if scale == "log2":  # the columns stay percent change first, log2 second
+        main, logged = logged, main
     keys = [
         c
         for c in ("cell_line", "elapsed_h", "treatment", "control")
@@ -249,9 +276,49 @@ def _sensitivity(tables, alpha: float = 0.05) -> dict:
         for r in both[compared & ~same].to_dict("records")
     ]
     return {
+        **out,
         "same": int(same.sum()),
         "total": len(both),
         "unmatched": int((~compared).sum()),
         "differ": differ,
         "level": "Cell line" if level == "cell_line" else "Time (h)",
     }
+
+
+def _scale_words(scale: str) -> dict:
+    """The primary and the other scale of a run, in words, and their files."""
+    words = {"pct": "percent change", "log2": "log2 fold change"}
+    other = "pct" if scale == "log2" else "log2"
+    return {
+        "scale": scale,
+        "primary": words.get(scale, words["pct"]),
+        "other": words[other],
+        "other_file": f"dunnett_{other}.csv",
+    }
+
+
+def _scale_advice(assumptions: pd.DataFrame | None, scale: str) -> str | None:
+    """A recommendation when the formal assumption checks fail on the primary scale and
+    hold on the other (assumptions.csv holds both, a ``scale`` column telling them apart)."""
+    from incugrowth.stats.endpoint import failed_checks
+
+    if assumptions is None or assumptions.empty or "scale" not in assumptions.columns:
+        return None
+    words = _scale_words(scale)
+    other = "log2" if scale != "log2" else "pct"
+    here = assumptions[assumptions["scale"] == scale]
+    there = assumptions[assumptions["scale"] == other]
+    failed_here, failed_there = failed_checks(here), failed_checks(there)
+    if not failed_here or there.empty:
+        return None
+    if failed_there:
+        return (
+            f"The checks fail on {words['primary']} ({'; '.join(failed_here)}) and on "
+            f"{words['other']} too ({'; '.join(failed_there)}): look for outlier wells, and "
+            "read P values near 0.05 with caution."
+        )
+    return (
+        f"Recommendation: the checks fail on {words['primary']} ({'; '.join(failed_here)}) "
+        f"and hold on {words['other']}: the {words['other']} analysis "
+        f"({words['other_file']}, or rerun with --scale {other}) is the more reliable one."
+    )

@@ -182,8 +182,13 @@ def _n_wells(curves: pd.DataFrame | None) -> str:
     return "" if curves is None else n_wells_text(curves)
 
 
-def _growth_panels(tables, figs: _Figures, control: str, word: str) -> list[dict]:
+def _growth_panels(
+    tables, figs: _Figures, control: str, word: str, params: dict | None = None
+) -> list[dict]:
     from incugrowth.plots import growth_curve_figure, slug
+
+    params = params or {}
+    scale = params.get("scale") or "pct"
 
     ylabel = f"Change in {word} (%)"
     curves, dunnett = tables["curves"], tables["dunnett"]
@@ -196,7 +201,7 @@ def _growth_panels(tables, figs: _Figures, control: str, word: str) -> list[dict
     for line in lines:
         fig = growth_curve_figure(
             curves, cell_lines=[line], stars=dunnett, control=control, endpoint_h=at,
-            ylabel=ylabel,
+            ylabel=ylabel, scale=scale,
         )  # fmt: skip
         svg = figs.svg(fig, f"growth_{slug(line)}", overwrite=False)
         panels.append({"cell_line": line, "svg": svg, "comparisons": _comparisons(dunnett, line)})
@@ -204,7 +209,13 @@ def _growth_panels(tables, figs: _Figures, control: str, word: str) -> list[dict
         from incugrowth.plots import save_figure
 
         fig = growth_curve_figure(
-            curves, stars=dunnett, control=control, endpoint_h=at, ylabel=ylabel
+            curves,
+            stars=dunnett,
+            control=control,
+            endpoint_h=at,
+            ylabel=ylabel,
+            scale=scale,
+            sharey=bool(params.get("sharey")),
         )
         figs.saved += save_figure(fig, figs.figdir / "growth_curves")
     return panels

@@ -115,6 +115,12 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
             except ImportError:
                 pass
         rows = []
+        sizes = tables.get("sizes")
+        size_of = (
+            sizes.set_index("well")["diameter_px"].to_dict()
+            if sizes is not None and "diameter_px" in sizes.columns
+            else {}
+        )
         picks = _gallery_wells(
             tables, control, max(1, max_thumbnails // 3), available=frames["well"].unique()
         )
@@ -133,7 +139,10 @@ def _gallery(tables, run, figs: _Figures, control: str, max_thumbnails: int) -> 
                     mask = phase_mask(image)
                     labels, title = mask.astype(np.int32), f"{t:g} h: {mask.mean():.0%} covered"
                 else:
-                    labels = segment_nuclei(image, diameter=params.get("diameter"))
+                    # the size the well was counted with (one per well), else as counted
+                    size = size_of.get(pick["well"], params.get("diameter"))
+                    size = None if size is None or not np.isfinite(size) else float(size)
+                    labels = segment_nuclei(image, diameter=size)
                     title = _tile_title(t, labels)
                 crop = _center_crop(outline_nuclei(image, labels), _GALLERY_CROP)
                 tiles.append((crop, title))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from incugrowth import __version__
 from incugrowth.report.conditions import _measure_word
+from incugrowth.report.dead_cells import dead_methods
 from incugrowth.report.endpoint import _endpoint_wells_text, _residual_row, _sensitivity
 from incugrowth.report.experiment import _metric_of, _n_wells
 from incugrowth.report.formatting import _hours, _list_text
@@ -62,20 +63,26 @@ def _growth_metrics_methods(tables: dict, run: dict | None = None) -> list[str]:
     # the quantity each well's measure is: its count of nuclei, or its phase confluence
     x = "confluence" if _measure_word(run) == "confluence" else "count"
     xs = "confluence values" if x == "confluence" else "counts"
-    logged = tables.get("dunnett_log2")
+    scale = ((run or {}).get("parameters") or {}).get("scale") or "pct"
+    logged = tables.get("dunnett_pct" if scale == "log2" else "dunnett_log2")
     if logged is not None and len(logged):
-        sens = _sensitivity({"dunnett": tables.get("dunnett"), "dunnett_log2": logged})
+        sens = _sensitivity(tables, scale=scale)
         agree = (
             f"; {sens['same']} of {sens['total']} comparisons reached the same conclusion at P<0.05"
             if "total" in sens
             else ""
         )
-        parts.append(
-            "As a sensitivity analysis, the endpoint ANOVA and Dunnett's comparisons were "
-            "repeated on the log2 fold change, log2(N(t) / N(t\u2080)), which makes the spread "
-            "of growing "
-            f"cultures more even{agree}."
-        )
+        if scale == "log2":
+            parts.append(
+                "As a sensitivity analysis, Dunnett's comparisons were repeated on the "
+                f"change in {x} (%), the scale of the original study{agree}."
+            )
+        else:
+            parts.append(
+                "As a sensitivity analysis, the endpoint ANOVA and Dunnett's comparisons were "
+                "repeated on the log2 fold change, log2(N(t) / N(t\u2080)), which makes the "
+                f"spread of growing cultures more even{agree}."
+            )
     rates = tables.get("growth_rates")
     if rates is not None and len(rates) and "rate_per_h" in rates.columns:
         window = _rate_window(run or {}) or "over the whole time course"
@@ -198,8 +205,10 @@ def methods_text(tables: dict, run: dict) -> str:
             "no dish left in view, is measured against the dish of its well."
         )
     elif params.get("frames"):
+        from incugrowth.report.sizes import size_words
+
         diameter = params.get("diameter")
-        size = (
+        size = size_words(tables) or (
             f"a nucleus diameter of {diameter:g} px"
             if diameter
             else "the nucleus diameter estimated for each frame"
@@ -289,8 +298,13 @@ def methods_text(tables: dict, run: dict) -> str:
         resid = _residual_row(anova)
         ss = _ss_type(end, anova)
         kind = "two-way" if any("\u00d7" in t for t in terms) else "one-way"
+        response = (
+            f"the log2 fold change of the {word}, log2(N(t) / N(t\u2080)),"
+            if params.get("scale") == "log2"
+            else f"the change in {word}"
+        )
         parts.append(
-            f"At the endpoint, the change in {word} was analysed by {kind} ANOVA with the "
+            f"At the endpoint, {response} was analysed by {kind} ANOVA with the "
             f"terms {_list_text(terms)}"
             + (f" ({ss})" if ss else "")
             + (f"; residual df = {float(resid['df']):g}" if resid is not None else "")
@@ -325,6 +339,9 @@ def methods_text(tables: dict, run: dict) -> str:
         parts.append("No Dunnett comparisons were produced for this run.")
     parts += _time_course_methods(tables, word)
     parts += _growth_metrics_methods(tables, run)
+    dead = dead_methods(tables, run)
+    if dead:
+        parts.append(dead)
     # Software.
     soft = [f"incugrowth {run.get('incugrowth', __version__)}"]
     if env.get("python"):

@@ -10,6 +10,7 @@ from incugrowth import __version__
 from incugrowth._io import atomic_path
 from incugrowth.errors import IncugrowthError
 from incugrowth.report.conditions import _colors, _Conditions, _control_of, _measure_word, _orders
+from incugrowth.report.dead_cells import _dead_section
 from incugrowth.report.doses import _dose_response_section
 from incugrowth.report.endpoint import (
     _anova_kind,
@@ -18,6 +19,7 @@ from incugrowth.report.endpoint import (
     _endpoint_section,
     _generic_rows,
     _n_cell_lines,
+    _scale_advice,
     _sensitivity,
 )
 from incugrowth.report.experiment import _baseline_words, _experiment, _growth_panels, _n_wells
@@ -27,6 +29,7 @@ from incugrowth.report.methods import methods_text
 from incugrowth.report.metrics import _growth_metrics, _growth_rate_rows, _rate_window
 from incugrowth.report.plate_maps import _plate_maps
 from incugrowth.report.reading import read_outputs
+from incugrowth.report.sizes import _sizes_section
 from incugrowth.report.summary import _findings, _outputs, _warnings
 from incugrowth.report.time_course import _time_course
 
@@ -88,7 +91,9 @@ def write_report(
     conds = _Conditions(tables["growth"], _orders(tables, control)[1])
     experiment = _experiment(tables, run, figs, control, colors)
     word = _measure_word(run)
-    endpoint = _endpoint_section(tables, figs, control, conds, colors, word)
+    params = run.get("parameters") or {}
+    scale = params.get("scale") or "pct"
+    endpoint = _endpoint_section(tables, figs, control, conds, colors, word, scale)
     kind = _anova_kind(tables["anova"], _n_cell_lines(tables))
     context = {
         "title": f"Growth report: {experiment['facts']['plate']}",
@@ -96,7 +101,7 @@ def write_report(
         "version": run.get("incugrowth", __version__),
         "control": control,
         "experiment": experiment,
-        "panels": _growth_panels(tables, figs, control, word),
+        "panels": _growth_panels(tables, figs, control, word, params),
         "measure": word,
         "quantity": "confluence" if word == "confluence" else "count",
         "quantities": "confluence values" if word == "confluence" else "counts",
@@ -104,6 +109,7 @@ def write_report(
         **_baseline_words(tables["growth"], run),
         "endpoint": endpoint,
         "findings": _findings(tables, control),
+        "dead": _dead_section(tables, run, figs, control),
         "anova": _anova_rows(tables["anova"]),
         "anova_kind": kind,
         "dunnett": _dunnett_rows(tables["dunnett"]),
@@ -113,7 +119,8 @@ def write_report(
             else "Time (h)"
         ),
         "assumptions": _generic_rows(tables["assumptions"]),
-        "sensitivity": _sensitivity(tables),
+        "sensitivity": _sensitivity(tables, scale=scale),
+        "scale_advice": _scale_advice(tables["assumptions"], scale),
         "time_course": _time_course(tables, control),
         "metrics": _growth_metrics(tables, run, figs, control, conds, colors),
         "doses": _dose_response_section(tables, run, figs, control, colors),
@@ -125,6 +132,7 @@ def write_report(
             if gallery
             else {"note": "The frame gallery was not requested."}
         ),
+        "sizes": _sizes_section(tables),
         "warnings": _warnings(tables, run),
         "methods": methods_text(tables, run),
         "outputs": _outputs(outdir, anova_kind=kind),

@@ -258,8 +258,8 @@ def simulate_experiment(
     truth_counts["count_in_frame"] = truth_counts["count_in_frame"].astype("Int64")
     # the dead-cell channel's columns come last, after those of the live channel
     dead_stats = pd.DataFrame(stats, columns=[*keys, "dead_in_frame"])
-    truth_counts[["dead", "dead_expected"]] = counts[["dead", "dead_expected"]].to_numpy()
-    truth_counts["dead_expected"] = truth_counts["dead_expected"].round(3)
+    truth_counts["dead"] = counts["dead"].to_numpy()
+    truth_counts["dead_expected"] = counts["dead_expected"].round(3).to_numpy()
     truth_counts = truth_counts.merge(dead_stats, on=keys, how="left")
     truth_counts["dead_in_frame"] = truth_counts["dead_in_frame"].astype("Int64")
     if len(truth):

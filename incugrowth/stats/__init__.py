@@ -11,6 +11,10 @@ The tables match what GraphPad Prism and R (``car::Anova``, ``emmeans``, ``multc
   the Greenhouse-Geisser correction.
 - :func:`assumption_checks`: normality of residuals and equality of variances.
 - :func:`endpoint_statistics`: the call the ``run`` command makes on the endpoint table.
+- :func:`block_anova`, :func:`block_dunnett`: repeated plates combined, the plate as a block
+  (``pct_change ~ plate + cell_line * treatment`` on plate means); :func:`plate_agreement`
+  (plate x treatment interaction on the wells) and :func:`mixed_dunnett` (mixed model of the
+  wells, a sensitivity analysis), as ``incugrowth combine`` uses them.
 
 All take a long (tidy) DataFrame and column names, and return DataFrames with documented columns.
 
@@ -28,15 +32,18 @@ Layouts, as in Prism:
 
 One module a method: :mod:`~incugrowth.stats.anova`, :mod:`~incugrowth.stats.comparisons`
 (with the multivariate t quadrature in :mod:`~incugrowth.stats.mvt`),
-:mod:`~incugrowth.stats.repeated`, :mod:`~incugrowth.stats.checks` and
-:mod:`~incugrowth.stats.endpoint`.
+:mod:`~incugrowth.stats.repeated`, :mod:`~incugrowth.stats.checks`,
+:mod:`~incugrowth.stats.endpoint`, :mod:`~incugrowth.stats.blocks` and
+:mod:`~incugrowth.stats.mixed`.
 """
 
 from incugrowth.stats._common import stars
 from incugrowth.stats.anova import ANOVA_COLUMNS, two_way_anova
+from incugrowth.stats.blocks import block_anova, block_dunnett, plate_agreement
 from incugrowth.stats.checks import CHECK_COLUMNS, assumption_checks
 from incugrowth.stats.comparisons import DUNNETT_COLUMNS, dunnett
 from incugrowth.stats.endpoint import SCALES, endpoint_statistics, endpoint_statistics_on_scale
+from incugrowth.stats.mixed import mixed_dunnett
 from incugrowth.stats.repeated import RM_ANOVA_COLUMNS, rm_two_way_anova
 
 __all__ = [
@@ -46,9 +53,13 @@ __all__ = [
     "RM_ANOVA_COLUMNS",
     "SCALES",
     "assumption_checks",
+    "block_anova",
+    "block_dunnett",
     "dunnett",
     "endpoint_statistics",
     "endpoint_statistics_on_scale",
+    "mixed_dunnett",
+    "plate_agreement",
     "rm_two_way_anova",
     "stars",
     "two_way_anova",

@@ -41,6 +41,10 @@ WORKING_DIAMETER = 16.0
 #: :func:`segment_nuclei`) are smoothed at the nucleus diameter over this.
 TEXTURE_SMOOTHING = 6.0
 
+#: ... and segmented with ``core`` at most and ``split`` at least these.
+TEXTURE_CORE = 0.5
+TEXTURE_SPLIT = 0.1
+
 
 def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.ndarray:
     """Label each nucleus of a fluorescence frame.
@@ -54,8 +58,9 @@ def segment_nuclei(image, *, diameter=None, segmenter=None, **options) -> np.nda
        size ``d`` (grey opening), which flattens uneven illumination. Nuclei of at least
        :data:`WORKING_DIAMETER` pixels whose detail finer than ``d / 6`` is stronger than
        ``texture`` times their mean brightness (chromatin texture, bright chromocentres,
-       noise of a dim frame) are smoothed at ``d / 6`` instead, so that one textured
-       nucleus is one object;
+       noise of a dim frame) are smoothed at ``d / 6`` instead, and segmented with
+       ``core`` at most 0.5 and ``split`` at least 0.1, so that one textured nucleus is
+       one object;
     2. foreground: Li's minimum cross-entropy threshold, low enough to keep dim nuclei;
        nucleus-shaped objects down to ``dim`` times that threshold are taken back when
        they stand apart from the bright foreground;
@@ -212,6 +217,9 @@ def _segment(
         if flat is None:
             return empty
         foreground = flat > cutoff
+        # what is left of the texture dips deeper than the seam of touching nuclei, and
+        # its peaks hold smaller cores: a lower core and a deeper split for such nuclei
+        core, split = min(core, TEXTURE_CORE), max(split, TEXTURE_SPLIT)
     if dim:
         foreground |= _dim_nuclei(flat, foreground, cutoff, dim, radius)
     if not foreground.any() or foreground.all():

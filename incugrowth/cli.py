@@ -334,6 +334,11 @@ def run(**opts):
         )
         + f"; {len(result.warnings)} warning(s)"
     )
+    _echo_verdicts(result)
+
+
+def _echo_verdicts(result) -> None:
+    """The verdicts of effects.csv counted, when the run or combine made them."""
     effects = result.tables.get("effects")
     if effects is not None and len(effects):
         tally = effects["verdict"].value_counts()
@@ -743,6 +748,7 @@ def _combine(run_dirs, outdir, **options) -> None:
         + (f" (report: {report})" if report.exists() else "")
         + f"; {len(result.warnings)} warning(s)"
     )
+    _echo_verdicts(result)
 
 
 def _os_error_text(exc: OSError) -> str:

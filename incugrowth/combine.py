@@ -16,7 +16,9 @@ experiments. The default analysis:
 As a sensitivity analysis, a linear mixed model of the wells (random intercept per plate and
 per plate x condition, REML) gives the same comparisons (``dunnett_mixed.csv``; Wald z tests,
 no exact small-sample df). ``curves.csv`` holds the mean of the plate means at each time with
-SD and SEM across plates and ``n_plates``.
+SD and SEM across plates and ``n_plates``. When every run had a dead-cell input, the dead
+fraction is analysed the same way and each treatment gets a verdict (cytotoxic, cytostatic,
+no effect, unclear; :mod:`incugrowth.combine_dead`).
 
 Example::
 
@@ -57,6 +59,12 @@ TABLES = (
     "dunnett_mixed",
     "plate_agreement",
     "dunnett_by_plate",
+    # with a dead-cell input in every run (see incugrowth.combine_dead)
+    "dead",
+    "dead_curves",
+    "anova_dead",
+    "dunnett_dead",
+    "effects",
 )
 
 #: The models, in words, as run.json and the report state them.
@@ -310,15 +318,18 @@ def _align_times(curves: pd.DataFrame, reference: np.ndarray) -> pd.DataFrame:
     return curves.assign(elapsed_h=moved)
 
 
-def _curves(runs: list[Run], growth: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-plate condition curves and their mean over plates (SD, SEM across plates)."""
+def _curves(
+    runs: list[Run], growth: pd.DataFrame, *, value: str = "pct_change"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-plate condition curves of ``value`` and their mean over plates (SD, SEM across
+    plates)."""
     from incugrowth import kinetics
 
     reference = np.sort(runs[0].growth["elapsed_h"].dropna().unique())
     parts = []
     for run in runs:
         sub = growth[growth["plate"] == run.plate]
-        curve = kinetics.condition_curves(sub.drop(columns=["plate"]))
+        curve = kinetics.condition_curves(sub.drop(columns=["plate"]), value=value)
         parts.append(_align_times(curve, reference).assign(plate=run.plate))
     per_plate = pd.concat(parts, ignore_index=True)
     keys = [c for c in ("cell_line", "treatment", "dose", "dose_unit") if c in per_plate.columns]
@@ -428,7 +439,10 @@ def combine_runs(
     CombineResult
         ``tables`` holds ``plate_means``, ``endpoint`` (the wells of every plate, with
         ``plate``), ``curves`` (with ``n_plates``), ``plate_curves``, ``anova``,
-        ``dunnett``, ``dunnett_mixed``, ``plate_agreement`` and ``dunnett_by_plate``.
+        ``dunnett``, ``dunnett_mixed``, ``plate_agreement`` and ``dunnett_by_plate``; when
+        every run had a dead-cell input (its ``dead.csv``) also ``dead``, ``dead_curves``,
+        ``anova_dead``, ``dunnett_dead`` and ``effects`` (:mod:`incugrowth.combine_dead`;
+        when only some had, a warning and none of them).
 
     Raises
     ------
@@ -472,6 +486,7 @@ def combine_runs(
         by_plate = _by_plate_dunnett(loaded)
         if len(by_plate):
             tables["dunnett_by_plate"] = by_plate
+        has_dead = _dead_analysis(loaded, tables, control, vehicles, messages)
         outdir.mkdir(parents=True, exist_ok=True)
         _remove_previous_outputs(outdir)
         for name in TABLES:
@@ -496,6 +511,12 @@ def combine_runs(
         "model": BLOCK_MODEL,
         "sensitivity_model": MIXED_MODEL,
     }
+    if has_dead:
+        from incugrowth.combine_dead import DEAD_MODEL
+        from incugrowth.dead import VERDICT_RULE
+
+        parameters["dead_model"] = DEAD_MODEL
+        parameters["dead_verdict"] = dict(VERDICT_RULE)
     result = CombineResult(
         outdir=outdir,
         tables=tables,
@@ -509,6 +530,30 @@ def combine_runs(
         _write_report(outdir)
     _write_run_json(result, loaded, started, prism_paths, finished=True)
     return result
+
+
+def _dead_analysis(loaded, tables, control, vehicles, messages) -> bool:
+    """The dead-fraction tables when every run had a dead-cell input (a warning when only
+    some had); whether they were made."""
+    from incugrowth.combine_dead import combined_dead, missing_dead_warning, read_dead
+
+    dead = [read_dead(r.path) for r in loaded]
+    text = missing_dead_warning([r.plate for r in loaded], dead)
+    if text:
+        warnings.warn(text, IncugrowthWarning, stacklevel=3)
+    if any(d is None for d in dead):
+        return False
+    tables.update(
+        combined_dead(
+            loaded,
+            dead,
+            tables.get("dunnett"),
+            control=control,
+            vehicles=vehicles,
+            messages=messages,
+        )
+    )
+    return True
 
 
 def _remove_previous_outputs(outdir: Path) -> None:
@@ -564,6 +609,10 @@ def _results_summary(tables: dict) -> dict:
             "ms_resid": float(attrs["ms_resid"]),
             "df_resid": int(attrs["df_resid"]),
         }
+    if "dunnett_dead" in tables:
+        from incugrowth.combine_dead import dead_results
+
+        out["dead_model"] = dead_results(tables)
     if "dunnett_mixed" in tables:
         attrs = tables["dunnett_mixed"].attrs
         out["mixed_model"] = {"variances": attrs.get("variances"), "df": attrs.get("df")}

@@ -22,6 +22,7 @@ from incugrowth.errors import IncugrowthError
 from incugrowth.pipeline import run
 from incugrowth.simulate import simulate_plates
 from incugrowth.simulate.designs import _FIG4_EFFECTS
+from incugrowth.simulate.kinetics import DEAD_METRIC
 
 TIMES = [0, 24, 48, 72]
 pytestmark = pytest.mark.filterwarnings("ignore::incugrowth.errors.IncugrowthWarning")
@@ -29,16 +30,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::incugrowth.errors.IncugrowthWar
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> list[Path]:
-    """Three plates simulated (exports only) and run without figures or report."""
+    """Three plates simulated (exports only, with the dead-cell count) and run without
+    figures or report."""
     base = tmp_path_factory.mktemp("plates")
     simulate_plates(base / "sim", 3, seed=4, times=TIMES, render_frames=False, progress=False)
     out = []
     for k in (1, 2, 3):
         plate = base / "sim" / f"plate{k}"
         run(
-            exports=plate / "export_red_count.txt",
+            exports=[plate / "export_red_count.txt", plate / "export_green_count.txt"],
             plate_map=plate / "plate_map.csv",
             outdir=base / f"day{k}",
+            dead_metric=DEAD_METRIC,
             figures=False,
             report=False,
         )
@@ -159,6 +162,76 @@ def test_combined_report(combined):
     assert set(doc["results"]["mixed_model"]["variances"]) == {
         "plate", "plate:condition", "residual"
     }  # fmt: skip
+
+
+def test_combined_dead_fraction_verdicts_match_the_truth(combined, runs):
+    sim = runs[0].parent / "sim"
+    truths = [
+        pd.read_csv(sim / f"plate{k}" / "truth_effects.csv", keep_default_na=False)
+        for k in (1, 2, 3)
+    ]
+    assert all(t.equals(truths[0]) for t in truths)  # the same treatments on every plate
+    truth = truths[0][truths[0]["verdict"] != ""]
+    assert {"cytotoxic", "cytostatic", "no effect"} <= set(truth["verdict"])
+    found = combined["effects"]
+    merged = truth.merge(found, on=["cell_line", "treatment"], suffixes=("_true", ""))
+    assert len(merged) == len(truth)
+    wrong = merged[merged["verdict"] != merged["verdict_true"]]
+    assert wrong.empty, wrong[["cell_line", "treatment", "verdict", "verdict_true", "reason"]]
+    # GR is the mean of the plates' GR at the endpoint
+    gr = pd.concat([pd.read_csv(r / "gr.csv").query("elapsed_h == 72") for r in runs])
+    one = gr.query("cell_line == 'M420' and treatment == 'IFN gamma'")["gr"]
+    row = found.query("cell_line == 'M420' and treatment == 'IFN gamma'")
+    assert len(one) == 3 and row["gr"].item() == pytest.approx(one.mean())
+
+
+def test_combined_dead_fraction_tables(combined, runs):
+    dead = combined["dead"]
+    assert dead.columns[:6].tolist() == ["plate", "well", "elapsed_h", "live", "dead", "pct_dead"]
+    assert len(dead) == sum(len(pd.read_csv(r / "dead.csv")) for r in runs)
+    curves = combined["dead_curves"]
+    assert curves["n_plates"].eq(3).all() and sorted(curves["elapsed_h"].unique()) == TIMES
+    at72 = dead.query("cell_line == 'M420' and treatment == 'untreated' and elapsed_h == 72")
+    plate_means = at72.groupby("plate")["pct_dead"].mean()
+    row = curves.query("cell_line == 'M420' and treatment == 'untreated' and elapsed_h == 72")
+    assert row["mean"].item() == pytest.approx(plate_means.mean())
+    assert row["sd"].item() == pytest.approx(plate_means.std())
+    anova = combined["anova_dead"].set_index("source")
+    assert anova.index.tolist()[0] == "plate" and anova.loc["Residual", "df"] == 90 - 30 - 2
+    d = combined["dunnett_dead"]
+    assert d["n_treatment"].eq(3).all() and list(d.columns) == list(combined["dunnett"].columns)
+    # the estimated means of the balanced block model are the means of the plate means
+    cgamp = d.query("cell_line == 'M420' and treatment == \"2'3'-cGAMP\"").iloc[0]
+    ends = dead.query("cell_line == 'M420' and treatment == \"2'3'-cGAMP\" and elapsed_h == 72")
+    assert cgamp["mean_treatment"] == pytest.approx(ends.groupby("plate")["pct_dead"].mean().mean())
+    assert cgamp["control"] == "Lipofectamine"
+    for name in ("dead", "dead_curves", "anova_dead", "dunnett_dead", "effects"):
+        assert (combined.outdir / f"{name}.csv").exists(), name
+    doc = json.loads((combined.outdir / "run.json").read_text())
+    assert doc["parameters"]["dead_model"].startswith("pct_dead ~ plate + cell_line")
+    assert doc["results"]["dead_model"]["df_resid"] == 58
+    html = (combined.outdir / "report.html").read_text(encoding="utf-8")
+    verdicts = html.index('id="verdicts"')
+    assert verdicts < html.index('<section id="plates">')  # at the top
+    assert "<strong>cytotoxic</strong>" in html[verdicts:]
+    methods = html.split('id="methods-text">')[1].split("</p>")[0]
+    assert "dead fraction" in methods and "pct_dead ~ plate" in methods
+
+
+def test_a_run_without_dead_input_gives_no_dead_analysis(runs, tmp_path):
+    plain = copy_run(runs[2], tmp_path / "day3")
+    for name in ("dead", "dead_curves", "anova_dead", "dunnett_dead", "effects"):
+        (plain / f"{name}.csv").unlink()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "effects.csv").write_text("left by an earlier combine\n")
+    res = combine_runs([runs[0], runs[1], plain], out, figures=False, report=False)
+    said = [w for w in res.warnings if "dead-cell input" in w]
+    assert len(said) == 1 and "(dead.csv) is in 2 of 3 runs (not in day3)" in said[0]
+    assert not {"dead", "dead_curves", "anova_dead", "dunnett_dead", "effects"} & set(res.tables)
+    assert not list(out.glob("*dead*.csv")) and not (out / "effects.csv").exists()
+    assert "dead_model" not in res.parameters
+    assert "dunnett" in res.tables
 
 
 def test_report_command_rebuilds_the_combined_report(combined, capsys):
@@ -289,7 +362,8 @@ def test_experiment_file_lists_the_runs(runs, tmp_path, capsys):
     listed = ", ".join(f'"{r}"' for r in runs)
     cfg.write_text(f'runs = [{listed}]\noutdir = "out"\ncontrol = "untreated"\n')
     assert main(["combine", "--config", str(cfg), "--no-figures", "--no-report"]) == 0
-    assert "combined 3 plates" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "combined 3 plates" in said and "verdicts (effects.csv): " in said
     assert (tmp_path / "out" / "dunnett.csv").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text('runs = ["a", "b"]\nplate_map = "x.csv"\n')

@@ -39,6 +39,11 @@ COMBINED_FILES = {
     "dunnett_mixed": "the same comparisons from the mixed model of the wells (sensitivity)",
     "plate_agreement": "plate x treatment interaction tested on the wells, per cell line",
     "dunnett_by_plate": "each plate's own Dunnett comparisons (from its run)",
+    "dead": "live and dead count and dead fraction per well and time of every plate",
+    "dead_curves": "dead fraction: mean of the plate means at each time, SD and SEM, n_plates",
+    "anova_dead": "two-way ANOVA of the plate means of the dead fraction, plate as a block",
+    "dunnett_dead": "each treatment against its control on the dead fraction (block model)",
+    "effects": "verdict per cell line and treatment: cytotoxic, cytostatic, no effect, unclear",
 }
 
 
@@ -248,7 +253,10 @@ def combined_methods_text(tables: dict, run: dict) -> str:
                 f"{_list_text(fewer)} {'was' if len(fewer) == 1 else 'were'} not on every "
                 f"plate and analysed on the plates that had {'it' if len(fewer) == 1 else 'them'}."
             )
-    return " ".join(text)
+    from incugrowth.report.combined_dead import combined_dead_methods
+
+    dead = combined_dead_methods(tables, run)
+    return " ".join([*text, dead] if dead else text)
 
 
 def _outputs(outdir: Path) -> list[dict]:
@@ -288,6 +296,8 @@ def write_combined_report(outdir: str | os.PathLike, *, figures: bool = True) ->
         The report written.
     """
     outdir = Path(outdir)
+    from incugrowth.report.combined_dead import combined_dead_section
+
     tables, run = _read(outdir)
     for needed in ("plate_means", "curves"):
         if tables[needed] is None:
@@ -326,6 +336,7 @@ def write_combined_report(outdir: str | os.PathLike, *, figures: bool = True) ->
         "forest": _forest(tables, run, figs),
         "agreement": _agreement(tables),
         "mixed": _mixed(tables, run),
+        "dead": combined_dead_section(tables, run),
         "warnings": list(run.get("warnings") or []),
         "messages": list(run.get("messages") or []),
         "methods": combined_methods_text(tables, run),

@@ -356,23 +356,9 @@ def _by_plate_dunnett(runs: list[Run]) -> pd.DataFrame:
 
 def _dose_labels(table: pd.DataFrame, controls: dict) -> tuple[pd.DataFrame, dict]:
     """A treatment given at several doses becomes one condition per dose, as in a run."""
-    from incugrowth.plots import condition_label
+    from incugrowth.kinetics import split_doses
 
-    if "dose" not in table.columns:
-        return table, controls
-    multi = table.groupby("treatment")["dose"].nunique()
-    multi = set(multi[multi > 1].index)
-    if not multi:
-        return table, controls
-    table = table.copy()
-    rows = table["treatment"].isin(multi)
-    labels = [condition_label(r, True) for r in table.loc[rows].to_dict("records")]
-    controls = dict(controls)
-    for label, original in zip(labels, table.loc[rows, "treatment"]):
-        if original in controls:
-            controls[label] = controls[original]
-    table.loc[rows, "treatment"] = labels
-    return table, controls
+    return split_doses(table, controls)
 
 
 def _statistics(means, wells, agreement_wells, control, controls, messages) -> dict:

@@ -544,3 +544,36 @@ def _short_list(items, limit: int = 8) -> str:
     items = list(items)
     text = ", ".join(map(str, items[:limit]))
     return text + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def split_doses(table: pd.DataFrame, controls: dict) -> tuple[pd.DataFrame, dict]:
+    """Give each dose of a dose series its own condition, so that Dunnett's test compares
+    every dose with the control instead of pooling them.
+
+    A treatment given at several doses becomes one treatment per dose ("IFN gamma 10 ng/ml");
+    a control named for the treatment in `controls` is carried over to each dose.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"treatment": ["untreated", "IFN gamma", "IFN gamma"],
+    ...                   "dose": [float("nan"), 10.0, 100.0], "dose_unit": ["", "ng/ml", "ng/ml"]})
+    >>> split_doses(t, {})[0]["treatment"].tolist()
+    ['untreated', 'IFN gamma 10 ng/ml', 'IFN gamma 100 ng/ml']
+    """
+    from incugrowth.plots import condition_label
+
+    if "dose" not in table.columns:
+        return table, controls
+    multi = table.groupby("treatment")["dose"].nunique()
+    multi = set(multi[multi > 1].index)
+    if not multi:
+        return table, controls
+    table = table.copy()
+    rows = table["treatment"].isin(multi)
+    labels = [condition_label(r, True) for r in table.loc[rows].to_dict("records")]
+    controls = dict(controls)
+    for label, original in zip(labels, table.loc[rows, "treatment"]):
+        if original in controls:
+            controls[label] = controls[original]
+    table.loc[rows, "treatment"] = labels
+    return table, controls

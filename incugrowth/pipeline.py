@@ -642,27 +642,8 @@ def _downgrade(text: str) -> None:
 
 
 def _dose_conditions(end: pd.DataFrame, controls: dict | None):
-    """Give each dose of a dose series its own comparison with the control.
-
-    A treatment given at several doses becomes one condition per dose ("IFN gamma 10 ng/ml"),
-    so that Dunnett's test compares every dose with the control instead of pooling them.
-    """
-    from incugrowth.plots import condition_label
-
-    if "dose" not in end.columns:
-        return end, controls
-    multi = end.groupby("treatment")["dose"].nunique()
-    multi = set(multi[multi > 1].index)
-    if not multi:
-        return end, controls
-    end = end.copy()
-    rows = end["treatment"].isin(multi)
-    labels = end.loc[rows].apply(lambda r: condition_label(r, True), axis=1)
-    controls = dict(controls or {})
-    for label, original in zip(labels, end.loc[rows, "treatment"]):
-        if original in controls:
-            controls[label] = controls[original]
-    end.loc[rows, "treatment"] = labels
+    """Each dose of a dose series as its own condition (see kinetics.split_doses)."""
+    end, controls = kinetics.split_doses(end, controls or {})
     return end, controls or None
 
 

@@ -25,6 +25,7 @@ from incugrowth.errors import IncugrowthError
 from incugrowth.report.endpoint import _anova_rows, _dunnett_rows
 from incugrowth.report.formatting import _list_text, format_number, format_p
 from incugrowth.report.inline import _Figures
+from incugrowth.report.writer import _template
 
 __all__ = ["combined_methods_text", "write_combined_report"]
 
@@ -66,19 +67,6 @@ def _style() -> str:
     text = (Path(__file__).parent.parent / "templates" / "report.html.j2").read_text("utf-8")
     found = re.search(r"<style>(.*?)</style>", text, flags=re.S)
     return found.group(1) if found else ""
-
-
-def _template():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    env = Environment(
-        loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("combined.html.j2")
 
 
 def _word(run: dict) -> str:
@@ -345,7 +333,7 @@ def write_combined_report(outdir: str | os.PathLike, *, figures: bool = True) ->
         "significant": sum(r["significant"] for r in dunnett or []),
         "n_max": int(np.max(means.groupby(["cell_line", "treatment"])["plate"].nunique())),
     }
-    html = _template().render(**context)
+    html = _template("combined.html.j2").render(**context)
     path = outdir / "report.html"
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")

@@ -34,7 +34,8 @@ from incugrowth.report.summary import _findings, _outputs, _warnings
 from incugrowth.report.time_course import _time_course
 
 
-def _template():
+def _template(name: str = "report.html.j2"):
+    """The report template `name` from the package's templates folder."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -44,7 +45,7 @@ def _template():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2")
+    return env.get_template(name)
 
 
 def write_report(

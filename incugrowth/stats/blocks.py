@@ -23,7 +23,7 @@ from incugrowth.stats.comparisons import (
     _check_dunnett_args,
     _control_map,
 )
-from incugrowth.stats.mvt import _contrast_inference
+from incugrowth.stats.mvt import _contrast_inference, _treatment_contrasts
 
 __all__ = ["AGREEMENT_COLUMNS", "block_anova", "block_dunnett", "plate_agreement"]
 
@@ -244,19 +244,7 @@ def block_dunnett(
             )
         if not edges:
             continue
-        groups = list(dict.fromkeys(g for e in edges for g in e))
-        ix = [index[(level, g)] for g in groups]
-        group_cov = cov[np.ix_(ix, ix)]
-        pos = {g: i for i, g in enumerate(groups)}
-        diff = np.array([est[index[(level, t)]] - est[index[(level, c)]] for t, c in edges])
-        var = np.array(
-            [
-                group_cov[pos[t], pos[t]]
-                + group_cov[pos[c], pos[c]]
-                - 2 * group_cov[pos[t], pos[c]]
-                for t, c in edges
-            ]
-        )
+        groups, group_cov, diff, var = _treatment_contrasts(est, cov, index, level, edges)
         se = np.sqrt(ms * var)
         t_stat = diff / se
         p_adj, crit = _contrast_inference(

@@ -22,7 +22,7 @@ import pandas as pd
 from incugrowth.errors import IncugrowthError
 from incugrowth.stats._common import _fmt, _levels, _prepare, _warn_all, stars
 from incugrowth.stats.comparisons import DUNNETT_COLUMNS, _check_dunnett_args, _control_map
-from incugrowth.stats.mvt import _contrast_inference
+from incugrowth.stats.mvt import _contrast_inference, _treatment_contrasts
 
 __all__ = ["mixed_dunnett"]
 
@@ -136,19 +136,8 @@ def mixed_dunnett(
         if not edges:
             messages.append(f"{by} {_fmt(level)}: nothing to compare in the mixed model")
             continue
-        groups = list(dict.fromkeys(g for e in edges for g in e))
-        ix = [index[(level, g)] for g in groups]
-        group_cov = cov[np.ix_(ix, ix)]
-        pos = {g: i for i, g in enumerate(groups)}
-        diff = np.array([est[index[(level, t)]] - est[index[(level, c)]] for t, c in edges])
-        se = np.sqrt(
-            [
-                group_cov[pos[t], pos[t]]
-                + group_cov[pos[c], pos[c]]
-                - 2 * group_cov[pos[t], pos[c]]
-                for t, c in edges
-            ]
-        )
+        groups, group_cov, diff, var = _treatment_contrasts(est, cov, index, level, edges)
+        se = np.sqrt(var)
         z = diff / se
         p_adj, crit = _contrast_inference(
             group_cov, groups, edges, z, np.inf, "two-sided", conf_level

@@ -173,6 +173,25 @@ def _box_general(corr: np.ndarray, lower, upper, df: float) -> float:
     return float(dist.cdf(upper, lower_limit=lower, maxpts=_QMC_POINTS, random_state=_QMC_SEED))
 
 
+def _treatment_contrasts(est, cov, index, level, edges):
+    """The treatment-vs-control differences of one family (`edges`: (treatment, control)
+    pairs within `level`) from cell-mean estimates `est` with covariance `cov` (indexed by
+    ``index[(level, group)]``): the groups, their covariance, the differences and the
+    variances of the differences."""
+    groups = list(dict.fromkeys(g for e in edges for g in e))
+    ix = [index[(level, g)] for g in groups]
+    group_cov = cov[np.ix_(ix, ix)]
+    pos = {g: i for i, g in enumerate(groups)}
+    diff = np.array([est[index[(level, t)]] - est[index[(level, c)]] for t, c in edges])
+    var = np.array(
+        [
+            group_cov[pos[t], pos[t]] + group_cov[pos[c], pos[c]] - 2 * group_cov[pos[t], pos[c]]
+            for t, c in edges
+        ]
+    )
+    return groups, group_cov, diff, var
+
+
 def _contrast_inference(group_cov, groups, edges, t, df, alternative, conf_level):
     """Adjusted P values and critical value of a family of differences of correlated
     estimates (a blocked or mixed model), as :func:`_family_inference` does for independent
